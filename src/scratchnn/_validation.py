@@ -1,0 +1,109 @@
+"""Checks at the user-facing boundary.
+
+Every public entry point calls one of these before doing any work, so a bad argument fails with a
+sentence naming the problem instead of a NumPy traceback from deep inside a matrix product.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def as_float_array(x, name="x", *, ndim=None, dtype=None, allow_nonfinite=False):
+    """Return ``x`` as a floating ndarray after checking its type, rank and values.
+
+    ``dtype=None`` keeps float32/float64 input as it is and turns anything else (ints, bools,
+    lists) into float64 -- the NumPy default -- so float32 work is never silently upcast.
+    """
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}.")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} could not be read as an array of numbers: {exc}") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must hold numbers, got an array of dtype {arr.dtype}.")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}.")
+    if ndim is not None and arr.ndim != ndim:
+        shape_hint = "(batch, features)" if ndim == 2 else f"{ndim}-D"
+        extra = ""
+        if ndim == 2 and arr.ndim == 1:
+            extra = " For one sample use x.reshape(1, -1); for one feature, x.reshape(-1, 1)."
+        raise ValueError(
+            f"{name} must be a {ndim}-D array {shape_hint}, got {arr.ndim}-D array of shape "
+            f"{arr.shape}.{extra}"
+        )
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif arr.dtype not in FLOAT_DTYPES:
+        arr = arr.astype(np.float64)
+    if not allow_nonfinite and not np.isfinite(arr).all():
+        n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); clean the data first.")
+    return arr
+
+
+def check_positive_int(value, name, *, minimum=1):
+    """``value`` as an int, or a ValueError/TypeError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+    return int(value)
+
+
+def check_dtype(dtype):
+    """The float dtype a layer computes in: float32 or float64, anything else is refused."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}.") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dt}.")
+    return dt.type
+
+
+def check_same_length(x, y, x_name="X", y_name="y"):
+    if len(x) != len(y):
+        raise ValueError(
+            f"{x_name} and {y_name} have different lengths: {len(x)} samples vs {len(y)} targets."
+        )
+
+
+def as_rng(rng):
+    """A ``np.random.Generator`` from None, a seed or an existing generator."""
+    if rng is None or isinstance(rng, numbers.Integral):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r}.")
+
+
+def as_labels(y, name="y", *, n_classes=None):
+    """Integer class labels as a 1-D int64 array, each in [0, n_classes) when that is given."""
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of class labels, got shape {arr.shape}.")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} must hold whole-number class labels, got non-integer values.")
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {arr.dtype}.")
+    labels = arr.astype(np.int64)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{name} has a negative class label ({labels.min()}); labels start at 0.")
+    if n_classes is not None and labels.size and labels.max() >= n_classes:
+        raise ValueError(
+            f"{name} has label {labels.max()} but there are only {n_classes} classes "
+            f"(labels must be in 0..{n_classes - 1})."
+        )
+    return labels

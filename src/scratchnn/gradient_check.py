@@ -1,0 +1,128 @@
+"""Finite-difference gradient checking, for our layers and for the ones learners write.
+
+    >>> from scratchnn import LinearLayer, gradcheck
+    >>> layer = LinearLayer(4, 3, dtype=np.float64, rng=0)
+    >>> gradcheck(layer, np.random.default_rng(0).normal(size=(5, 4))).passed
+    True
+
+A layer is checked through the scalar L = sum(forward(x) * R) for a fixed random R, so
+dL/d(output) = R is passed to ``backward`` and every analytic gradient (input and each entry of
+``params``) is compared with central differences (f(p + eps) - f(p - eps)) / (2 eps), whose error
+is O(eps^2). The comparison is the relative error ||analytic - numeric|| / (||analytic|| +
+||numeric||), which is ~1e-10 for a correct float64 gradient and ~1 for a wrong one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import as_float_array, as_rng
+
+
+@dataclass
+class GradcheckResult:
+    """Relative error of each checked gradient, by name ("x", "W", "b", "y_pred", ...)."""
+
+    errors: dict = field(default_factory=dict)
+    rtol: float = 1e-6
+
+    @property
+    def passed(self):
+        return all(err < self.rtol for err in self.errors.values())
+
+    @property
+    def worst(self):
+        return max(self.errors.values(), default=0.0)
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        rows = [f"  {name:<8} relative error {err:.2e}  {'ok' if err < self.rtol else 'WRONG'}"
+                for name, err in self.errors.items()]
+        verdict = "passed" if self.passed else "FAILED"
+        return f"gradcheck {verdict} (rtol {self.rtol:g})\n" + "\n".join(rows)
+
+
+def relative_error(analytic, numeric):
+    """||a - n|| / (||a|| + ||n||), 0 when both are zero."""
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"analytic gradient has shape {a.shape}, numeric has shape {n.shape}.")
+    denom = np.linalg.norm(a) + np.linalg.norm(n)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - n) / denom)
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """Central-difference gradient of the scalar function f() with respect to the array x.
+
+    x is changed in place one entry at a time and restored, so f must read x (a parameter array
+    or an input it closes over) each time it is called.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)
+    if not np.shares_memory(flat_x, x):
+        raise ValueError("numerical_gradient needs a contiguous array it can change in place.")
+    for i in range(flat_x.size):
+        old = flat_x[i]
+        flat_x[i] = old + eps
+        f_plus = f()
+        flat_x[i] = old - eps
+        f_minus = f()
+        flat_x[i] = old
+        flat_g[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def _require_float64(arrays, what):
+    for name, arr in arrays.items():
+        if arr.dtype != np.float64:
+            raise ValueError(
+                f"gradcheck needs float64 for a meaningful check, but {what} {name!r} is "
+                f"{arr.dtype}; build it with dtype=np.float64."
+            )
+
+
+def gradcheck(layer, x, eps=1e-6, rtol=1e-6, rng=0):
+    """Check ``layer.backward`` against finite differences at input x (batch, n_in).
+
+    Works for any object with ``forward``, ``backward`` and ``params`` dicts: a layer or a
+    ``MultiLayerNetwork``. Returns a GradcheckResult; ``result.passed`` is the verdict.
+    """
+    x = np.array(as_float_array(x, "x", ndim=2), dtype=np.float64)
+    params = dict(getattr(layer, "params", {}))
+    _require_float64(params, "parameter")
+    out = np.asarray(layer.forward(x))
+    weights = as_rng(rng).normal(size=out.shape)
+
+    def loss():
+        return float(np.sum(np.asarray(layer.forward(x)) * weights))
+
+    loss()
+    grad_x = layer.backward(weights.copy())
+    analytic = {"x": np.array(grad_x)}
+    analytic.update({name: np.array(g) for name, g in getattr(layer, "grads", {}).items()})
+
+    result = GradcheckResult(rtol=rtol)
+    result.errors["x"] = relative_error(analytic["x"], numerical_gradient(loss, x, eps))
+    for name, p in params.items():
+        if name not in analytic:
+            raise ValueError(f"layer has a parameter {name!r} but no gradient of that name.")
+        result.errors[name] = relative_error(analytic[name], numerical_gradient(loss, p, eps))
+    return result
+
+
+def check_loss(loss, y_true, y_pred, eps=1e-6, rtol=1e-6):
+    """Check a loss object's ``backward()`` (dL/dy_pred) against finite differences."""
+    y_pred = np.array(as_float_array(y_pred, "y_pred"), dtype=np.float64)
+
+    def value():
+        return loss.forward(y_true, y_pred)
+
+    value()
+    analytic = np.array(loss.backward())
+    result = GradcheckResult(rtol=rtol)
+    result.errors["y_pred"] = relative_error(analytic, numerical_gradient(value, y_pred, eps))
+    return result
