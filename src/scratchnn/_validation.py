@@ -19,6 +19,29 @@ def as_float_array(x, name="x", *, ndim=None, dtype=None, allow_nonfinite=False)
     ``dtype=None`` keeps float32/float64 input as it is and turns anything else (ints, bools,
     lists) into float64 -- the NumPy default -- so float32 work is never silently upcast.
     """
+    fast = isinstance(x, np.ndarray) and x.dtype in FLOAT_DTYPES
+    if fast and (dtype is None or x.dtype == dtype):
+        arr = x  # the common case inside training: nothing to convert
+    else:
+        arr = _to_float(x, name, dtype)
+    if ndim is not None and arr.ndim != ndim:
+        shape_hint = "(batch, features)" if ndim == 2 else f"{ndim}-D"
+        extra = ""
+        if ndim == 2 and arr.ndim == 1:
+            extra = " For one sample use x.reshape(1, -1); for one feature, x.reshape(-1, 1)."
+        raise ValueError(
+            f"{name} must be a {ndim}-D array {shape_hint}, got {arr.ndim}-D array of shape "
+            f"{arr.shape}.{extra}"
+        )
+    # A sum is NaN/inf whenever any element is, and needs no temporary array; only when it is not
+    # finite (which huge but finite values can also cause) is the exact elementwise test run.
+    if not allow_nonfinite and not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+        n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); clean the data first.")
+    return arr
+
+
+def _to_float(x, name, dtype):
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}.")
     try:
@@ -31,23 +54,9 @@ def as_float_array(x, name="x", *, ndim=None, dtype=None, allow_nonfinite=False)
         raise TypeError(f"{name} must hold numbers, got an array of dtype {arr.dtype}.")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}.")
-    if ndim is not None and arr.ndim != ndim:
-        shape_hint = "(batch, features)" if ndim == 2 else f"{ndim}-D"
-        extra = ""
-        if ndim == 2 and arr.ndim == 1:
-            extra = " For one sample use x.reshape(1, -1); for one feature, x.reshape(-1, 1)."
-        raise ValueError(
-            f"{name} must be a {ndim}-D array {shape_hint}, got {arr.ndim}-D array of shape "
-            f"{arr.shape}.{extra}"
-        )
     if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
-    elif arr.dtype not in FLOAT_DTYPES:
-        arr = arr.astype(np.float64)
-    if not allow_nonfinite and not np.isfinite(arr).all():
-        n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); clean the data first.")
-    return arr
+        return arr.astype(dtype, copy=False)
+    return arr if arr.dtype in FLOAT_DTYPES else arr.astype(np.float64)
 
 
 def check_positive_int(value, name, *, minimum=1):

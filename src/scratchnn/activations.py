@@ -1,6 +1,6 @@
 """Activation functions as plain functions, with the notebook's ``derivative=`` switch.
 
-``f(x, derivative=True)`` returns f'(x) evaluated at the *input* x (so ``sigmoid(0, True)`` is 0.25).
+``f(x, derivative=True)`` returns f'(x) evaluated at the *input* x (``sigmoid(0, True)`` is 0.25).
 All are written to be stable for large |x|: no overflow warnings at x = +-1000.
 """
 

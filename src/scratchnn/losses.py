@@ -47,7 +47,8 @@ def _prepare_classes(y_true, logits):
         target[np.arange(labels.size), labels] = 1.0
     if target.shape[0] != logits.shape[0]:
         raise ValueError(
-            f"y_true has {target.shape[0]} samples but logits has {logits.shape[0]}; they must match."
+            f"y_true has {target.shape[0]} samples but logits has {logits.shape[0]}; "
+            "they must match."
         )
     return target, logits
 

@@ -121,6 +121,28 @@ class MultiLayerNetwork:
     def n_params(self):
         return sum(layer.n_params for layer in self.layers)
 
+    def get_weights(self):
+        """Copies of every parameter array, in ``parameters()`` order."""
+        return [p.copy() for _, _, p in self.parameters()]
+
+    def set_weights(self, weights):
+        """Copy ``weights`` (as from ``get_weights``) into the parameters, in place: the arrays
+        keep their identity, so an optimizer's per-parameter state still refers to them."""
+        params = self.parameters()
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(
+                f"got {len(weights)} arrays, the network has {len(params)} parameters."
+            )
+        for (layer, name, p), w in zip(params, weights, strict=True):
+            w = np.asarray(w)
+            if w.shape != p.shape:
+                raise ValueError(
+                    f"{type(layer).__name__} parameter {name!r} has shape {p.shape}, got {w.shape}."
+                )
+        for (_, _, p), w in zip(params, weights, strict=True):
+            np.copyto(p, w, casting="same_kind")
+
     # -- computing --------------------------------------------------------------------------------
     def _check_x(self, x, name="X"):
         if not self.layers:
