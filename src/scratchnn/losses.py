@@ -34,7 +34,8 @@ def _prepare(y_true, y_pred):
 
 
 def _prepare_classes(y_true, logits):
-    """Cross-entropy targets as a float (batch, C) matrix: one-hot/probability rows or labels."""
+    """Cross-entropy targets: integer labels (batch,) or float rows (batch, C) (one-hot or
+    probabilities), checked against logits (batch, C)."""
     logits = as_float_array(logits, "logits", ndim=2)
     if logits.shape[0] == 0:
         raise ValueError("logits is empty; a loss needs at least one sample.")
@@ -42,9 +43,7 @@ def _prepare_classes(y_true, logits):
     if y.ndim == 2 and y.shape[1] == logits.shape[1] and logits.shape[1] > 1:
         target = as_float_array(y, "y_true", dtype=logits.dtype)
     else:
-        labels = as_labels(y, "y_true", n_classes=logits.shape[1])
-        target = np.zeros_like(logits)
-        target[np.arange(labels.size), labels] = 1.0
+        target = as_labels(y, "y_true", n_classes=logits.shape[1])
     if target.shape[0] != logits.shape[0]:
         raise ValueError(
             f"y_true has {target.shape[0]} samples but logits has {logits.shape[0]}; "
@@ -160,13 +159,41 @@ class CrossEntropyLoss(Loss):
 
     _prepare = staticmethod(_prepare_classes)
 
-    @staticmethod
-    def _value(y, z):
-        return -np.sum(y * log_softmax(z)) / z.shape[0]
+    def forward(self, y_true, logits):
+        target, logits = self._prepare(y_true, logits)
+        log_probs = log_softmax(logits)
+        self._cache = (target, log_probs)  # backward reuses the log-softmax
+        return float(self._nll(target, log_probs))
+
+    def backward(self):
+        if self._cache is None:
+            raise ValueError("CrossEntropyLoss.backward() called before forward().")
+        return self._grad_from_log_probs(*self._cache)
 
     @staticmethod
-    def _grad(y, z):
-        return (np.exp(log_softmax(z)) - y) / z.shape[0]
+    def _nll(target, log_probs):
+        n = log_probs.shape[0]
+        if target.ndim == 1:  # labels: pick each row's log-probability of its class
+            return -log_probs[np.arange(n), target].sum() / n
+        return -np.sum(target * log_probs) / n
+
+    @staticmethod
+    def _grad_from_log_probs(target, log_probs):
+        grad = np.exp(log_probs)
+        if target.ndim == 1:
+            grad[np.arange(len(target)), target] -= 1
+        else:
+            grad -= target
+        grad /= log_probs.shape[0]
+        return grad
+
+    @classmethod
+    def _value(cls, target, logits):
+        return cls._nll(target, log_softmax(logits))
+
+    @classmethod
+    def _grad(cls, target, logits):
+        return cls._grad_from_log_probs(target, log_softmax(logits))
 
 
 LOSSES = {
