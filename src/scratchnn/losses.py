@@ -136,8 +136,10 @@ class BinaryCrossEntropyLoss(Loss):
         if self.from_logits:
             z = p
             return np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
-        log_p = np.maximum(np.log(np.maximum(p, 0)), _LOG_FLOOR)
-        log_1mp = np.maximum(np.log(np.maximum(1 - p, 0)), _LOG_FLOOR)
+        # p = 0 or 1 is common (a float32 sigmoid saturates): log(0) = -inf is floored, no error.
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(np.maximum(p, 0)), _LOG_FLOOR)
+            log_1mp = np.maximum(np.log(np.maximum(1 - p, 0)), _LOG_FLOOR)
         return -np.mean(y * log_p + (1 - y) * log_1mp)
 
     def _grad(self, y, p):
