@@ -35,7 +35,10 @@ def as_float_array(x, name="x", *, ndim=None, dtype=None, allow_nonfinite=False)
         )
     # A sum is NaN/inf whenever any element is, and needs no temporary array; only when it is not
     # finite (which huge but finite values can also cause) is the exact elementwise test run.
-    if not allow_nonfinite and not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+    # The sum of inf and -inf, or of huge float32 values, must not warn before the clear error.
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite_sum = allow_nonfinite or np.isfinite(arr.sum())
+    if not finite_sum and not np.isfinite(arr).all():
         n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); clean the data first.")
     return arr
