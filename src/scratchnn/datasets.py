@@ -1,0 +1,620 @@
+"""Data sets: scikit-learn's digits, MNIST-style files (IDX or CSV) and their download, user CSVs.
+
+Every loader returns float32 features and int64 labels, ready for ``MultiLayerNetwork.fit``:
+
+* ``load_digits()`` -- the 1,797 8x8 digits scikit-learn ships, so it needs no network.
+* ``load_mnist(path)`` -- MNIST, Fashion-MNIST or KMNIST from the files users have: the four IDX
+  files (gzipped or not) or the CSV files ``mnist_train.csv`` / ``mnist_test.csv``.
+* ``download_mnist(dest)`` -- fetches the four IDX files once, checks their MD5 and caches them.
+* ``load_csv(path, target=...)`` -- a user's own table with numeric and categorical columns.
+
+Nothing here ever unpickles: IDX files are parsed from their documented header and CSV files by
+pandas' text parser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import http.client
+import math
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validation import as_labels
+
+__all__ = [
+    "MNIST_FILES",
+    "MNIST_SOURCES",
+    "DataSplit",
+    "DownloadError",
+    "MnistData",
+    "TabularData",
+    "download_mnist",
+    "load_csv",
+    "load_digits",
+    "load_mnist",
+    "read_idx",
+]
+
+
+class DataSplit(NamedTuple):
+    """Samples and their labels; unpacks as ``X, y = split``.
+
+    X: (n, n_features) float32 in [0, 1] (or (n, rows, cols) when not flattened); y: (n,) int64.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+
+
+class MnistData(NamedTuple):
+    """Training and test parts; unpacks as ``(X_train, y_train), (X_test, y_test) = data``."""
+
+    train: DataSplit
+    test: DataSplit
+
+
+# -- scikit-learn's digits ------------------------------------------------------------------------
+def load_digits(*, return_images=False):
+    """The 1,797 handwritten digits bundled with scikit-learn (no network needed).
+
+    Returns a ``DataSplit``: X (1797, 64) float32 pixels scaled from 0..16 to [0, 1], row-major
+    8x8; y (1797,) int64 labels 0..9. With ``return_images=True`` X is (1797, 8, 8) instead,
+    for plotting.
+    """
+    from sklearn.datasets import load_digits as sklearn_digits  # slow import, needed only here
+
+    bunch = sklearn_digits()
+    X = (bunch.images if return_images else bunch.data).astype(np.float32) / np.float32(16)
+    return DataSplit(X, bunch.target.astype(np.int64))
+
+
+# -- files ----------------------------------------------------------------------------------------
+def _existing_file(path, what="file"):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No {what} at {path}.")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; a {what} is needed here.")
+    return path
+
+
+def _is_gzip(path):
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _read_bytes(path, limit=-1):
+    """The file's bytes (the first ``limit`` of them when given), gunzipped when it is gzip --
+    told by its magic bytes, not its name."""
+    try:
+        with (gzip.open if _is_gzip(path) else open)(path, "rb") as f:
+            return f.read(limit)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise ValueError(f"{path} is a damaged or truncated gzip file ({exc}).") from None
+
+
+# -- IDX ------------------------------------------------------------------------------------------
+# The third byte of an IDX magic number is the element type; big-endian, as the format specifies.
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049  # unsigned bytes with 3 dimensions / with 1 dimension
+
+
+def _idx_magic(data):
+    return int.from_bytes(data[:4], "big") if len(data) >= 4 else None
+
+
+def _parse_idx(data, path):
+    magic = _idx_magic(data)
+    if magic is None or data[:2] != b"\0\0" or data[2] not in _IDX_DTYPES or data[3] == 0:
+        shown = "too short to hold one" if magic is None else f"0x{magic:08x}"
+        raise ValueError(
+            f"{path} is not an IDX file: its magic number is {shown} (expected 0x0000TTDD, "
+            "TT the element type, DD the number of dimensions)."
+        )
+    ndim = data[3]
+    start = 4 + 4 * ndim
+    if len(data) < start:
+        raise ValueError(f"{path} is truncated: it ends inside its {ndim}-dimension header.")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected, found = math.prod(shape) * dtype.itemsize, len(data) - start
+    if found < expected:
+        raise ValueError(
+            f"{path} is truncated: its header announces shape {shape} ({expected} bytes of data) "
+            f"but only {found} bytes follow. Download the file again."
+        )
+    if found > expected:
+        raise ValueError(
+            f"{path} is damaged: it holds {found - expected} bytes more than its header "
+            f"announces for shape {shape}."
+        )
+    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=start)
+    return array.reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def read_idx(path):
+    """Any IDX file (gzipped or not) as a native-endian ndarray of the shape in its header.
+
+    Raises ValueError for a file that is not IDX, is truncated, or has bytes past its data.
+    """
+    path = _existing_file(path, "IDX file")
+    return _parse_idx(_read_bytes(path), path)
+
+
+def _read_mnist_idx(path, kind):
+    """An MNIST images (kind="images") or labels file, its magic number checked first."""
+    data = _read_bytes(path)
+    expected, other = (
+        (_IMAGES_MAGIC, "labels") if kind == "images" else (_LABELS_MAGIC, "images")
+    )
+    magic = _idx_magic(data)
+    if magic != expected:
+        hint = ""
+        if magic == (_LABELS_MAGIC if kind == "images" else _IMAGES_MAGIC):
+            hint = f" It is an IDX {other} file: were the file names swapped?"
+        raise ValueError(
+            f"{path} should be an IDX {kind} file with magic number {expected}, but its magic "
+            f"number is {magic}.{hint}"
+        )
+    return _parse_idx(data, path)
+
+
+def _load_idx_pair(images_path, labels_path, flatten):
+    images = _read_mnist_idx(images_path, "images")
+    labels = _read_mnist_idx(labels_path, "labels")
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{images_path.name} holds {len(images)} images but {labels_path.name} holds "
+            f"{len(labels)} labels; they must match."
+        )
+    X = images.astype(np.float32) / np.float32(255)
+    if flatten:
+        X = X.reshape(len(X), -1)
+    return DataSplit(X, labels.astype(np.int64))
+
+
+# -- MNIST CSV ------------------------------------------------------------------------------------
+def _is_number(token):
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _could_be_digit_labels(column):
+    return bool(np.all((column == np.round(column)) & (column >= 0) & (column <= 9)))
+
+
+def _headerless_label_index(values, path):
+    """0 or -1: which end column of a headerless table holds labels 0..9.
+
+    The label column varies over the digits; the pixel at the other end (an image corner) is
+    nearly always 0, so when both ends could be labels the one with more distinct values wins.
+    """
+    candidates = [i for i in (0, -1) if _could_be_digit_labels(values[:, i])]
+    if len(candidates) == 2:
+        first, last = (len(np.unique(values[:, i])) for i in (0, -1))
+        if first == last:
+            raise ValueError(
+                f"Cannot tell whether the label is the first or the last column of {path}; "
+                "pass label_column='first' or label_column='last'."
+            )
+        return 0 if first > last else -1
+    if not candidates:
+        raise ValueError(
+            f"Neither the first nor the last column of {path} holds digit labels 0..9, so it is "
+            "not a headerless MNIST-style CSV; give it a header with a 'label' column, or pass "
+            "label_column='first' or 'last'."
+        )
+    return candidates[0]
+
+
+def _read_mnist_csv(path, label_column, flatten):
+    import pandas as pd  # only the CSV paths need pandas
+
+    gz = _is_gzip(path)
+    opener = gzip.open if gz else open
+    try:
+        with opener(path, "rt") as f:
+            first_line = f.readline()
+        has_header = not all(_is_number(t) for t in first_line.strip().split(","))
+        table = pd.read_csv(
+            path, header=0 if has_header else None, dtype=np.float32,
+            compression="gzip" if gz else None,
+        )
+    except (EOFError, OSError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path} could not be read as an MNIST-style CSV: {exc}") from None
+    values = table.to_numpy()
+    if values.shape[0] == 0 or values.shape[1] < 2:
+        raise ValueError(
+            f"{path} has {values.shape[0]} rows and {values.shape[1]} columns; an MNIST-style CSV "
+            "needs a label column and pixel columns."
+        )
+    if not np.isfinite(values).all():
+        raise ValueError(f"{path} has empty or non-numeric fields; each pixel and label is needed.")
+
+    if label_column == "first":
+        index = 0
+    elif label_column == "last":
+        index = values.shape[1] - 1
+    elif has_header:
+        names = [str(c).strip().lower() for c in table.columns]
+        if "label" not in names:
+            shown = ", ".join(map(str, table.columns[:5]))
+            raise ValueError(
+                f"{path} has a header but no 'label' column (it starts with {shown}, ...); "
+                "pass label_column='first' or 'last'."
+            )
+        index = names.index("label")
+    else:
+        index = _headerless_label_index(values, path) % values.shape[1]
+
+    labels = as_labels(values[:, index], f"the label column of {path.name}")
+    pixels = np.delete(values, index, axis=1)
+    if not np.all((pixels == np.round(pixels)) & (pixels >= 0) & (pixels <= 255)):
+        raise ValueError(
+            f"{path} has pixel values outside the whole numbers 0..255 (from {pixels.min()} to "
+            f"{pixels.max()}); expected raw 8-bit pixels (already scaled data would be scaled "
+            "twice)."
+        )
+    X = pixels / np.float32(255)
+    if not flatten:
+        side = math.isqrt(X.shape[1])
+        if side * side != X.shape[1]:
+            raise ValueError(
+                f"{path} has {X.shape[1]} pixel columns, not a square image; use flatten=True."
+            )
+        X = X.reshape(len(X), side, side)
+    return DataSplit(X, labels)
+
+
+# -- load_mnist -----------------------------------------------------------------------------------
+_SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+
+
+def _idx_names(split, kind):
+    """File names an IDX file of this split and kind goes by (Kaggle copies use a dot)."""
+    prefix, dims = _SPLIT_PREFIX[split], 3 if kind == "images" else 1
+    stems = (f"{prefix}-{kind}-idx{dims}-ubyte", f"{prefix}-{kind}.idx{dims}-ubyte")
+    return [stem + ext for stem in stems for ext in ("", ".gz")]
+
+
+def _find_csv(folder, split):
+    """``mnist_train.csv``, ``fashion-mnist_test.csv.gz``, ``train.csv``... or None."""
+    pattern = re.compile(rf"(.*[_-])?{split}\.csv(\.gz)?", re.IGNORECASE)
+    matches = sorted(p for p in folder.iterdir() if p.is_file() and pattern.fullmatch(p.name))
+    if len(matches) > 1:
+        names = ", ".join(p.name for p in matches)
+        raise ValueError(
+            f"{folder} holds several {split} CSV files ({names}); pass the one you mean as path."
+        )
+    return matches[0] if matches else None
+
+
+def _find_split(folder, split):
+    """(("idx", images, labels) or ("csv", file, None), None) for this split, or (None, why)."""
+    found = {}
+    for kind in ("images", "labels"):
+        found[kind] = next((folder / n for n in _idx_names(split, kind) if (folder / n).is_file()),
+                           None)
+    if found["images"] and found["labels"]:
+        return ("idx", found["images"], found["labels"]), None
+    csv = _find_csv(folder, split)
+    if csv is not None:
+        return ("csv", csv, None), None
+    prefix = _SPLIT_PREFIX[split]
+    wanted = (
+        f"the IDX files {prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz], "
+        f"or a CSV file mnist_{split}.csv[.gz]"
+    )
+    partial = [f"{kind} file {path.name}" for kind, path in found.items() if path is not None]
+    if partial:
+        wanted += f" (only the {partial[0]} is there)"
+    return None, f"no {split} data: expected {wanted}"
+
+
+def _load_file(path, label_column, flatten):
+    """One file given by path: a CSV, or an IDX images file whose labels file sits beside it."""
+    if _idx_magic(_read_bytes(path, 4)) != _IMAGES_MAGIC:
+        return _read_mnist_csv(path, label_column, flatten)
+    labels_name = path.name.replace("images", "labels").replace("idx3", "idx1")
+    labels_path = path.with_name(labels_name)
+    if labels_name == path.name or not labels_path.is_file():
+        raise FileNotFoundError(
+            f"{path} is an IDX images file, but its labels file {labels_name} is not in "
+            f"{path.parent}."
+        )
+    return _load_idx_pair(path, labels_path, flatten)
+
+
+def load_mnist(path, split=None, *, flatten=True, label_column="auto"):
+    """MNIST, Fashion-MNIST or KMNIST from local files: IDX or CSV, gzipped or not.
+
+    Parameters
+    ----------
+    path : folder or file
+        A folder holding ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
+        ``t10k-images-idx3-ubyte[.gz]``, ``t10k-labels-idx1-ubyte[.gz]`` (``train-images.idx3-
+        ubyte`` works too), or CSV files ``mnist_train.csv[.gz]`` / ``mnist_test.csv[.gz]`` (any
+        ``*_train.csv``/``*-train.csv`` name). IDX files win when both forms are there. Or one
+        file: a CSV file, or an IDX images file with its labels file beside it.
+    split : None, "both", "train" or "test"
+        For a folder: which part to load; None means "both". Must be None for a file.
+    flatten : bool
+        True gives X (n, rows * cols); False gives the images (n, rows, cols).
+    label_column : "auto", "first" or "last"
+        Where the label is in a CSV. "auto": the column named ``label`` when the first line is a
+        header; in a headerless CSV the end column holding digit labels 0..9 -- the label first
+        (``label, pixel...``) or last (``pixel..., label``), the one with more distinct values.
+
+    Returns
+    -------
+    For "train", "test" or a single file, a ``DataSplit(X, y)``; for "both", ``MnistData(train,
+    test)``, which unpacks as ``(X_train, y_train), (X_test, y_test)``. X is float32 in [0, 1]
+    (pixels / 255), y int64.
+
+    Raises FileNotFoundError naming the missing file(s) and the folder searched -- with only the
+    test files present, ask for ``split="test"`` -- and ValueError for a wrong magic number, a
+    truncated file, a count of images that differs from the count of labels, or a CSV whose
+    pixels are not 0..255.
+    """
+    if label_column not in ("auto", "first", "last"):
+        raise ValueError(f"label_column must be 'auto', 'first' or 'last', got {label_column!r}.")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
+    folder = Path(path)
+    if not folder.exists():
+        raise FileNotFoundError(f"No MNIST folder or file at {folder}.")
+    if not folder.is_dir():
+        if split is not None:
+            raise ValueError(f"split applies to a folder, but {folder} is a file; leave it None.")
+        return _load_file(folder, label_column, flatten)
+
+    split = "both" if split is None else split
+    if split not in ("both", "train", "test"):
+        raise ValueError(f"split must be 'both', 'train' or 'test', got {split!r}.")
+    wanted = ("train", "test") if split == "both" else (split,)
+    found = {s: _find_split(folder, s) for s in wanted}
+    problems = [reason for _, reason in found.values() if reason]
+    if problems:
+        hint = ""
+        present = [s for s, (where, _) in found.items() if where]
+        if present:
+            hint = f" Only the {present[0]} data is there: use split={present[0]!r}."
+        raise FileNotFoundError(f"In {folder}: {'; '.join(problems)}.{hint}")
+
+    parts = {}
+    for s, ((form, first, second), _) in found.items():
+        if form == "idx":
+            parts[s] = _load_idx_pair(first, second, flatten)
+        else:
+            parts[s] = _read_mnist_csv(first, label_column, flatten)
+    return MnistData(parts["train"], parts["test"]) if split == "both" else parts[split]
+
+
+# -- download_mnist -------------------------------------------------------------------------------
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+# Base URL and the published MD5 of each file (the ones torchvision checks).
+MNIST_SOURCES = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        dict(zip(MNIST_FILES, (
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+            "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c",
+        ), strict=True)),
+    ),
+    "fashion-mnist": (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        dict(zip(MNIST_FILES, (
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+            "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310",
+        ), strict=True)),
+    ),
+    "kmnist": (
+        "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+        dict(zip(MNIST_FILES, (
+            "bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
+            "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134",
+        ), strict=True)),
+    ),
+}
+
+
+class DownloadError(OSError):
+    """A file could not be fetched, arrived incomplete, or failed its checksum."""
+
+
+def _md5(path):
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_checksums(checksums):
+    if not isinstance(checksums, dict):
+        raise TypeError(f"checksums must be a dict from file name to MD5, got {checksums!r}.")
+    missing = [name for name in MNIST_FILES if name not in checksums]
+    if missing:
+        raise ValueError(f"checksums has no MD5 for {', '.join(missing)}.")
+    for name in MNIST_FILES:
+        value = checksums[name]
+        if not (isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{32}", value)):
+            raise ValueError(f"checksums[{name!r}] must be 32 hex digits, got {value!r}.")
+    return {name: checksums[name].lower() for name in MNIST_FILES}
+
+
+def _fetch(url, out, timeout, by_hand):
+    """Stream ``url`` into the open file ``out``; return the MD5 hex digest of what came."""
+    digest, received = hashlib.md5(usedforsecurity=False), 0
+    request = urllib.request.Request(url, headers={"User-Agent": "scratchnn"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            announced = response.headers.get("Content-Length")
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+    except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
+        if isinstance(exc, urllib.error.HTTPError):
+            reason = f"HTTP error {exc.code} {exc.reason}"
+        else:
+            reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+        raise DownloadError(f"Could not download {url}: {reason}. {by_hand}") from exc
+    # A connection closed early can end the body silently, so compare with what was announced.
+    if announced is not None and announced.isdigit() and received != int(announced):
+        raise DownloadError(
+            f"The download of {url} stopped after {received} of {announced} bytes (the connection "
+            f"closed early). {by_hand}"
+        )
+    return digest.hexdigest()
+
+
+def _download_one(url, target, md5, timeout, by_hand):
+    """Download to a hidden temp file beside ``target``; only a verified file takes its name."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            got = _fetch(url, out, timeout, by_hand)
+        if got != md5:
+            raise DownloadError(
+                f"{url} arrived with MD5 {got}, not the published {md5}: the file is corrupt or "
+                f"not the expected one, so it was not kept. {by_hand}"
+            )
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def download_mnist(dest, *, dataset="mnist", base_url=None, checksums=None, timeout=30.0):
+    """Fetch the four IDX files into the folder ``dest`` (a cache), then return ``dest``.
+
+    Each file is streamed to a temporary file in ``dest``, its MD5 compared with the published
+    one, and only then renamed into place, so ``dest`` never holds a partial or corrupt file. A
+    file already in ``dest`` with the right MD5 is not downloaded again; one with a wrong MD5 is
+    deleted and fetched anew. Load the result with ``load_mnist(dest)``.
+
+    Parameters
+    ----------
+    dest : folder, created if needed.
+    dataset : "mnist", "fashion-mnist" or "kmnist" -- picks the default URL and checksums.
+    base_url : str, optional
+        Where the files are (``base_url + "train-images-idx3-ubyte.gz"``...), for a mirror.
+    checksums : dict, optional
+        File name -> MD5 hex digest for each of ``MNIST_FILES``; defaults to the published ones.
+    timeout : float
+        Seconds to wait for the server at each step; an unreachable host fails at once.
+
+    Raises DownloadError (an OSError) naming the URL that failed and saying how to place the
+    files by hand.
+    """
+    if dataset not in MNIST_SOURCES:
+        raise ValueError(
+            f"dataset must be one of {', '.join(map(repr, MNIST_SOURCES))}, got {dataset!r}."
+        )
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+    default_url, default_md5 = MNIST_SOURCES[dataset]
+    base_url = default_url if base_url is None else base_url
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url must be an http:// or https:// URL, got {base_url!r}.")
+    checksums = _check_checksums(default_md5 if checksums is None else checksums)
+    if not isinstance(dest, (str, os.PathLike)):
+        raise TypeError(f"dest must be a str or os.PathLike, got {type(dest).__name__}.")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+
+    by_hand = (
+        f"If this machine is offline, fetch {', '.join(MNIST_FILES)} from {base_url} elsewhere "
+        f"and copy them into {dest}; then load_mnist({str(dest)!r}) reads them."
+    )
+    for name in MNIST_FILES:
+        target = dest / name
+        if target.is_file():
+            if _md5(target) == checksums[name]:
+                continue
+            target.unlink()  # corrupt or from another data set: never leave it in the cache
+        url = base_url.rstrip("/") + "/" + name
+        _download_one(url, target, checksums[name], timeout, by_hand)
+    return dest
+
+
+# -- load_csv -------------------------------------------------------------------------------------
+@dataclass
+class TabularData:
+    """A user's table split into features and target.
+
+    X: DataFrame (n, n_columns) of the feature columns; y: Series (n,) of the target, or None
+    when no target was asked for; numeric and categorical: the feature column names by kind
+    (numbers vs anything else), in table order.
+    """
+
+    X: object
+    y: object
+    numeric: list = field(default_factory=list)
+    categorical: list = field(default_factory=list)
+    target: str | None = None
+
+
+def load_csv(path, target=None, *, sep=","):
+    """A CSV file with a header row as features and (optionally) a target column.
+
+    Numeric columns stay numbers (empty fields become NaN, for ``Preprocessor`` to impute); any
+    other column is categorical. Raises FileNotFoundError for a missing file and ValueError for
+    an unreadable or empty table, an unknown ``target`` (the message lists the columns there
+    are) or a target with missing values.
+    """
+    import pandas as pd  # only this loader needs pandas
+
+    from .preprocessing import column_kinds
+
+    path = _existing_file(path, "CSV file")
+    try:
+        table = pd.read_csv(path, sep=sep)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty; a header row is needed.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, zlib.error) as exc:
+        raise ValueError(f"{path} could not be read as CSV: {exc}") from None
+    if len(table) == 0:
+        raise ValueError(f"{path} has a header but no rows of data.")
+
+    y = None
+    if target is not None:
+        if target not in table.columns:
+            available = ", ".join(map(repr, table.columns))
+            raise ValueError(
+                f"{path} has no column {target!r}; the columns are: {available}."
+            )
+        y = table.pop(target)
+        n_missing = int(y.isna().sum())
+        if n_missing:
+            raise ValueError(
+                f"The target column {target!r} of {path} has {n_missing} missing value(s); drop "
+                "those rows first."
+            )
+    numeric, categorical = column_kinds(table)
+    return TabularData(table, y, numeric, categorical, target)
