@@ -10,6 +10,7 @@ import pytest
 from matplotlib.colors import to_rgba
 from sklearn.metrics import confusion_matrix
 
+from scratchnn import MultiLayerNetwork
 from scratchnn.activations import leaky_relu, relu, sigmoid, tanh
 from scratchnn.plots import (
     plot_activation,
@@ -73,7 +74,7 @@ def test_history_dict_draws_loss_and_accuracy_panels(tmp_path):
         assert ax.get_xlabel() == "epoch"
 
 
-def test_history_object_from_the_fit_loop(tmp_path):
+def test_history_object_without_validation_data(tmp_path):
     history = History()
     for epoch, (loss, acc) in enumerate([(0.9, 0.6), (0.6, 0.75), (0.45, 0.8)]):
         history.on_epoch_end(epoch, {"loss": loss, "accuracy": acc, "lr": 0.01})
@@ -83,6 +84,21 @@ def test_history_object_from_the_fit_loop(tmp_path):
     (line,) = fig.axes[0].get_lines()  # no validation data, so one curve
     np.testing.assert_allclose(line.get_ydata(), [0.9, 0.6, 0.45])
     np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+
+
+def test_history_returned_by_fit(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    net = MultiLayerNetwork.from_sizes([4, 8, 2], rng=0)
+    history = net.fit(X[:90], y[:90], epochs=3, batch_size=30, seed=0, verbose=0,
+                      validation_data=(X[90:], y[90:]))
+    fig = plot_history(history, path=tmp_path / "fit.png", dpi=DPI)
+    assert_png(tmp_path / "fit.png", fig)
+    assert titles(fig) == ["Loss", "Accuracy"]  # the learning rate is not a metric panel
+    train, val = fig.axes[1].get_lines()
+    np.testing.assert_allclose(train.get_ydata(), history.history["accuracy"])
+    np.testing.assert_allclose(val.get_ydata(), history.history["val_accuracy"])
 
 
 def test_history_metrics_choose_the_panels():
