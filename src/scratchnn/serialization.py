@@ -1,0 +1,494 @@
+"""Model files: ``save(network, path)`` and ``load(path)``, safe to load from anyone.
+
+A model file is one ``.npz`` archive (a zip of ``.npy`` arrays) holding
+
+* ``model.json``: UTF-8 JSON (stored as a uint8 array) describing everything that is not a
+  parameter: the format version, each layer's type and settings, the preprocessing state, the
+  class names, the target scaling, the optimizer's class and the metadata of the run;
+* ``params/<layer index>/<name>``: every parameter array, e.g. ``params/0/W`` (n_in, n_out);
+* ``optimizer/<key>``: the optimizer's ``state_dict()`` when one was saved, so training resumes.
+
+Loading never unpickles (``allow_pickle=False``) and builds only scratchnn's own layer types, so a
+file from a stranger cannot run code. It trusts nothing else either: a truncated file, a pickle,
+an unknown layer type, or an array that does not match the shape and dtype the description
+gives are all refused with a ``ModelFileError`` naming the file and the problem.
+
+Saving is atomic: the archive is written to a temporary file in the same folder and then renamed
+over ``path``, so a crash mid-save leaves the previous file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .layers import (
+    DropoutLayer,
+    IdentityLayer,
+    LeakyReLULayer,
+    LinearLayer,
+    ReLULayer,
+    SigmoidLayer,
+    SoftmaxLayer,
+    TanhLayer,
+)
+from .network import MultiLayerNetwork
+
+FORMAT_NAME = "scratchnn-model"
+FORMAT_VERSION = 1
+_DESCRIPTION_KEY = "model.json"
+_PARAMS_PREFIX = "params/"
+_OPTIMIZER_PREFIX = "optimizer/"
+
+# The only layer types a file may name, and the settings each needs to be rebuilt. Subclasses are
+# not saved: their behaviour may differ from what the name promises when loaded.
+_LAYER_TYPES = {
+    cls.__name__: cls
+    for cls in (LinearLayer, ReLULayer, LeakyReLULayer, SigmoidLayer, TanhLayer, SoftmaxLayer,
+                IdentityLayer, DropoutLayer)
+}
+_LAYER_SETTINGS = {
+    "LinearLayer": ("n_in", "n_out", "dtype"),
+    "LeakyReLULayer": ("alpha",),
+    "DropoutLayer": ("p",),
+}
+
+
+class ModelFileError(ValueError):
+    """A file that is not a usable scratchnn model: truncated, corrupt, unsafe or inconsistent."""
+
+
+# -- writing ---------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_write(path):
+    """Open a new temporary file beside ``path`` for binary writing; on success it replaces
+    ``path``.
+
+    The new content appears all at once through ``os.replace``, which is atomic within one file
+    system (hence the temporary file in the same folder rather than in /tmp). An exception while
+    writing removes the temporary file and leaves ``path`` as it was, or absent.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())  # the data is on disk before the name points at it
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def save(network, path, *, optimizer=None, preprocessor=None, class_names=None,
+         target_scaler=None, metadata=None):
+    """Write ``network`` and what is needed to use it on raw input to the model file ``path``.
+
+    Parameters
+    ----------
+    network : MultiLayerNetwork built from scratchnn's layer types.
+    path : str or os.PathLike; written as an ``.npz`` archive under exactly this name (missing
+        parent folders are created).
+    optimizer : an optimizer from ``scratchnn.optim`` whose state is saved too, so that training
+        can resume where it stopped (see ``load_model_file``).
+    preprocessor : a fitted preprocessor with ``to_config()`` (e.g. from
+        ``scratchnn.preprocessing``), applied to raw input before the network.
+    class_names : one name (str or int) per class, in output order.
+    target_scaler : for regression, the fitted scaler (with ``to_config()``) the targets were
+        standardised with; predictions are mapped back through it.
+    metadata : a JSON-serialisable dict of how the model was made (data, options, metrics...).
+    """
+    if not isinstance(network, MultiLayerNetwork):
+        raise TypeError(f"network must be a MultiLayerNetwork, got {type(network).__name__}.")
+    if not network.layers:
+        raise ValueError("the network has no layers; there is nothing to save.")
+    path = _check_path(path)
+    layers, arrays = [], {}
+    for i, layer in enumerate(network.layers):
+        layers.append(_layer_description(i, layer))
+        for name, p in layer.params.items():
+            arrays[f"{_PARAMS_PREFIX}{i}/{name}"] = p
+    description = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "scratchnn_version": _version(),
+        "dtype": np.dtype(network.dtype).name,
+        "n_features": network.n_features,
+        "n_outputs": network.n_outputs,
+        "layers": layers,
+        "class_names": _check_class_names(class_names, network),
+        "preprocessor": _config_of(preprocessor, "preprocessor"),
+        "target_scaler": _config_of(target_scaler, "target_scaler"),
+        "optimizer": None,
+        "metadata": _check_metadata(metadata),
+    }
+    if optimizer is not None:
+        description["optimizer"], opt_arrays = _optimizer_entries(optimizer)
+        arrays.update(opt_arrays)
+    text = json.dumps(description, indent=1, default=_json_default)
+    arrays[_DESCRIPTION_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    with atomic_write(path) as fh:
+        np.savez(fh, allow_pickle=False, **arrays)
+
+
+def _check_path(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
+    return Path(path)
+
+
+def _version():
+    from . import __version__
+
+    return __version__
+
+
+def _layer_description(i, layer):
+    name = type(layer).__name__
+    if _LAYER_TYPES.get(name) is not type(layer):
+        raise TypeError(
+            f"layer {i} is a {name}, which cannot be saved: model files hold only scratchnn's "
+            f"layer types ({', '.join(_LAYER_TYPES)})."
+        )
+    entry = {"type": name}
+    for setting in _LAYER_SETTINGS.get(name, ()):
+        value = getattr(layer, setting)
+        entry[setting] = np.dtype(value).name if setting == "dtype" else value
+    if layer.params:
+        entry["params"] = {pname: list(p.shape) for pname, p in layer.params.items()}
+    return entry
+
+
+def _check_class_names(class_names, network):
+    if class_names is None:
+        return None
+    names = [n.item() if isinstance(n, np.generic) else n for n in class_names]
+    for n in names:
+        if isinstance(n, bool) or not isinstance(n, (str, int)):
+            raise TypeError(f"class names must be str or int, got {n!r}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"class names must be distinct, got {names}.")
+    n_out = network.n_outputs
+    expected = 2 if n_out == 1 else n_out
+    if expected is not None and len(names) != expected:
+        raise ValueError(
+            f"got {len(names)} class names for a network with {n_out} output(s); "
+            f"give {expected}."
+        )
+    return names
+
+
+def _config_of(obj, name):
+    """{"type": class name, "config": obj.to_config()} for a preprocessing object, or None."""
+    if obj is None:
+        return None
+    to_config = getattr(obj, "to_config", None)
+    if not callable(to_config):
+        raise TypeError(
+            f"{name} must have a to_config() method (see scratchnn.preprocessing), got "
+            f"{type(obj).__name__}."
+        )
+    return {"type": type(obj).__name__, "config": to_config()}
+
+
+def _check_metadata(metadata):
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}.")
+    try:
+        json.dumps(metadata, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"metadata must be JSON-serialisable: {exc}") from None
+    return metadata
+
+
+def _json_default(obj):
+    """NumPy scalars and arrays as plain JSON numbers and lists."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} {obj!r} is not JSON-serialisable")
+
+
+def _optimizer_entries(optimizer):
+    """The optimizer's JSON entry and its state arrays under the ``optimizer/`` prefix."""
+    state_dict = getattr(optimizer, "state_dict", None)
+    if not callable(state_dict):
+        raise TypeError(
+            f"optimizer must be a scratchnn.optim optimizer, got {type(optimizer).__name__}."
+        )
+    arrays = {}
+    for key, value in state_dict().items():
+        arr = np.asarray(value)
+        if arr.dtype.hasobject:
+            raise TypeError(f"optimizer state {key!r} holds Python objects; it cannot be saved.")
+        arrays[_OPTIMIZER_PREFIX + key] = arr
+    return {"type": type(optimizer).__name__, "keys": sorted(arrays)}, arrays
+
+
+# -- reading ---------------------------------------------------------------------------------------
+@dataclass
+class SavedModel:
+    """Everything a model file holds (see ``load_model_file``).
+
+    ``network`` is ready to predict; ``optimizer`` (or None) has its saved state, so
+    ``network.fit(..., optimizer=saved.optimizer)`` continues the training it came from.
+    """
+
+    network: MultiLayerNetwork
+    optimizer: object = None
+    preprocessor: object = None
+    class_names: list | None = None
+    target_scaler: object = None
+    metadata: dict = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+    scratchnn_version: str | None = None
+
+
+def load(path):
+    """The network saved in the model file ``path`` (see ``load_model_file`` for the rest)."""
+    return load_model_file(path).network
+
+
+def load_model_file(path):
+    """Read the model file ``path``: the network, optimizer, preprocessing and metadata.
+
+    Returns a ``SavedModel``. Raises ``FileNotFoundError`` when there is no file and
+    ``ModelFileError`` (a ValueError) when the file is not a complete, safe scratchnn model.
+    """
+    path = _check_path(path)
+    arrays = _read_arrays(path)
+    reader = _Reader(path)
+    desc = reader.description(arrays.pop(_DESCRIPTION_KEY, None))
+    network = reader.network(desc, arrays)
+    optimizer = reader.optimizer(desc.get("optimizer"), arrays, network)
+    if arrays:
+        reader.fail(f"holds arrays its description does not mention: {sorted(arrays)}")
+    return SavedModel(
+        network=network,
+        optimizer=optimizer,
+        preprocessor=reader.preprocessing(desc.get("preprocessor"), "preprocessor"),
+        class_names=reader.class_names(desc.get("class_names"), network),
+        target_scaler=reader.preprocessing(desc.get("target_scaler"), "target_scaler"),
+        metadata=reader.dict_entry(desc, "metadata"),
+        format_version=desc["format_version"],
+        scratchnn_version=desc.get("scratchnn_version"),
+    )
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTOCOL_MARK = b"\x80"
+
+
+def _read_arrays(path):
+    """Every array in the archive, read eagerly with ``allow_pickle=False``."""
+    if not path.exists():
+        raise FileNotFoundError(f"no model file at {path}.")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file.")
+    with open(path, "rb") as fh:
+        head = fh.read(len(_ZIP_MAGIC))
+    if head != _ZIP_MAGIC:
+        if head.startswith(_PICKLE_PROTOCOL_MARK):
+            raise ModelFileError(
+                f"{path} is a pickle, not a scratchnn model file; scratchnn never unpickles "
+                "(loading a pickle can run arbitrary code)."
+            )
+        what = "is empty" if not head else "is not an .npz archive"
+        raise ModelFileError(f"{path} {what}; it is not a scratchnn model file.")
+    arrays, key = {}, None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            for key in archive.files:
+                arrays[key] = archive[key]
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise ModelFileError(
+                f"{path} holds a pickled Python object ({key!r}); scratchnn never unpickles "
+                "(loading a pickle can run arbitrary code), so the file is refused."
+            ) from None
+        raise ModelFileError(f"{path} is corrupt ({exc}).") from None
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise ModelFileError(
+            f"{path} is truncated or corrupt and cannot be read as a model file ({exc})."
+        ) from None
+    return arrays
+
+
+class _Reader:
+    """Checks each part of a model file's description, failing with the file's name."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, problem):
+        raise ModelFileError(f"{self.path} {problem}.")
+
+    def description(self, raw):
+        if raw is None:
+            self.fail(f"has no {_DESCRIPTION_KEY}; it is not a scratchnn model file")
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            self.fail(f"has a malformed {_DESCRIPTION_KEY} (dtype {raw.dtype}, shape {raw.shape})")
+        try:
+            desc = json.loads(raw.tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.fail(f"has a {_DESCRIPTION_KEY} that is not valid JSON ({exc})")
+        if not isinstance(desc, dict) or desc.get("format") != FORMAT_NAME:
+            self.fail("is not a scratchnn model file (its description names no scratchnn format)")
+        version = desc.get("format_version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            self.fail(f"has an invalid format version {version!r}")
+        if version > FORMAT_VERSION:
+            self.fail(
+                f"uses model format {version}, written by scratchnn "
+                f"{desc.get('scratchnn_version', '?')}; this version reads format "
+                f"{FORMAT_VERSION} and older, so upgrade scratchnn to load it"
+            )
+        if not isinstance(desc.get("layers"), list) or not desc["layers"]:
+            self.fail("describes no layers")
+        return desc
+
+    def network(self, desc, arrays):
+        network = MultiLayerNetwork()
+        for i, entry in enumerate(desc["layers"]):
+            layer = self._layer(i, entry)
+            self._fill_params(i, layer, entry, arrays)
+            try:
+                network.add(layer)
+            except ValueError as exc:
+                self.fail(f"describes layers that do not fit together: {exc}")
+        network.training = False
+        for key in ("n_features", "n_outputs"):
+            if key in desc and desc[key] != getattr(network, key):
+                self.fail(f"says {key} = {desc[key]} but its layers give {getattr(network, key)}")
+        return network
+
+    def _layer(self, i, entry):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if kind not in _LAYER_TYPES:
+            self.fail(
+                f"has layer {i} of unknown type {kind!r}; only scratchnn's layer types can be "
+                f"loaded ({', '.join(_LAYER_TYPES)})"
+            )
+        settings = _LAYER_SETTINGS.get(kind, ())
+        missing = [s for s in settings if s not in entry]
+        if missing:
+            self.fail(f"has layer {i} ({kind}) without its setting(s) {missing}")
+        kwargs = {s: entry[s] for s in settings}
+        if kind == "LinearLayer":
+            kwargs["init"] = "zeros"  # the saved weights overwrite it; no random draws needed
+        try:
+            return _LAYER_TYPES[kind](**kwargs)
+        except (TypeError, ValueError) as exc:
+            self.fail(f"has layer {i} ({kind}) with invalid settings: {exc}")
+
+    def _fill_params(self, i, layer, entry, arrays):
+        described = entry.get("params") or {}
+        if set(described) != set(layer.params):
+            self.fail(
+                f"describes parameters {sorted(described)} for layer {i} "
+                f"({type(layer).__name__}), which has {sorted(layer.params)}"
+            )
+        for name, p in layer.params.items():
+            key = f"{_PARAMS_PREFIX}{i}/{name}"
+            arr = arrays.pop(key, None)
+            if arr is None:
+                self.fail(f"lacks the array {key!r}")
+            if list(described[name]) != list(p.shape) or arr.shape != p.shape:
+                self.fail(
+                    f"has array {key!r} of shape {arr.shape}, but layer {i} "
+                    f"({type(layer).__name__}) needs {p.shape} (described as {described[name]})"
+                )
+            if arr.dtype != p.dtype:
+                self.fail(
+                    f"has array {key!r} of dtype {arr.dtype}, the layer computes in {p.dtype}"
+                )
+            p[...] = arr
+
+    def optimizer(self, entry, arrays, network):
+        if entry is None:
+            return None
+        if not isinstance(entry, dict) or not isinstance(entry.get("keys"), list):
+            self.fail("has a malformed optimizer entry")
+        state = {}
+        for key in entry["keys"]:
+            if not isinstance(key, str) or key not in arrays:
+                self.fail(f"lacks the optimizer array {key!r}")
+            state[key[len(_OPTIMIZER_PREFIX):]] = arrays.pop(key)
+        try:
+            return _optimizer_from_state(state)
+        except (TypeError, ValueError, KeyError) as exc:
+            self.fail(f"has an optimizer state that cannot be restored: {exc}")
+
+    def preprocessing(self, entry, name):
+        if entry is None:
+            return None
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            self.fail(f"has a malformed {name} entry")
+        from . import preprocessing
+
+        cls = getattr(preprocessing, str(entry.get("type")), None)
+        if not isinstance(cls, type) or not callable(getattr(cls, "from_config", None)):
+            self.fail(f"has a {name} of unknown type {entry.get('type')!r}")
+        try:
+            return cls.from_config(entry["config"])
+        except (TypeError, ValueError, KeyError) as exc:
+            self.fail(f"has a {name} that cannot be rebuilt: {exc}")
+
+    def class_names(self, names, network):
+        if names is None:
+            return None
+        if not isinstance(names, list):
+            self.fail("has class names that are not a list")
+        try:
+            return _check_class_names(names, network)
+        except (TypeError, ValueError) as exc:
+            self.fail(f"has invalid class names: {exc}")
+
+    def dict_entry(self, desc, key):
+        value = desc.get(key) or {}
+        if not isinstance(value, dict):
+            self.fail(f"has a {key} entry that is not a JSON object")
+        return value
+
+
+def _optimizer_from_state(state):
+    """A new optimizer of the saved class and hyper-parameters, with the saved state loaded.
+
+    Only the classes of ``scratchnn.optim`` can be named, so a file cannot make anything else run.
+    """
+    from . import optim
+
+    name = np.asarray(state.get("optimizer"))
+    cls = getattr(optim, str(name), None) if name.dtype.kind == "U" else None
+    if not (isinstance(cls, type) and issubclass(cls, optim.Optimizer)):
+        raise ValueError(f"unknown optimizer class {name.tolist()!r}")
+    kwargs = {}
+    for key, value in state.items():
+        if key.startswith("hyper."):
+            kwargs[key[len("hyper."):]] = _decode_hyper(np.asarray(value))
+    optimizer = cls(**kwargs)  # lr and the step counts come from load_state_dict
+    optimizer.load_state_dict(state)
+    return optimizer
+
+
+def _decode_hyper(arr):
+    """Inverse of the optimizer's encoding: NaN stands for None, a 1-D array for a tuple."""
+    value = arr.tolist()
+    if arr.dtype.kind == "f" and arr.ndim == 0 and math.isnan(value):
+        return None
+    return tuple(value) if isinstance(value, list) else value
