@@ -460,4 +460,4 @@ class ModelCheckpoint(Callback):
             if not better:
                 return
             self.best = value
-        save(self.network, self.path.format(epoch=epoch + 1))
+        save(self.network, self.path.format(epoch=epoch + 1), optimizer=self.optimizer)
