@@ -151,6 +151,23 @@ def test_cross_entropy_gradient_keeps_the_logits_dtype(dtype, rng):
     np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-7)
 
 
+@pytest.mark.parametrize("loss, function", [
+    (MSELoss(), mse), (MAELoss(), mae), (BinaryCrossEntropyLoss(), binary_cross_entropy),
+    (CrossEntropyLoss(), cross_entropy_loss),
+], ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize("targets", ["labels", "rows"])
+def test_calling_a_loss_is_its_forward_and_backward_follows_it(loss, function, targets, rng):
+    p = rng.uniform(0.05, 0.95, size=(6, 3))
+    labels = rng.integers(0, 3, size=6)
+    y = labels if targets == "labels" and function is cross_entropy_loss else np.eye(3)[labels]
+    value = loss(y, p)
+    assert value == loss.forward(y, p) == function(y, p)
+    grad = loss.backward()
+    np.testing.assert_allclose(grad, function(y, p, derivative=True), rtol=1e-15)
+    # The gradient of a mean over n rows is bounded by what one row contributes.
+    assert np.abs(grad).max() <= np.abs(function(y[:1], p[:1], derivative=True)).max()
+
+
 def test_one_dimensional_target_against_a_column_is_not_broadcast():
     # (n,) - (n, 1) would broadcast to (n, n) and give a silently wrong loss.
     y, p = np.array([1.0, 2.0, 3.0]), np.array([[1.0], [2.0], [5.0]])

@@ -82,7 +82,9 @@ class Loss:
             raise ValueError(f"{type(self).__name__}.backward() called before forward().")
         return self._grad(*self._cache)
 
-    __call__ = forward
+    def __call__(self, y_true, y_pred):
+        # Not ``__call__ = forward``: that would bind Loss.forward and bypass a subclass's own.
+        return self.forward(y_true, y_pred)
 
     _prepare = staticmethod(_prepare)
 

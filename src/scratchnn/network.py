@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._validation import as_float_array, as_rng, check_positive_int
@@ -53,6 +55,7 @@ class MultiLayerNetwork:
         ``CrossEntropyLoss``. ``init`` defaults to He for ReLU-like activations, Xavier otherwise.
         """
         sizes = list(sizes)
+        activation = "identity" if activation is None else activation  # None: no nonlinearity
         if len(sizes) < 2:
             raise ValueError(f"sizes needs at least an input and an output size, got {sizes}.")
         for size in sizes:
@@ -175,7 +178,8 @@ class MultiLayerNetwork:
 
     def update_params(self, learning_rate):
         """Plain gradient descent on every parameter: p <- p - learning_rate * dL/dp."""
-        if isinstance(learning_rate, bool) or not np.isfinite(learning_rate) or learning_rate <= 0:
+        if (isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)
+                or not np.isfinite(learning_rate) or learning_rate <= 0):
             raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}.")
         for layer in self.layers:
             layer.update_params(learning_rate)
