@@ -549,7 +549,8 @@ def download_mnist(dest, *, dataset="mnist", base_url=None, checksums=None, time
     dest.mkdir(parents=True, exist_ok=True)
 
     by_hand = (
-        f"If this machine is offline, fetch {', '.join(MNIST_FILES)} from {base_url} elsewhere "
+        f"If this machine is offline or the server keeps failing, fetch {', '.join(MNIST_FILES)} "
+        f"from {base_url} elsewhere "
         f"and copy them into {dest}; then load_mnist({str(dest)!r}) reads them."
     )
     for name in MNIST_FILES:
