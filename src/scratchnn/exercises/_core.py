@@ -1,0 +1,294 @@
+"""What every checker shares: running the learner's code safely, comparing arrays, the verdict.
+
+A checker body receives a ``Check`` and calls the learner's code through ``check.run``. Any
+problem found is recorded with ``check.fail`` (the check goes on) or ``check.stop`` (it cannot
+go on). Learner code that raises ``NotImplementedError``, or whose body is still a bare ``pass``,
+ends the check as "not implemented yet"; any other exception ends it with a one-line report of
+the exception, where it was raised and on what input. Nothing from the learner's code reaches
+the notebook as a traceback.
+"""
+
+from __future__ import annotations
+
+import dis
+import linecache
+import os
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PASSED, FAILED, NOT_IMPLEMENTED = "passed", "failed", "not implemented yet"
+
+_NUMPY_DIR = os.path.dirname(np.__file__)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_EMPTY_OPS = {"RESUME", "NOP", "LOAD_CONST", "RETURN_VALUE", "RETURN_CONST"}
+
+
+@dataclass
+class CheckResult:
+    """The verdict of one checker. Truthy exactly when the check passed.
+
+    ``status`` is "passed", "failed" or "not implemented yet"; ``messages`` holds one entry per
+    problem found (each with its hint), ``checked`` what was verified, ``notes`` advice that does
+    not fail the check.
+    """
+
+    name: str
+    status: str
+    messages: list = field(default_factory=list)
+    checked: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    @property
+    def passed(self):
+        return self.status == PASSED
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        lines = [f"{self.name}: {self.status.upper()}"]
+        if self.status == PASSED:
+            lines += [f"  ok: {item}" for item in self.checked]
+        else:
+            lines += [f"  ok: {item}" for item in self.checked]
+            lines += ["  " + msg.replace("\n", "\n    ") for msg in self.messages]
+        lines += ["  note: " + note.replace("\n", "\n    ") for note in self.notes]
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"CheckResult({self.name!r}, status={self.status!r}, {len(self.messages)} messages)"
+
+
+class _Stop(Exception):
+    """Raised inside a checker body to end the check with what has been recorded so far."""
+
+
+def is_empty_body(fn):
+    """True when ``fn``'s body does nothing but return None (``pass``, ``...``, a docstring)."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is None:
+        return False
+    for ins in dis.get_instructions(code):
+        if ins.opname not in _EMPTY_OPS:
+            return False
+        if ins.opname in ("LOAD_CONST", "RETURN_CONST") and ins.argval is not None:
+            # Returning any constant but None (0, "", an array literal) is a real body.
+            return False
+    return True
+
+
+def _where(exc):
+    """' in LinearLayer.backward: `dW = x @ grad_z`', from the innermost frame of the learner's
+    code (frames of NumPy and of these checkers are skipped: the learner did not write them)."""
+    frames = [(frame, lineno) for frame, lineno in traceback.walk_tb(exc.__traceback__)
+              if not frame.f_code.co_filename.startswith((_NUMPY_DIR, _HERE))]
+    if not frames:
+        return ""
+    frame, lineno = frames[-1]
+    line = linecache.getline(frame.f_code.co_filename, lineno).strip()
+    return f" in {frame.f_code.co_qualname}" + (f": `{line}`" if line else "")
+
+
+def _generic_hint(exc):
+    text = str(exc)
+    if "truth value of an array" in text:
+        return ("`if x > 0` or Python's max/min compare a whole array at once; use NumPy's "
+                "elementwise np.maximum, np.where or a boolean mask (x > 0) instead.")
+    if "matmul" in text or ("shapes" in text and "not aligned" in text):
+        return "a matrix product has mismatched shapes: check which side needs a transpose (.T)."
+    if "could not be broadcast" in text:
+        return ("two arrays of incompatible shapes were combined; a sum or mean over an axis "
+                "needs keepdims=True to broadcast back against the array it came from.")
+    return None
+
+
+class Check:
+    """The state of one running check: what passed, the problems found, advice."""
+
+    def __init__(self, name):
+        self.name = name
+        self.messages = []
+        self.checked = []
+        self.notes = []
+        self.status = None
+        self.warnings = []
+
+    # -- recording --------------------------------------------------------------------------------
+    def ok(self, what):
+        self.checked.append(what)
+
+    def note(self, text):
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def fail(self, problem, hint=None):
+        """Record a problem (once, however often it is found); the check goes on."""
+        message = problem + (f"\nHint: {hint}" if hint else "")
+        if message not in self.messages:
+            self.messages.append(message)
+
+    def stop(self, problem, hint=None):
+        """Record a problem and end the check."""
+        self.fail(problem, hint)
+        raise _Stop
+
+    def not_implemented(self, text):
+        self.status = NOT_IMPLEMENTED
+        self.messages.append(text)
+        raise _Stop
+
+    def expect(self, problem, hint=None, *, fatal=False):
+        """``fail`` (or ``stop`` when fatal) if there is a problem; True when there was none."""
+        if problem is None:
+            return True
+        (self.stop if fatal else self.fail)(problem, hint)
+        return False
+
+    # -- running the learner's code ---------------------------------------------------------------
+    def run(self, what, fn, *args, returns=True, hint=None, **kwargs):
+        """``fn(*args, **kwargs)``, the learner's code, described as ``what`` in messages.
+
+        Ends the check when it raises (NotImplementedError: not implemented yet) or, with
+        ``returns=True``, when it returns None. ``hint(exc)`` may turn an exception into advice.
+        NumPy warnings raised meanwhile are kept in ``self.warnings`` instead of being shown.
+        """
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+            warnings.simplefilter("always")
+            try:
+                out = fn(*args, **kwargs)
+            except NotImplementedError as exc:
+                self.not_implemented(
+                    f"{what} raised NotImplementedError{_where(exc)}. Fill in its `# Code here` "
+                    "part, then run this check again."
+                )
+            except RecursionError as exc:
+                self.stop(f"{what} raised RecursionError{_where(exc)}.",
+                          "a method calls itself: inside forward, call another object's forward.")
+            except Exception as exc:  # noqa: BLE001 -- any error in learner code is reported
+                advice = (hint(exc) if hint else None) or _generic_hint(exc)
+                self.stop(f"{what} raised {type(exc).__name__}: {exc}{_where(exc)}.", advice)
+        self.warnings = [str(w.message) for w in caught]
+        if out is None and returns:
+            self.returned_none(what, fn)
+        return out
+
+    def returned_none(self, what, fn):
+        """End the check because ``fn`` gave None where a value was needed."""
+        if is_empty_body(fn):
+            self.not_implemented(f"{what}: the body is still empty (it returns None).")
+        self.stop(f"{what} returned None.", "is a `return` statement missing?")
+
+    def result(self):
+        status = self.status or (FAILED if self.messages else PASSED)
+        return CheckResult(self.name, status, self.messages, self.checked, self.notes)
+
+
+def run_check(name, body, *args, verbose=True, **kwargs):
+    """Run ``body(check, *args, **kwargs)`` and return (and print, if verbose) the verdict."""
+    check = Check(name)
+    try:
+        body(check, *args, **kwargs)
+    except _Stop:
+        pass
+    result = check.result()
+    if verbose:
+        # Printing is the point of a checker: the verdict is what the learner reads.
+        print(result)
+    return result
+
+
+# -- comparing arrays -----------------------------------------------------------------------------
+def fmt(value):
+    return f"{float(value) + 0.0:.6g}"  # + 0.0 turns -0.0 into 0.0
+
+
+def describe(x):
+    """'array of shape (5, 4)' / 'the number 0.5', for messages."""
+    arr = np.asarray(x)
+    return f"the number {fmt(arr)}" if arr.ndim == 0 else f"an array of shape {arr.shape}"
+
+
+def as_numbers(value):
+    """``value`` as a float64 array, or None when it is not an array of numbers."""
+    if value is None:
+        return None
+    try:
+        arr = np.asarray(value)
+    except Exception:  # noqa: BLE001 -- ragged lists and odd objects are just "not numbers"
+        return None
+    if arr.dtype.kind not in "biuf":
+        return None
+    return arr.astype(np.float64)
+
+
+def close(got, expected, rtol=1e-5, atol=1e-7):
+    """True when ``got`` is an array of numbers of ``expected``'s shape and values."""
+    g = as_numbers(got)
+    e = np.asarray(expected, dtype=np.float64)
+    return g is not None and g.shape == e.shape and bool(np.allclose(g, e, rtol=rtol, atol=atol))
+
+
+def mismatch(got, expected, what, *, inputs=None, input_name="x", on=None, rtol=1e-5, atol=1e-7):
+    """None when ``got`` matches ``expected``, otherwise a sentence saying how it differs:
+    its type, its shape, or the worst entry with expected and got values (and the input there,
+    for elementwise functions). ``on`` names the input the learner's code was given."""
+    text = _mismatch(got, expected, what, inputs, input_name, rtol, atol)
+    return text if text is None or on is None else f"{text[:-1]} (on {on})."
+
+
+def _mismatch(got, expected, what, inputs, input_name, rtol, atol):
+    e = np.asarray(expected, dtype=np.float64)
+    if got is None:
+        return f"{what} is None, expected {describe(e)}."
+    g = as_numbers(got)
+    if g is None:
+        return f"{what} should be an array of numbers, got {type(got).__name__}."
+    if g.shape != e.shape:
+        if g.size == 1 and e.size > 1:
+            return f"{what} is a single number ({fmt(g.ravel()[0])}), expected shape {e.shape}."
+        return f"{what} has shape {g.shape}, expected {e.shape}."
+    bad = ~np.isclose(g, e, rtol=rtol, atol=atol)
+    if not bad.any():
+        return None
+    err = np.where(np.isfinite(g), np.abs(g - e), np.inf)
+    idx = np.unravel_index(int(np.argmax(np.where(bad, err, -1.0))), e.shape)
+    at = f"[{', '.join(str(int(i)) for i in idx)}]" if e.ndim else ""
+    where = ""
+    if inputs is not None and np.shape(inputs) == e.shape:
+        where = f" (where {input_name}{at} = {fmt(np.asarray(inputs)[idx])})"
+    count = f"; {int(bad.sum())} of {e.size} entries differ" if e.size > 1 else ""
+    return f"{what}{at}: expected {fmt(e[idx])}, got {fmt(g[idx])}{where}{count}."
+
+
+def first_match(got, variants, rtol=1e-5, atol=1e-7):
+    """The hint of the first (hint, array) variant that ``got`` equals, else None.
+
+    Each variant is what a typical wrong answer computes; a match names the mistake exactly.
+    """
+    for hint, candidate in variants:
+        if candidate is not None and close(got, candidate, rtol=rtol, atol=atol):
+            return hint
+    return None
+
+
+def compare(check, got, expected, what, variants=(), *, hint=None, fatal=False, **kwargs):
+    """Record a failure unless ``got`` matches ``expected``; its hint is that of the variant
+    ``got`` matches, else ``hint``. Returns True when it matched."""
+    problem = mismatch(got, expected, what, **kwargs)
+    if problem is None:
+        return True
+    check.expect(problem, first_match(got, variants) or hint, fatal=fatal)
+    return False
+
+
+def unchanged(check, before, after, what, hint):
+    """Fail when the learner's code changed an argument it was given (``before`` is a copy)."""
+    if not close(after, before, rtol=0, atol=0):
+        check.fail(f"{what} was changed in place.", hint)
+
+
+def random_array(shape, seed, scale=1.0):
+    return np.random.default_rng(seed).normal(0.0, scale, size=shape)

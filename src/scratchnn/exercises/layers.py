@@ -1,0 +1,324 @@
+"""Checkers for chapter 5: the learner's ``LinearLayer`` and activation layers.
+
+The learner's class keeps scratchnn's Layer contract (see ``scratchnn.layers``): ``forward(x)``,
+``backward(grad_z)`` filling ``self.grads`` and returning dL/dx, ``params``/``grads`` dicts and
+``update_params(learning_rate)``. Each checker runs the learner's layer and scratchnn's side by
+side on the same random float64 inputs, then gradient-checks the learner's layer with finite
+differences (``scratchnn.gradcheck``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..activations import sigmoid
+from ..gradient_check import gradcheck
+from ..layers import ACTIVATION_LAYERS, LinearLayer
+from ._core import (
+    as_numbers,
+    close,
+    compare,
+    describe,
+    is_empty_body,
+    random_array,
+    run_check,
+    unchanged,
+)
+
+N_IN, N_OUT, BATCH = 4, 3, 5  # all different, so a transposed product cannot go unnoticed
+LEARNING_RATE = 0.1
+
+_IN_PLACE_GRAD = ("backward must not change grad_z in place (as `grad_z *= ...` or "
+                  "`grad_z[mask] = 0` do): the caller still holds it. Compute a new array, "
+                  "e.g. grad_z * mask.")
+
+
+def _check_class(cls):
+    if not isinstance(cls, type):
+        raise TypeError(f"pass the class you wrote (not an instance), got {cls!r}.")
+
+
+def _backward_hint(exc):
+    if isinstance(exc, AttributeError):
+        return ("forward must keep what backward needs, e.g. `self.x = x` (or the output), "
+                "before returning.")
+    return None
+
+
+# -- steps shared by the layer checkers -----------------------------------------------------------
+def _forward(check, layer, ref, x, variants=(), *, hint=None, error_hint=None):
+    """Compare layer.forward(x) with scratchnn's; True when it matched. ``hint`` is given when
+    the output is wrong in no recognised way, ``error_hint(exc)`` when forward raises."""
+    before = x.copy()
+    out = check.run(f"forward(x) with x of shape {x.shape}", layer.forward, x, hint=error_hint)
+    unchanged(check, before, x, "the input x", "forward must not change x (the caller still "
+              "holds it): build a new array, e.g. np.maximum(x, 0) instead of x[x < 0] = 0.")
+    return compare(check, out, ref.forward(x), "forward(x)", variants, hint=hint, inputs=x)
+
+
+def _backward(check, layer, ref, grad_z, variants=(), *, error_hint=None, kink=None):
+    """Run layer.backward(grad_z) and compare the returned dL/dx with scratchnn's.
+
+    ``kink = (index, lowest slope)`` marks an input where the derivative does not exist (ReLU
+    at 0): any slope between the lowest and 1 is a valid subgradient there.
+    Returns (returned value, True when it matched).
+    """
+    before = grad_z.copy()
+    grads_before = {k: np.array(v, copy=True) for k, v in _grads(layer).items()}
+    dx = check.run(f"backward(grad_z) with grad_z of shape {grad_z.shape}", layer.backward, grad_z,
+                   returns=False, hint=error_hint or _backward_hint)
+    unchanged(check, before, grad_z, "grad_z", _IN_PLACE_GRAD)
+    expected = ref.backward(before)
+    if dx is None:
+        untouched = all(close(_grads(layer).get(k), v, 0, 0) for k, v in grads_before.items())
+        if untouched and is_empty_body(layer.backward):
+            check.not_implemented("backward(grad_z): the body is still empty (it returns None).")
+        check.fail("backward returned None; it must return dL/dx, which the layer before it "
+                   "needs.", "end backward with `return ...` (the gradient with respect to x, "
+                   f"{describe(expected)} like x).")
+        return None, False
+    got = as_numbers(dx)
+    if kink is not None and got is not None and got.shape == expected.shape:
+        index, low = kink
+        slope = got[index] / before[index]
+        if low <= slope <= 1:
+            expected[index] = got[index]
+    return dx, compare(check, dx, expected, "the returned dL/dx", variants)
+
+
+def _grads(layer):
+    grads = getattr(layer, "grads", None)
+    return grads if isinstance(grads, dict) else {}
+
+
+def _second_round(check, layer, ref, shape, seed):
+    """Forward and backward again on a batch of another size: the layer must use the new x."""
+    x = random_array(shape, seed, scale=2.0)
+    if not _forward(check, layer, ref, x):
+        return False
+    grad_z = random_array(ref._out.shape, seed + 1)
+    _, ok = _backward(check, layer, ref, grad_z)
+    for name, expected in ref.grads.items():
+        ok &= compare(check, _grads(layer).get(name), expected, f"grads[{name!r}]",
+                      on=f"a second batch, x of shape {x.shape}")
+    return ok
+
+
+def _gradient_check(check, layer, x):
+    result = check.run("the finite-difference gradient check", gradcheck, layer, x)
+    if result.passed:
+        check.ok(f"finite-difference gradient check (largest relative error {result.worst:.1e})")
+    else:
+        check.fail(f"the finite-difference gradient check failed:\n{result}",
+                   "a gradient that disagrees with finite differences has a wrong formula.")
+
+
+# -- LinearLayer ----------------------------------------------------------------------------------
+def _set_params(check, layer, values):
+    """Put float64 ``values`` into layer.params (in place when shapes and dtype allow, so that
+    aliases such as ``self.W = self.params["W"]`` see them) and zero gradients into grads."""
+    params = getattr(layer, "params", None)
+    if not isinstance(params, dict) or set(values) - set(params):
+        check.stop(f"the layer's params should be a dict with keys {sorted(values)}, got "
+                   f"{params!r}.", "keep the parameters in self.params['W'] (n_in, n_out) and "
+                   "self.params['b'] (1, n_out): optimizers and the checkers look there.")
+    for name, value in values.items():
+        current = params[name]
+        if isinstance(current, np.ndarray) and current.shape != value.shape:
+            check.stop(f"params[{name!r}] has shape {current.shape} after __init__, expected "
+                       f"{value.shape}.", "W is (n_in, n_out) so that x @ W works on a batch "
+                       "x (batch, n_in); b is (1, n_out), one bias per output.")
+        if isinstance(current, np.ndarray) and current.dtype == np.float64:
+            current[...] = value
+        else:
+            params[name] = value.copy()
+    if not isinstance(getattr(layer, "grads", None), dict):
+        layer.grads = {}
+    for name, value in values.items():
+        layer.grads[name] = np.zeros_like(value)
+
+
+def _linear_body(check, cls):
+    layer = check.run(f"{cls.__name__}({N_IN}, {N_OUT})", cls, N_IN, N_OUT)
+    rng = np.random.default_rng(6)
+    W, b = rng.normal(size=(N_IN, N_OUT)), rng.normal(size=(1, N_OUT))
+    _set_params(check, layer, {"W": W, "b": b})
+    ref = LinearLayer(N_IN, N_OUT, dtype=np.float64)
+    ref.params["W"][...], ref.params["b"][...] = W, b
+
+    x = random_array((BATCH, N_IN), 7)
+    matmul = (f"x is {x.shape} and W is {W.shape}: z = x @ W + b, (batch, n_in) @ (n_in, n_out);"
+              " W @ x does not fit.")
+    if _forward(check, layer, ref, x, [("the bias is missing: z = x @ W + b.", x @ W)],
+                error_hint=lambda exc: matmul if "matmul" in str(exc) else None):
+        check.ok(f"forward: x @ W + b on x of shape {x.shape}")
+
+    grad_z = random_array((BATCH, N_OUT), 8)
+    shapes = (f"With x {x.shape}, grad_z {grad_z.shape} and W {W.shape}: dL/dW = x.T @ grad_z "
+              f"{W.shape}, dL/db = grad_z.sum(axis=0, keepdims=True) {b.shape}, dL/dx = "
+              f"grad_z @ W.T {x.shape}; x @ grad_z (without .T) cannot work.")
+    dx, ok = _backward(check, layer, ref, grad_z,
+                       [("dL/dx must have x's shape (batch, n_in): grad_z @ W.T.",
+                         (grad_z @ W.T).T)],
+                       error_hint=lambda e: shapes if "matmul" in str(e) else _backward_hint(e))
+    ok &= _weight_gradient(check, layer, ref, x, grad_z)
+    ok &= _bias_gradient(check, layer, ref, grad_z)
+    if ok:
+        check.ok("backward: dL/dW = x.T @ grad_z, dL/db = sum of grad_z over the batch, "
+                 "dL/dx = grad_z @ W.T")
+        if _second_round(check, layer, ref, (2, N_IN), 9):
+            check.ok("forward and backward again on a batch of 2")
+
+    _update(check, layer, W, b)
+    if not check.messages:
+        _set_params(check, layer, {"W": W, "b": b})
+        _gradient_check(check, layer, x)
+
+
+def _weight_gradient(check, layer, ref, x, grad_z):
+    expected = ref.grads["W"]
+    variants = [("did you compute grad_z.T @ x instead of x.T @ grad_z?", expected.T),
+                ("dL/dW was divided by the batch size: x.T @ grad_z already sums over the batch, "
+                 "and grad_z (from the loss) already carries the 1/batch of the mean.",
+                 expected / BATCH),
+                ("grads['W'] is still all zeros: backward must store dL/dW = x.T @ grad_z in "
+                 "self.grads['W'].", np.zeros_like(expected))]
+    return compare(check, _grads(layer).get("W"), expected, "grads['W']", variants,
+                   hint="dL/dW = x.T @ grad_z, where x is the input saved by forward.")
+
+
+def _bias_gradient(check, layer, ref, grad_z):
+    expected = ref.grads["b"]
+    wrong_axis = ("sum over axis 0 (the batch), not axis 1: one gradient per bias, "
+                  "grad_z.sum(axis=0, keepdims=True).")
+    variants = [("missing bias gradient: grads['b'] is still all zeros. dL/db = "
+                 "grad_z.sum(axis=0, keepdims=True).", np.zeros_like(expected)),
+                ("b has shape (1, n_out), so its gradient must too: "
+                 "grad_z.sum(axis=0, keepdims=True).", expected.ravel()),
+                ("the bias gradient was averaged instead of summed: sum grad_z over the batch "
+                 "(grad_z already carries the loss's 1/batch).", expected / BATCH),
+                ("the bias gradient was averaged instead of summed, and needs keepdims=True.",
+                 expected.ravel() / BATCH),
+                ("sum grad_z over the batch: dL/db = grad_z.sum(axis=0, keepdims=True).", grad_z),
+                (wrong_axis, grad_z.sum(axis=1, keepdims=True)), (wrong_axis, grad_z.sum(axis=1))]
+    got = _grads(layer).get("b")
+    hint = ("missing bias gradient: backward must store dL/db = grad_z.sum(axis=0, "
+            "keepdims=True) in self.grads['b']." if got is None else None)
+    return compare(check, got, expected, "grads['b']", variants, hint=hint)
+
+
+def _update(check, layer, W, b):
+    """update_params(lr) must do p <- p - lr * dL/dp for every parameter."""
+    rng = np.random.default_rng(10)
+    gW, gb = rng.normal(size=W.shape), rng.normal(size=b.shape)
+    _set_params(check, layer, {"W": W, "b": b})
+    layer.grads["W"], layer.grads["b"] = gW.copy(), gb.copy()
+    check.run(f"update_params({LEARNING_RATE})", layer.update_params, LEARNING_RATE,
+              returns=False)
+    ok = True
+    for name, p, g in (("W", W, gW), ("b", b, gb)):
+        got = layer.params.get(name)
+        if close(got, p) and is_empty_body(layer.update_params):
+            check.not_implemented("update_params: the body is still empty.")
+        variants = [("update_params adds the gradient: gradient descent subtracts it, "
+                     "p -= learning_rate * grad (the gradient points uphill).",
+                     p + LEARNING_RATE * g),
+                    ("multiply the gradient by the learning rate: p -= learning_rate * grad.",
+                     p - g),
+                    (f"params[{name!r}] did not change. `p = p - lr * g` only rebinds a local name;"
+                     " write p -= lr * g (in place) or assign to self.params[name].", p)]
+        ok &= compare(check, got, p - LEARNING_RATE * g, f"params[{name!r}] after update_params",
+                      variants)
+    if ok:
+        check.ok("update_params: p -= learning_rate * grad for W and b")
+
+
+def check_linear_layer(cls, *, verbose=True):
+    """Check the learner's fully connected layer class ``cls(n_in, n_out)``.
+
+    forward (x @ W + b), backward (grads['W'], grads['b'] and the returned dL/dx) and
+    update_params against ``scratchnn.LinearLayer`` on random float64 inputs, then a
+    finite-difference gradient check. Returns a CheckResult (truthy when passed) and prints it.
+    """
+    _check_class(cls)
+    return run_check(cls.__name__, _linear_body, cls, verbose=verbose)
+
+
+# -- activation layers ----------------------------------------------------------------------------
+_ACTIVATION_KINDS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax")
+
+
+def _activation_variants(kind, x, g, alpha):
+    """(hint, dL/dx) for typical wrong backward passes of activation layer ``kind``."""
+    if kind == "relu":
+        return [("for x > 0 the derivative is 1, not x: use grad_z * (x > 0).",
+                 g * np.maximum(x, 0)),
+                ("the gradient must be zero where x < 0: grad_z * (x > 0).", g),
+                ("the mask is flipped: the gradient passes where x > 0.", g * (x < 0))]
+    if kind == "leaky_relu":
+        return [("where x < 0 the gradient is alpha * grad_z, not 0.", g * (x > 0)),
+                ("where x < 0 the gradient is scaled by alpha.", g)]
+    if kind == "sigmoid":
+        a = sigmoid(x)
+        return [("the derivative of sigmoid was taken on the output twice: with the stored "
+                 "output a = sigmoid(x), dL/dx = grad_z * a * (1 - a). Calling sigmoid(a, "
+                 "derivative=True) computes sigmoid'(sigmoid(x)).",
+                 g * sigmoid(a) * (1 - sigmoid(a))),
+                 ("x * (1 - x) needs the output a = sigmoid(x), not the input x.", g * x * (1 - x))]
+    if kind == "tanh":
+        a = np.tanh(x)
+        return [("the derivative of tanh was taken on the output twice: with the stored output "
+                 "a = tanh(x), dL/dx = grad_z * (1 - a ** 2).", g * (1 - np.tanh(a) ** 2)),
+                ("1 - x ** 2 needs the output a = tanh(x), not the input x.", g * (1 - x * x))]
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    s = e / e.sum(axis=1, keepdims=True)
+    return [("the result is all zeros, as from J.sum(axis=1): each row of the softmax Jacobian "
+             "J = diag(s) - s s^T sums to 0. The backward pass is the product J @ grad_z for "
+             "each sample, i.e. s * (grad_z - sum(grad_z * s, axis=1, keepdims=True)).",
+             np.zeros_like(x)),
+            ("that is only the diagonal of the Jacobian, s (1 - s); the off-diagonal terms "
+             "-s_i s_j matter too: dL/dx = s * (grad_z - sum(grad_z * s, axis=1, "
+             "keepdims=True)).", g * s * (1 - s))]
+
+
+def _activation_body(check, cls, kind):
+    layer = check.run(f"{cls.__name__}()", cls)
+    alpha = float(getattr(layer, "alpha", 0.01)) if kind == "leaky_relu" else None
+    ref = ACTIVATION_LAYERS[kind](alpha) if alpha is not None else ACTIVATION_LAYERS[kind]()
+
+    x = random_array((BATCH, N_IN), 11, scale=2.0)
+    x[0, 0] = 0.0
+    if _forward(check, layer, ref, x):
+        check.ok(f"forward on x of shape {x.shape}")
+    if kind in ("sigmoid", "tanh", "softmax"):
+        big = np.array([[-1000.0, 0.0, 1000.0], [1000.0, 1001.0, 1002.0]])
+        hint = ("e^1000 overflows: subtract each row's maximum before np.exp (softmax does not "
+                "change)." if kind == "softmax" else f"use a stable formula: scratchnn.{kind} "
+                "or np.exp(-np.abs(x)).")
+        if _forward(check, layer, ref, big, hint=hint):
+            check.ok("forward at inputs of +-1000")
+        # Back to the batch the backward pass below is about.
+        check.run("forward(x)", layer.forward, x)
+        ref.forward(x)
+
+    grad_z = random_array((BATCH, N_IN), 12)
+    kink = ((0, 0), alpha or 0.0) if kind in ("relu", "leaky_relu") else None
+    dx, ok = _backward(check, layer, ref, grad_z, _activation_variants(kind, x, grad_z, alpha),
+                       kink=kink)
+    if ok:
+        check.ok(f"backward: dL/dx on grad_z of shape {grad_z.shape}")
+        if _second_round(check, layer, ref, (2, N_IN), 13):
+            check.ok("forward and backward again on a batch of 2")
+    if not check.messages:
+        _gradient_check(check, layer, x[1:])
+
+
+def check_activation_layer(cls, kind, *, verbose=True):
+    """Check the learner's activation layer class ``cls()`` against scratchnn's layer ``kind``:
+    "relu", "leaky_relu" (alpha read from the layer, default 0.01), "sigmoid", "tanh" or
+    "softmax". forward (also at +-1000 where that can overflow), backward (dL/dx; grad_z must
+    not change) and a finite-difference gradient check. Returns a CheckResult and prints it."""
+    _check_class(cls)
+    if kind not in _ACTIVATION_KINDS:
+        raise ValueError(f"kind must be one of {list(_ACTIVATION_KINDS)}, got {kind!r}.")
+    return run_check(f"{cls.__name__} ({kind})", _activation_body, cls, kind, verbose=verbose)

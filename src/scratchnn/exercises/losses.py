@@ -1,0 +1,245 @@
+"""Checkers for chapters 3 and 4: loss functions and the hand-written finite-difference gradient.
+
+A loss has the signature of scratchnn's: ``loss(y_real, y_pred, derivative=False)`` returns the
+mean loss (one number), and with ``derivative=True`` the gradient dL/dy_pred, one number per
+element of y_pred. Cross-entropy takes raw scores (logits) and applies the softmax inside.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import losses as ref
+from ..activations import softmax
+from ..gradient_check import relative_error
+from ._core import (
+    as_numbers,
+    compare,
+    describe,
+    fmt,
+    mismatch,
+    random_array,
+    run_check,
+    unchanged,
+)
+from .functions import _check_callable
+
+KINDS = {"mse": "mse", "mae": "mae", "binary_cross_entropy": "binary_cross_entropy",
+         "bce": "binary_cross_entropy", "cross_entropy": "cross_entropy",
+         "ce": "cross_entropy"}
+
+_REFERENCE = {"mse": ref.mse, "mae": ref.mae, "binary_cross_entropy": ref.binary_cross_entropy,
+              "cross_entropy": ref.cross_entropy_loss}
+
+_FORMULAS = {
+    "mse": ("mean((y_pred - y_real) ** 2)", "2 * (y_pred - y_real) / y_pred.size"),
+    "mae": ("mean(|y_pred - y_real|)", "np.sign(y_pred - y_real) / y_pred.size"),
+    "binary_cross_entropy": ("-mean(y log p + (1 - y) log(1 - p))",
+                             "(p - y) / (p * (1 - p)) / p.size"),
+    "cross_entropy": ("-sum(y * log(softmax(z))) / batch", "(softmax(z) - y) / batch"),
+}
+
+_SCALAR_GRADIENT = (
+    "the derivative must hold one number per element of y_pred (that is what backpropagation "
+    "passes to the last layer), e.g. {}; a single number such as np.sum(y_pred - y_real) is "
+    "not a gradient."
+)
+
+
+def _data(kind):
+    """(y_real, y_pred) for ``kind``: a (6, 2) regression batch, (6, 1) probabilities for binary
+    cross-entropy, one-hot targets and (6, 4) logits for cross-entropy."""
+    rng = np.random.default_rng(3)
+    if kind in ("mse", "mae"):
+        return rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+    if kind == "binary_cross_entropy":
+        return rng.integers(0, 2, size=(6, 1)).astype(float), rng.uniform(0.05, 0.95, (6, 1))
+    labels = np.array([0, 3, 1, 2, 3, 0])
+    return np.eye(4)[labels], rng.normal(0.0, 2.0, size=(6, 4))
+
+
+def _value_variants(kind, y, p):
+    value = _REFERENCE[kind](y, p)
+    n, batch = p.size, p.shape[0]
+    total = "the sum, not the mean: divide by the number of elements, y_pred.size."
+    per_row = "divide by y_pred.size (every element), not by the number of rows."
+    if kind == "mse":
+        return [(total, value * n), (per_row, value * n / batch),
+                ("this is the root of the mean squared error; MSE has no square root.",
+                 np.sqrt(value))]
+    if kind == "mae":
+        return [(total, value * n), (per_row, value * n / batch),
+                ("take the absolute value of each difference before averaging.",
+                 np.mean(p - y))]
+    if kind == "binary_cross_entropy":
+        return [(total, value * n),
+                ("the minus sign is missing: log p < 0, so the loss is -mean(...).", -value)]
+    return [("average over the batch (divide the sum by the number of rows).", value * batch),
+            ("sum over the classes and average over the samples: dividing by every element "
+             "also divides by the number of classes.", value / p.shape[1]),
+            ("the minus sign is missing: log softmax < 0, so the loss is -sum(...) / batch.",
+             -value)]
+
+
+def _derivative_variants(kind, y, p):
+    grad = _REFERENCE[kind](y, p, derivative=True)
+    n, batch = p.size, p.shape[0]
+    unscaled = ("the loss is a mean, so its gradient is divided by the number of elements: "
+                "divide by y_pred.size.")
+    sign = "the sign is flipped: the gradient points towards larger loss, so it is y_pred - y_real."
+    variants = [(sign, -grad)]
+    if kind in ("mse", "mae", "binary_cross_entropy"):
+        variants += [(unscaled, grad * n),
+                     ("divide by y_pred.size (every element), not by the number of rows.",
+                      grad * n / batch)]
+    if kind == "mse":
+        variants += [("the factor 2 is missing: d/dp (p - y)^2 = 2 (p - y).", grad / 2),
+                     ("the factor 2 and the division by y_pred.size are missing.", grad * n / 2)]
+    if kind == "binary_cross_entropy":
+        to_logits = ("(p - y) is the gradient with respect to the logit z when the sigmoid is "
+                     "fused into the loss; with respect to the probability p it is "
+                     "(p - y) / (p (1 - p)), divided by y_pred.size.")
+        variants += [(to_logits, (p - y) / n), (to_logits, p - y)]
+    if kind == "cross_entropy":
+        s = softmax(p)
+        variants += [("forgetting to scale the loss gradient by the batch size: the loss averages "
+                      "over the batch, so divide softmax(z) - y by the number of rows.", s - y),
+                     ("divide by the number of rows (the batch), not by every element.",
+                      (s - y) / n),
+                     ("this is dL/ds, the gradient with respect to the probabilities s; with the "
+                      "softmax inside the loss, the gradient with respect to the logits z "
+                      "simplifies to (softmax(z) - y) / batch.", -y / s / batch)]
+    return variants
+
+
+def _edge_data(kind):
+    """Inputs where a naive formula takes log(0), 0/0 or exp(1000): confident and right."""
+    if kind == "binary_cross_entropy":
+        return np.array([[0.0], [1.0], [1.0]]), np.array([[0.0], [1.0], [0.3]])
+    if kind == "cross_entropy":
+        return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), np.array([[1000.0, 0.0, -1000.0],
+                                                                      [-5.0, 3.0, 1.0]])
+    return None
+
+
+def _loss_body(check, fn, kind):
+    y, p = _data(kind)
+    y_before, p_before = y.copy(), p.copy()
+    call = f"{kind}(y_real, y_pred) with y_pred of shape {p.shape}"
+    value = _scalar(check.run(call, fn, y, p))
+    if np.ndim(value) == 0:
+        if compare(check, value, _REFERENCE[kind](y, p), "the loss", _value_variants(kind, y, p)):
+            check.ok(f"value ({_FORMULAS[kind][0]}) on inputs of shape {p.shape}")
+    else:
+        check.fail(f"the loss should be one number, got {describe(value)}.",
+                   f"average over every element: {_FORMULAS[kind][0]}.")
+
+    grad = check.run(f"{kind}(y_real, y_pred, derivative=True) with y_pred of shape {p.shape}", fn,
+                     y, p, derivative=True)
+    formula = _FORMULAS[kind][1]
+    hint = _SCALAR_GRADIENT.format(formula) if np.size(grad) == 1 else None
+    if compare(check, grad, _REFERENCE[kind](y, p, derivative=True), "the derivative",
+               _derivative_variants(kind, y, p), hint=hint):
+        check.ok(f"derivative ({formula}) on inputs of shape {p.shape}")
+    unchanged(check, y_before, y, "y_real", "a loss must not change its arguments.")
+    unchanged(check, p_before, p, "y_pred", "a loss must not change its arguments.")
+
+    edge = _edge_data(kind)
+    if edge is not None:
+        _edges(check, fn, kind, *edge)
+
+
+def _scalar(value):
+    """A one-element array as a 0-d array (np.float64, [[0.5]] and 0.5 are all one number)."""
+    arr = as_numbers(value)
+    return arr.reshape(()) if arr is not None and arr.size == 1 else value
+
+
+def _edges(check, fn, kind, y, p):
+    if kind == "binary_cross_entropy":
+        shown = "y_pred = [[0], [1], [0.3]], y_real = [[0], [1], [1]]"
+        hint = ("log(0) is -inf and 0 * -inf is NaN: clip the probabilities first, "
+                "p = np.clip(y_pred, eps, 1 - eps) with eps = 1e-12 (also keeps the derivative's "
+                "p (1 - p) away from 0).")
+    else:
+        shown = "logits = [[1000, 0, -1000], [-5, 3, 1]]"
+        hint = ("e^1000 overflows: compute log-softmax as z - max - log(sum(exp(z - max))), "
+                "subtracting each row's maximum.")
+    # Loose tolerances: a learner's clipping constant may differ from scratchnn's.
+    value = _scalar(check.run(f"{kind} at {shown}", fn, y, p))
+    ok = compare(check, value, _REFERENCE[kind](y, p), "the loss", hint=hint, on=shown,
+                 rtol=1e-4, atol=1e-5)
+    grad = check.run(f"{kind}(..., derivative=True) at {shown}", fn, y, p, derivative=True)
+    ok &= compare(check, grad, _REFERENCE[kind](y, p, derivative=True), "the derivative",
+                  hint=hint, on=shown, rtol=1e-4, atol=1e-5)
+    if ok:
+        check.ok("finite and right at confident predictions (p = 0 or 1, logits of +-1000)")
+
+
+def check_loss_function(fn, kind, *, verbose=True):
+    """Check ``fn(y_real, y_pred)`` and ``fn(y_real, y_pred, derivative=True)`` against
+    scratchnn's loss ``kind``: "mse", "mae", "binary_cross_entropy" ("bce") or "cross_entropy"
+    ("ce", on logits with one-hot targets), including confident predictions where a naive
+    formula gives NaN. Returns a CheckResult (truthy when passed) and prints the verdict."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}.")
+    _check_callable(fn)
+    kind = KINDS[kind]
+    return run_check(f"loss {kind}", _loss_body, fn, kind, verbose=verbose)
+
+
+# -- the finite-difference gradient of chapter 4 --------------------------------------------------
+def _numgrad_body(check, fn):
+    x = random_array((3, 4), 4)
+    w = random_array((3, 4), 5)
+    calls = []
+
+    def f(arr):
+        calls.append(1)
+        arr = np.asarray(arr, dtype=np.float64)
+        return float(np.sum(w * np.sin(arr)) + 0.5 * np.sum(arr * arr))
+
+    exact = w * np.cos(x) + x
+    curvature = 1.0 - w * np.sin(x)  # f'' per entry: what a one-sided difference gets wrong
+    before = x.copy()
+    got = check.run(f"numerical_gradient(f, x) with x of shape {x.shape} and "
+                    "f(x) = sum(w * sin(x)) + sum(x ** 2) / 2", fn, f, x,
+                    hint=lambda exc: ("f takes the array: call f(x_plus) with a perturbed copy "
+                                      "of x." if isinstance(exc, TypeError) else None))
+    unchanged(check, before, x, "x", "restore each entry after perturbing it (or perturb a copy):"
+              " the caller's x must be unchanged.")
+    g = as_numbers(got)
+    if g is None or g.shape != x.shape:
+        check.stop(mismatch_text(got, x), "the gradient has one entry per entry of x: start "
+                   "from grad = np.zeros_like(x) and fill grad[i] for each index i.")
+    err = relative_error(g, exact)
+    if err < 1e-6:
+        check.ok(f"central differences on inputs of shape {x.shape}: relative error {err:.1e} "
+                 f"({len(calls)} calls of f)")
+        return
+    # A one-sided difference (f(x + eps) - f(x)) / eps is off by about eps/2 * f''(x).
+    h = 2 * np.sum((g - exact) * curvature) / np.sum(curvature * curvature)
+    if relative_error(g, exact + h / 2 * curvature) < 1e-6:
+        check.stop(f"the gradient has relative error {err:.1e}: it is a one-sided difference "
+                   f"with eps = {fmt(abs(h))}.",
+                   "use central differences, (f(x + eps) - f(x - eps)) / (2 eps): their error "
+                   "shrinks as eps^2, not eps.")
+    hint = None
+    if relative_error(g, 2 * exact) < 1e-6:
+        hint = "divide f(x + eps) - f(x - eps) by 2 * eps, not by eps."
+    elif relative_error(g, exact / 2) < 1e-6:
+        hint = "divide f(x + eps) - f(x - eps) by 2 * eps, with parentheses: / (2 * eps)."
+    check.stop(f"the gradient has relative error {err:.1e} (should be below 1e-6); "
+               f"{mismatch_text(g, exact)}", hint)
+
+
+def mismatch_text(got, expected):
+    return mismatch(got, expected, "numerical_gradient(f, x)") or ""
+
+
+def check_numerical_gradient(fn, *, verbose=True):
+    """Check a hand-written ``fn(f, x)`` -> central-difference gradient of the scalar function
+    f(x) at x, with the default eps of the learner's function, against the exact gradient.
+    Returns a CheckResult (truthy when passed) and prints the verdict."""
+    _check_callable(fn)
+    return run_check("numerical_gradient", _numgrad_body, fn, verbose=verbose)
