@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import as_float_array, as_rng
+from .network import MultiLayerNetwork
 
 
 @dataclass
@@ -85,6 +86,13 @@ def _require_float64(arrays, what):
             )
 
 
+def _named_layers(model):
+    """(prefix, layer) pairs: a network's parameters are named "<index>.<name>" ("0.W")."""
+    if isinstance(model, MultiLayerNetwork):
+        return [(f"{i}.", layer) for i, layer in enumerate(model.layers)]
+    return [("", model)]
+
+
 def gradcheck(layer, x, eps=1e-6, rtol=1e-6, rng=0):
     """Check ``layer.backward`` against finite differences at input x (batch, n_in).
 
@@ -92,7 +100,9 @@ def gradcheck(layer, x, eps=1e-6, rtol=1e-6, rng=0):
     ``MultiLayerNetwork``. Returns a GradcheckResult; ``result.passed`` is the verdict.
     """
     x = np.array(as_float_array(x, "x", ndim=2), dtype=np.float64)
-    params = dict(getattr(layer, "params", {}))
+    parts = _named_layers(layer)
+    params = {prefix + name: p for prefix, part in parts
+              for name, p in getattr(part, "params", {}).items()}
     _require_float64(params, "parameter")
     out = np.asarray(layer.forward(x))
     weights = as_rng(rng).normal(size=out.shape)
@@ -103,7 +113,8 @@ def gradcheck(layer, x, eps=1e-6, rtol=1e-6, rng=0):
     loss()
     grad_x = layer.backward(weights.copy())
     analytic = {"x": np.array(grad_x)}
-    analytic.update({name: np.array(g) for name, g in getattr(layer, "grads", {}).items()})
+    analytic.update({prefix + name: np.array(g) for prefix, part in parts
+                     for name, g in getattr(part, "grads", {}).items()})
 
     result = GradcheckResult(rtol=rtol)
     result.errors["x"] = relative_error(analytic["x"], numerical_gradient(loss, x, eps))
