@@ -283,7 +283,7 @@ class Preprocessor:
         rows = np.arange(len(frame))
         for name, categories in zip(self.categorical_, self.categories_, strict=True):
             # code -1 (unknown or missing) sets nothing: an all-zero block.
-            codes = pd.Categorical(self._category_strings(frame[name]), categories=categories).codes
+            codes = pd.Index(categories).get_indexer(self._category_strings(frame[name]))
             seen = codes >= 0
             out[rows[seen], offset + codes[seen]] = 1.0
             offset += len(categories)
