@@ -166,6 +166,8 @@ def test_an_images_file_as_path_finds_its_labels_beside_it(tmp_path):
     truth = write_idx_mnist(tmp_path, n_train=0, n_test=5)
     X, y = load_mnist(tmp_path / "t10k-images-idx3-ubyte.gz")
     np.testing.assert_array_equal(y, truth["test"][1])
+    with pytest.raises(ValueError, match="is an IDX labels file; pass its images file"):
+        load_mnist(tmp_path / "t10k-labels-idx1-ubyte.gz")
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte.gz is not in"):
         load_mnist(tmp_path / "t10k-images-idx3-ubyte.gz")

@@ -272,7 +272,7 @@ def _read_mnist_csv(path, label_column, flatten):
             f"{pixels.max()}); expected raw 8-bit pixels (already scaled data would be scaled "
             "twice)."
         )
-    X = pixels / np.float32(255)
+    X = np.divide(pixels, np.float32(255), out=pixels)  # in place: a full MNIST CSV is large
     if not flatten:
         side = math.isqrt(X.shape[1])
         if side * side != X.shape[1]:
@@ -330,7 +330,12 @@ def _find_split(folder, split):
 
 def _load_file(path, label_column, flatten):
     """One file given by path: a CSV, or an IDX images file whose labels file sits beside it."""
-    if _idx_magic(_read_bytes(path, 4)) != _IMAGES_MAGIC:
+    magic = _idx_magic(_read_bytes(path, 4))
+    if magic == _LABELS_MAGIC:
+        raise ValueError(
+            f"{path} is an IDX labels file; pass its images file, or the folder holding both."
+        )
+    if magic != _IMAGES_MAGIC:
         return _read_mnist_csv(path, label_column, flatten)
     labels_name = path.name.replace("images", "labels").replace("idx3", "idx1")
     labels_path = path.with_name(labels_name)
