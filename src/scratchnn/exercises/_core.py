@@ -22,7 +22,7 @@ import numpy as np
 PASSED, FAILED, NOT_IMPLEMENTED = "passed", "failed", "not implemented yet"
 
 _NUMPY_DIR = os.path.dirname(np.__file__)
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _EMPTY_OPS = {"RESUME", "NOP", "LOAD_CONST", "RETURN_VALUE", "RETURN_CONST"}
 
 
@@ -81,15 +81,16 @@ def is_empty_body(fn):
 
 
 def _where(exc):
-    """' in LinearLayer.backward: `dW = x @ grad_z`', from the innermost frame of the learner's
-    code (frames of NumPy and of these checkers are skipped: the learner did not write them)."""
+    """' in LinearLayer.backward, at `dW = x @ grad_z`', from the innermost frame of the
+    learner's code: frames of NumPy and of scratchnn itself are skipped (the learner did not
+    write them, and scratchnn's own errors already say what is wrong)."""
     frames = [(frame, lineno) for frame, lineno in traceback.walk_tb(exc.__traceback__)
-              if not frame.f_code.co_filename.startswith((_NUMPY_DIR, _HERE))]
+              if not frame.f_code.co_filename.startswith((_NUMPY_DIR, _PACKAGE_DIR))]
     if not frames:
         return ""
     frame, lineno = frames[-1]
     line = linecache.getline(frame.f_code.co_filename, lineno).strip()
-    return f" in {frame.f_code.co_qualname}" + (f": `{line}`" if line else "")
+    return f" in {frame.f_code.co_qualname}" + (f", at `{line}`" if line else "")
 
 
 def _generic_hint(exc):
@@ -111,6 +112,7 @@ class Check:
     def __init__(self, name):
         self.name = name
         self.messages = []
+        self._hints = set()
         self.checked = []
         self.notes = []
         self.status = None
@@ -125,8 +127,10 @@ class Check:
             self.notes.append(text)
 
     def fail(self, problem, hint=None):
-        """Record a problem (once, however often it is found); the check goes on."""
-        message = problem + (f"\nHint: {hint}" if hint else "")
+        """Record a problem (once, however often it is found; its hint only the first time it
+        is given); the check goes on."""
+        message = problem + (f"\nHint: {hint}" if hint and hint not in self._hints else "")
+        self._hints.add(hint)
         if message not in self.messages:
             self.messages.append(message)
 
@@ -166,10 +170,12 @@ class Check:
                 )
             except RecursionError as exc:
                 self.stop(f"{what} raised RecursionError{_where(exc)}.",
-                          "a method calls itself: inside forward, call another object's forward.")
+                          "a function calls itself without end: inside forward, call another "
+                          "object's forward, not self.forward.")
             except Exception as exc:  # noqa: BLE001 -- any error in learner code is reported
                 advice = (hint(exc) if hint else None) or _generic_hint(exc)
-                self.stop(f"{what} raised {type(exc).__name__}: {exc}{_where(exc)}.", advice)
+                text = str(exc).rstrip(".") or "(no message)"
+                self.stop(f"{what} raised {type(exc).__name__}{_where(exc)}: {text}.", advice)
         self.warnings = [str(w.message) for w in caught]
         if out is None and returns:
             self.returned_none(what, fn)

@@ -1,0 +1,242 @@
+"""Checker for chapter 9: the learner's optimizers.
+
+The learner's class has the interface of ``scratchnn.optim``: ``opt = cls(lr=..., ...)`` and
+``opt.step(network)``, which updates every ``layer.params[name]`` in place from
+``layer.grads[name]``. It is run for several steps next to scratchnn's optimizer on the same
+network and the same gradients. When they part, the learner's parameters are compared with
+what typical wrong update rules would have produced, to name the mistake.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..network import MultiLayerNetwork
+from ..optim import SGD, Adam, RMSProp
+from ._core import close, is_empty_body, mismatch, run_check
+from .layers import _check_class
+
+N_STEPS = 6
+
+# kind: (scratchnn's class, the keyword arguments both optimizers are created with, the rule)
+KINDS = {
+    "sgd": (SGD, {"lr": 0.1}, "p -= lr * g"),
+    "momentum": (SGD, {"lr": 0.1, "momentum": 0.9},
+                 "v = momentum * v + g; p -= lr * v (one v per parameter, starting at 0 and kept "
+                 "between steps)"),
+    "rmsprop": (RMSProp, {"lr": 0.01, "alpha": 0.9, "eps": 1e-8},
+                "s = alpha * s + (1 - alpha) * g ** 2; p -= lr * g / (np.sqrt(s) + eps)"),
+    "adam": (Adam, {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8},
+             "m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * g ** 2; "
+             "m_hat = m / (1 - b1 ** t); v_hat = v / (1 - b2 ** t); "
+             "p -= lr * m_hat / (np.sqrt(v_hat) + eps), with t = 1 at the first step"),
+}
+
+_NOT_KEPT = ("the optimizer's memory is not kept between steps: store it per parameter (e.g. in "
+             "a dict keyed by (layer index, name)) and reuse it at the next step.")
+
+
+# -- typical wrong update rules, each a function (p, g, state, t) -> new p ------------------------
+def _sgd(lr, sign=-1.0):
+    return lambda p, g, s, t: p + sign * lr * g
+
+
+def _momentum(lr, mu, *, ascent=False, old_sign=1.0, dampen=False, keep=True):
+    def update(p, g, s, t):
+        v = s.get("v", 0.0) if keep else 0.0
+        v = s["v"] = old_sign * mu * v + ((1 - mu) if dampen else 1.0) * g
+        return p + lr * v if ascent else p - lr * v
+
+    return update
+
+
+def _rmsprop(lr, alpha, eps, *, eps_inside=False, ema=True, root=True, keep=True):
+    def update(p, g, s, t):
+        sq = s.get("s", 0.0) if keep else 0.0
+        sq = s["s"] = alpha * sq + ((1 - alpha) if ema else 1.0) * g * g
+        if not root:
+            return p - lr * g / (sq + eps)
+        return p - lr * g / (np.sqrt(sq + eps) if eps_inside else np.sqrt(sq) + eps)
+
+    return update
+
+
+def _adam(lr, betas, eps, *, correct_m=True, correct_v=True, eps_inside=False, t_fixed=False,
+          store_hat=False, keep=True):
+    b1, b2 = betas
+
+    def update(p, g, s, t):
+        t = 1 if t_fixed else t
+        m = s.get("m", 0.0) if keep else 0.0
+        v = s.get("v", 0.0) if keep else 0.0
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - b1**t) if correct_m else m
+        v_hat = v / (1 - b2**t) if correct_v else v
+        s["m"], s["v"] = (m_hat, v_hat) if store_hat else (m, v)
+        denominator = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
+        return p - lr * m_hat / denominator
+
+    return update
+
+
+def _uphill(rule):
+    """``rule`` with the step's sign flipped."""
+    return lambda p, g, s, t: 2 * p - rule(p, g, s, t)
+
+
+_UPHILL = ("the parameters moved up the gradient: the update subtracts, p -= lr * (direction), "
+           "because the gradient points towards a larger loss.")
+
+
+def _mistakes(kind, hp):
+    """[(hint, update rule)] of the typical mistakes for optimizer ``kind``."""
+    lr = hp["lr"]
+    if kind == "sgd":
+        return [(_UPHILL, _sgd(lr, +1.0)),
+                ("the learning rate is missing: p -= lr * g.", lambda p, g, s, t: p - g)]
+    if kind == "momentum":
+        mu = hp["momentum"]
+        return [("momentum sign error: with v = momentum * v + g the step is p -= lr * v (or, "
+                 "with v = momentum * v - lr * g, it is p += v).", _momentum(lr, mu, ascent=True)),
+                ("momentum sign error: the old velocity is added, v = momentum * v + g.",
+                 _momentum(lr, mu, old_sign=-1.0)),
+                ("(1 - momentum) * g makes v an average (dampening); SGD with momentum adds the "
+                 "whole gradient: v = momentum * v + g.", _momentum(lr, mu, dampen=True)),
+                (_NOT_KEPT, _momentum(lr, mu, keep=False))]
+    if kind == "rmsprop":
+        alpha, eps = hp["alpha"], hp["eps"]
+        return [("eps goes outside the square root: g / (np.sqrt(s) + eps), not "
+                 "g / np.sqrt(s + eps). The two are close, but differ for small gradients.",
+                 _rmsprop(lr, alpha, eps, eps_inside=True)),
+                ("the running average needs the (1 - alpha) factor: "
+                 "s = alpha * s + (1 - alpha) * g ** 2.", _rmsprop(lr, alpha, eps, ema=False)),
+                ("divide by the square root of s: g / (np.sqrt(s) + eps).",
+                 _rmsprop(lr, alpha, eps, root=False)),
+                (_NOT_KEPT, _rmsprop(lr, alpha, eps, keep=False)),
+                (_UPHILL, _uphill(_rmsprop(lr, alpha, eps)))]
+    betas, eps = hp["betas"], hp["eps"]
+    return [("missing bias correction in Adam: m and v start at 0, so divide them by "
+             "(1 - b1 ** t) and (1 - b2 ** t) before the update.", _adam(lr, betas, eps,
+                                                                        correct_m=False,
+                                                                        correct_v=False)),
+            ("the bias correction of v is missing: v_hat = v / (1 - b2 ** t).",
+             _adam(lr, betas, eps, correct_v=False)),
+            ("the bias correction of m is missing: m_hat = m / (1 - b1 ** t).",
+             _adam(lr, betas, eps, correct_m=False)),
+            ("eps goes outside the square root: m_hat / (np.sqrt(v_hat) + eps). The two are "
+             "close, but differ for small gradients.", _adam(lr, betas, eps, eps_inside=True)),
+            ("t must grow by one at every step (t = 1, 2, 3, ...); the bias correction uses it.",
+             _adam(lr, betas, eps, t_fixed=True)),
+            ("keep m and v themselves between steps, not the corrected m_hat and v_hat.",
+             _adam(lr, betas, eps, store_hat=True)),
+            (_NOT_KEPT, _adam(lr, betas, eps, keep=False)),
+            (_UPHILL, _uphill(_adam(lr, betas, eps)))]
+
+
+def _simulate(rule, start, grads, steps):
+    """Each parameter after ``steps`` updates by ``rule``, from ``start`` with ``grads[t]``."""
+    out = []
+    for i, p in enumerate(start):
+        state = {}
+        for t in range(1, steps + 1):
+            p = rule(p, grads[t - 1][i], state, t)
+        out.append(p)
+    return out
+
+
+# -- the check ------------------------------------------------------------------------------------
+def _network():
+    return MultiLayerNetwork.from_sizes([3, 4, 2], activation="tanh", rng=30, dtype=np.float64)
+
+
+def _gradients(net):
+    """N_STEPS gradients for every parameter; about a third of the entries are ~1e-4, where
+    eps matters (so a misplaced eps shows)."""
+    rng = np.random.default_rng(31)
+    shapes = [p.shape for _, _, p in net.parameters()]
+    scales = [np.where(rng.random(shape) < 0.3, 1e-4, 1.0) for shape in shapes]
+    return [[rng.normal(size=shape) * scale for shape, scale in zip(shapes, scales, strict=True)]
+            for _ in range(N_STEPS)]
+
+
+def _set_grads(net, grads):
+    for (layer, name, _), g in zip(net.parameters(), grads, strict=True):
+        layer.grads[name][...] = g
+
+
+def _params(net):
+    return [np.array(p, dtype=np.float64, copy=True) for _, _, p in net.parameters()]
+
+
+def _optimizer_body(check, cls, kind):
+    ref_cls, hp, rule = KINDS[kind]
+    args = ", ".join(f"{k}={v!r}" for k, v in hp.items())
+    opt = check.run(f"{cls.__name__}({args})", cls, **hp,
+                    hint=lambda exc: f"the checker creates the optimizer as {cls.__name__}({args})."
+                                     if isinstance(exc, TypeError) else None)
+    ref = ref_cls(**hp)
+    net, ref_net = _network(), _network()
+    names = [f"layers[{net.layers.index(layer)}].params[{name!r}]"
+             for layer, name, _ in net.parameters()]
+    start = _params(net)
+    arrays = [p for _, _, p in net.parameters()]
+    grads = _gradients(net)
+    for t in range(1, N_STEPS + 1):
+        _set_grads(net, grads[t - 1])
+        _set_grads(ref_net, grads[t - 1])
+        before = _params(net)
+        check.run(f"step(network) (step {t})", opt.step, net, returns=False)
+        ref.step(ref_net)
+        got, want = _params(net), _params(ref_net)
+        for (layer, name, _), g in zip(net.parameters(), grads[t - 1], strict=True):
+            if not close(layer.grads[name], g, 0, 0):
+                check.stop(f"step {t} changed layers[...].grads[{name!r}].",
+                           "step must read the gradients, not change them: compute new arrays "
+                           "(g * lr), not g *= lr.")
+        if all(close(g, w) for g, w in zip(got, want, strict=True)):
+            continue
+        if all(close(g, b, 0, 0) for g, b in zip(got, before, strict=True)):
+            if t == 1 and is_empty_body(opt.step):
+                check.not_implemented("step(network): the body is still empty.")
+            check.stop(f"step {t} left every parameter unchanged.",
+                       "update layer.params[name] in place (p -= ...): `p = p - ...` only "
+                       "rebinds a local name.")
+        _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads)
+    check.ok(f"{N_STEPS} steps match scratchnn.optim.{ref_cls.__name__}({args}): {rule}")
+    if any(a is not p for a, (_, _, p) in zip(arrays, net.parameters(), strict=True)):
+        check.note("step replaced the arrays in layer.params instead of updating them in place "
+                   "(p -= ...). It works here, but other references to the old arrays (an "
+                   "optimizer's state, a saved copy) then no longer see the parameters.")
+
+
+def _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads):
+    i = next(i for i, (g, w) in enumerate(zip(got, want, strict=True)) if not close(g, w))
+    problem = mismatch(got[i], want[i], f"after step {t}, {names[i]}")
+    for hint, mistake in _mistakes(kind, hp):
+        with np.errstate(all="ignore"):
+            if all(close(g, m) for g, m in zip(got, _simulate(mistake, start, grads, t),
+                                                strict=True)):
+                check.stop(problem, hint)
+    if not np.isfinite(got[i]).all() and kind == "adam":
+        check.stop(problem, "1 - b1 ** t is 0 at t = 0: count the step (t += 1) before the bias "
+                   "correction, so that t = 1 at the first step.")
+    close_enough = close(got[i], want[i], rtol=1e-2, atol=1e-6)
+    check.stop(problem + (" The values are close but differ." if close_enough else ""),
+               f"{kind}'s update is: {rule}.")
+
+
+def check_optimizer(cls, kind, *, verbose=True):
+    """Check the learner's optimizer class against ``scratchnn.optim`` for ``kind``: "sgd",
+    "momentum" (created as cls(lr=0.1, momentum=0.9)), "rmsprop" (cls(lr=0.01, alpha=0.9,
+    eps=1e-8)) or "adam" (cls(lr=0.01, betas=(0.9, 0.999), eps=1e-8)); "sgd" is cls(lr=0.1).
+
+    ``opt.step(network)`` is run for several steps on a small network with the same gradients
+    given to both; the first difference is reported with the mistake it matches (missing bias
+    correction, momentum sign error, eps inside the square root, ...). Returns a CheckResult
+    (truthy when passed) and prints the verdict.
+    """
+    _check_class(cls)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}.")
+    return run_check(f"{cls.__name__} ({kind})", _optimizer_body, cls, kind, verbose=verbose)
