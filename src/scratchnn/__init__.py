@@ -1,6 +1,8 @@
 """scratchnn: neural networks from scratch in plain NumPy, every gradient visible and checked."""
 
-from . import init
+import importlib
+
+from . import datasets, init, optim, plots
 from .activations import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .gradient_check import check_loss, gradcheck, numerical_gradient
 from .layers import (
@@ -26,14 +28,26 @@ from .losses import (
     mse,
 )
 from .network import MultiLayerNetwork
+from .serialization import load, load_model_file, save
+from .training import EarlyStopping, History, ModelCheckpoint, TrainingDivergedError
 from .utils import accuracy, get_batches, initialize_weights, one_hot, shuffle
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # preprocessing needs pandas, which takes half a second to import: load it on first use.
+    if name == "preprocessing":
+        return importlib.import_module(".preprocessing", __name__)
+    raise AttributeError(f"module 'scratchnn' has no attribute {name!r}")
+
 
 __all__ = [
     "BinaryCrossEntropyLoss",
     "CrossEntropyLoss",
     "DropoutLayer",
+    "EarlyStopping",
+    "History",
     "IdentityLayer",
     "Layer",
     "LeakyReLULayer",
@@ -41,26 +55,35 @@ __all__ = [
     "Loss",
     "MAELoss",
     "MSELoss",
+    "ModelCheckpoint",
     "MultiLayerNetwork",
     "ReLULayer",
     "SigmoidLayer",
     "SoftmaxLayer",
     "TanhLayer",
+    "TrainingDivergedError",
     "accuracy",
     "binary_cross_entropy",
     "check_loss",
     "cross_entropy_loss",
+    "datasets",
     "get_batches",
     "gradcheck",
     "init",
     "initialize_weights",
     "leaky_relu",
+    "load",
+    "load_model_file",
     "log_softmax",
     "mae",
     "mse",
     "numerical_gradient",
     "one_hot",
+    "optim",
+    "plots",
+    "preprocessing",
     "relu",
+    "save",
     "shuffle",
     "sigmoid",
     "softmax",

@@ -318,8 +318,10 @@ class _EpochRunner:
                 bar.close()
                 return None
             xb, yb = self._batch(order, start)
-            out = net.forward(xb)
-            value = loss.forward(yb, out)
+            # Overflow on the way to a diverging loss is reported below, as one clear error.
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = net.forward(xb)
+                value = loss.forward(yb, out)
             if not math.isfinite(value):
                 bar.close()
                 self._restore_finite(weights_at_start, state_at_start)
