@@ -316,6 +316,32 @@ def test_mismatched_restores_are_refused(data):
         restored.step(deeper)
 
 
+@pytest.mark.parametrize("make", OPTIMIZERS, ids=OPTIMIZER_IDS)
+def test_from_state_dict_rebuilds_the_optimizer(make, data, tmp_path):
+    net, opt = small_net(), make(clip_norm=0.5)
+    train(net, opt, 3, data)
+    np.savez(tmp_path / "opt.npz", **opt.state_dict())
+    with np.load(tmp_path / "opt.npz", allow_pickle=False) as saved:
+        rebuilt = Optimizer.from_state_dict(saved)
+    assert type(rebuilt) is type(opt) and repr(rebuilt) == repr(opt)
+    assert rebuilt.hyperparameters() == opt.hyperparameters()
+    twin = small_net()
+    twin.set_weights(net.get_weights())
+    train(net, opt, 2, data, start=3)
+    train(twin, rebuilt, 2, data, start=3)
+    for a, b in zip(net.get_weights(), twin.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_from_state_dict_names_only_optimizer_classes():
+    state = SGD().state_dict()
+    for name in ("Optimizer", "ReduceLROnPlateau", "os.system"):
+        with pytest.raises(ValueError, match=rf"unknown optimizer class '{name}'; expected one"):
+            Optimizer.from_state_dict({**state, "optimizer": np.array(name)})
+    with pytest.raises(ValueError, match=r"hyper-parameters do not fit SGD: .*'betas'"):
+        Optimizer.from_state_dict({**state, "hyper.betas": np.array([0.9, 0.99])})
+
+
 def test_restored_float64_state_is_cast_to_a_float32_network(data):
     net64, opt64 = small_net(np.float64), Adam()
     train(net64, opt64, 2, (data[0].astype(np.float64), data[1].astype(np.float64)))

@@ -95,6 +95,15 @@ def _encode(value):
     return np.array(np.nan if value is None else value)
 
 
+def _decode(arr):
+    """Inverse of ``_encode``: NaN stands for None, a 1-D array for a tuple."""
+    arr = np.asarray(arr)
+    value = arr.tolist()
+    if arr.dtype.kind == "f" and arr.ndim == 0 and math.isnan(value):
+        return None
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _same(a, b):
     a, b = np.asarray(a), np.asarray(b)
     floats = a.dtype.kind == "f" and b.dtype.kind == "f"
@@ -284,6 +293,32 @@ class Optimizer:
                 arr = np.array(value, dtype=np.int64) if name == "step" else value.copy()
                 out[f"state.{key}.{name}"] = arr
         return out
+
+    @staticmethod
+    def from_state_dict(state_dict):
+        """A new optimizer of the saved class with the saved hyper-parameters and state.
+
+        Only the optimizer classes of this module can be named by the state, so a file cannot
+        make anything else run.
+        """
+        if not hasattr(state_dict, "keys") or "optimizer" not in state_dict.keys():
+            raise ValueError("the state has no 'optimizer' entry; is it an optimizer state?")
+        name = np.asarray(state_dict["optimizer"])
+        cls = _CLASSES.get(str(name)) if name.dtype.kind == "U" else None
+        if cls is None:
+            raise ValueError(
+                f"unknown optimizer class {name.tolist()!r}; expected one of {sorted(_CLASSES)}."
+            )
+        kwargs = {k[len("hyper."):]: _decode(state_dict[k]) for k in state_dict.keys()
+                  if k.startswith("hyper.")}
+        try:
+            optimizer = cls(**kwargs)  # lr and the step counts come from load_state_dict
+        except TypeError as exc:
+            raise ValueError(
+                f"the saved hyper-parameters do not fit {cls.__name__}: {exc}"
+            ) from None
+        optimizer.load_state_dict(state_dict)
+        return optimizer
 
     def load_state_dict(self, state_dict):
         """Restore a ``state_dict()`` (a dict, or the result of ``np.load`` on a saved ``.npz``).
@@ -575,6 +610,8 @@ class AdamW(Adam):
                  *, clip_norm=None):
         super().__init__(lr, betas, eps, weight_decay, amsgrad, clip_norm=clip_norm)
 
+
+_CLASSES = {cls.__name__: cls for cls in (SGD, RMSProp, Adagrad, Adam, AdamW)}
 
 # name -> (class, constructor arguments besides lr)
 OPTIMIZERS = {
