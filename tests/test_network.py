@@ -158,6 +158,17 @@ def test_forward_and_backward_run_the_layers_in_order(rng):
     assert net.backward(g, input_grad=False) is None
 
 
+def test_forward_and_backward_leave_their_arguments_alone(rng):
+    net = (MultiLayerNetwork.from_sizes([4, 6, 3], output_activation="softmax", dtype=np.float64)
+           .add(DropoutLayer(0.5, rng=0)))
+    x, g = rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
+    x_copy, g_copy = x.copy(), g.copy()
+    net.forward(x)
+    net.backward(g)
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(g, g_copy)
+
+
 def test_float32_by_default_and_float64_on_request(rng):
     x64 = rng.normal(size=(5, 4))
     net = MultiLayerNetwork.from_sizes([4, 6, 3])
