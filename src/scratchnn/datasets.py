@@ -265,7 +265,9 @@ def _read_mnist_csv(path, label_column, flatten):
         index = _headerless_label_index(values, path) % values.shape[1]
 
     labels = as_labels(values[:, index], f"the label column of {path.name}")
-    pixels = np.delete(values, index, axis=1)
+    # pandas hands back a column-major array; rows must be contiguous, or every minibatch gather
+    # in fit is many times slower.
+    pixels = np.ascontiguousarray(np.delete(values, index, axis=1))
     if not np.all((pixels == np.round(pixels)) & (pixels >= 0) & (pixels <= 255)):
         raise ValueError(
             f"{path} has pixel values outside the whole numbers 0..255 (from {pixels.min()} to "
