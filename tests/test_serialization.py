@@ -1,4 +1,4 @@
-"""Model files: exact round trips, resumable optimizer state, and refusal of unsafe or broken files."""
+"""Model files: exact round trips, resumable optimizer state, refusal of unsafe or broken files."""
 
 import json
 import os

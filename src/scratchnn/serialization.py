@@ -103,7 +103,7 @@ def save(network, path, *, optimizer=None, preprocessor=None, class_names=None,
         can resume where it stopped (see ``load_model_file``).
     preprocessor : a fitted preprocessor with ``to_config()`` (e.g. from
         ``scratchnn.preprocessing``), applied to raw input before the network.
-    class_names : one name (str or int) per class, in output order.
+    class_names : one name (a string or a number) per class, in output order.
     target_scaler : for regression, the fitted scaler (with ``to_config()``) the targets were
         standardised with; predictions are mapped back through it.
     metadata : a JSON-serialisable dict of how the model was made (data, options, metrics...).
@@ -174,8 +174,8 @@ def _check_class_names(class_names, network):
         return None
     names = [n.item() if isinstance(n, np.generic) else n for n in class_names]
     for n in names:
-        if isinstance(n, bool) or not isinstance(n, (str, int)):
-            raise TypeError(f"class names must be str or int, got {n!r}.")
+        if not isinstance(n, (str, int, float)):
+            raise TypeError(f"class names must be strings or numbers, got {n!r}.")
     if len(set(names)) != len(names):
         raise ValueError(f"class names must be distinct, got {names}.")
     n_out = network.n_outputs
@@ -257,6 +257,37 @@ class SavedModel:
     metadata: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     scratchnn_version: str | None = None
+
+    @property
+    def is_classifier(self):
+        """True when the file names the classes the outputs stand for."""
+        return self.class_names is not None
+
+    def transform(self, data):
+        """Raw input -> network input, through the saved preprocessing (if there is one).
+
+        data: (n, raw columns) table or array -> (n, n_features).
+        """
+        return data if self.preprocessor is None else self.preprocessor.transform(data)
+
+    def predict(self, data):
+        """Predictions for raw input, in the terms of the data the model was trained on.
+
+        A classifier gives the class name of each row (n,); a regressor saved with a target
+        scaler gives values (n, n_outputs) in the target's own units; any other model gives
+        ``network.predict`` of the preprocessed input.
+        """
+        x = self.transform(data)
+        if self.target_scaler is not None:
+            return self.target_scaler.inverse_transform(self.network.predict_raw(x))
+        predicted = self.network.predict(x)
+        if self.class_names is not None:
+            return np.asarray(self.class_names)[predicted]
+        return predicted
+
+    def predict_proba(self, data):
+        """Class probabilities (n, n_classes) for raw input; see ``network.predict_proba``."""
+        return self.network.predict_proba(self.transform(data))
 
 
 def load(path):
