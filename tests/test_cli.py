@@ -214,6 +214,25 @@ def test_evaluate_digits_prints_metrics_and_writes_confusion_matrix(digits_run, 
     assert code == 0 and "1797 rows" in stdout and (digits_run / "all.png").exists()
 
 
+def test_evaluate_a_model_saved_from_python(digits_run, tmp_path, capsys):
+    from scratchnn.serialization import save
+
+    trained = load_model_file(digits_run / "model.npz")
+    save(trained.network, tmp_path / "plain.npz", preprocessor=trained.preprocessor,
+         class_names=trained.class_names)
+    code, stdout, err = run(capsys, "evaluate", "--model", tmp_path / "plain.npz", "--data",
+                            "digits", "--confusion-matrix", tmp_path / "cm.png")
+    assert code == 0, err
+    assert "1797 rows (all rows: the model file does not say" in stdout
+    X, y = load_digits()
+    expected = np.mean(trained.predict(X * 16) == y)
+    assert metric(stdout, "accuracy") == pytest.approx(expected, abs=1e-4)
+
+    save(trained.network, tmp_path / "bare.npz")  # nothing says what the outputs mean
+    code, _, err = run(capsys, "evaluate", "--model", tmp_path / "bare.npz", "--data", "digits")
+    assert code == 1 and "names no classes and no target scaling" in err
+
+
 def test_predict_digits_from_csv_rows(digits_run, digits_test, tmp_path, capsys):
     X_test, y_test = digits_test
     path = tmp_path / "rows.csv"

@@ -283,7 +283,7 @@ def _split(X, y, stratify):
         X, y, test_size=_TEST_FRACTION, seed=_SPLIT_SEED, stratify=stratify)
     how = "stratified " if stratify else ""
     return (X_train, y_train, X_test, y_test,
-            f"{how}{1 - _TEST_FRACTION:.0%}/{_TEST_FRACTION:.0%} split (seed {_SPLIT_SEED})")
+            f"{how}{1 - _TEST_FRACTION:.0%}/{_TEST_FRACTION:.0%} split with seed {_SPLIT_SEED}")
 
 
 def _digits_data():
@@ -562,7 +562,7 @@ def _cmd_evaluate(args):
     spec = args.data or meta.get("data")
     if spec is None:
         raise UsageError("this model file does not say what data it was trained on; give --data.")
-    task = meta.get("task") or ("classification" if model.is_classifier else "regression")
+    task = meta.get("task") or _task_of(model)
     target = args.target or (meta.get("target") if spec.startswith("csv:") else None)
     data = _load_data(spec, target, task)
     part, why = _evaluation_part(data, meta, args.all_rows)
@@ -587,6 +587,16 @@ def _cmd_evaluate(args):
     return 0
 
 
+def _task_of(model):
+    """The task of a model saved without the CLI's metadata, from what the file holds."""
+    if model.is_classifier:
+        return "classification"
+    if model.target_scaler is not None:
+        return "regression"
+    raise ValueError("the model file names no classes and no target scaling, so it is not clear "
+                     "what its outputs mean; save it with class_names=... or target_scaler=....")
+
+
 def _evaluation_part(data, meta, all_rows):
     """Which rows to score, and why: never the rows the model was trained on, if it can help."""
     if all_rows:
@@ -594,7 +604,9 @@ def _evaluation_part(data, meta, all_rows):
     if data.split.startswith("the files'"):
         return "test", "the test set"
     if data.spec == meta.get("data"):
-        return "test", f"the held-out test part of the training {data.split}"
+        return "test", f"the held-out test part of the {data.split} used in training"
+    if meta.get("data") is None:
+        return "all", "all rows: the model file does not say what data it was trained on"
     return "all", "all rows: the model was trained on other data"
 
 
