@@ -311,9 +311,16 @@ def test_linear_layer_names_the_wrong_number_of_features():
         LinearLayer(4, 2)(np.ones((5, 3)))
 
 
-@pytest.mark.parametrize("p", [1.0, -0.1, 1.5, True, "0.5", None])
+@pytest.mark.parametrize("p", [1.0, -0.1, 1.5, np.nan])
 def test_dropout_refuses_bad_probabilities(p):
-    with pytest.raises(ValueError, match=r"dropout probability p must be in \[0, 1\)"):
+    match = r"dropout probability p must be a finite number in \[0, 1\)"
+    with pytest.raises(ValueError, match=match):
+        DropoutLayer(p)
+
+
+@pytest.mark.parametrize("p", [True, "0.5", None])
+def test_dropout_refuses_non_numbers(p):
+    with pytest.raises(TypeError, match="dropout probability p must be a number"):
         DropoutLayer(p)
 
 

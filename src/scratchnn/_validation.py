@@ -6,11 +6,31 @@ sentence naming the problem instead of a NumPy traceback from deep inside a matr
 
 from __future__ import annotations
 
+import contextlib
+import math
 import numbers
+import threading
 
 import numpy as np
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+_config = threading.local()
+
+
+@contextlib.contextmanager
+def assume_finite():
+    """Skip the NaN/inf scan inside this block (as scikit-learn's ``assume_finite``).
+
+    The network checks its input once and then runs its layers inside this block, so each layer
+    does not scan again what the layer before it produced. Shapes and ranks are still checked.
+    """
+    previous = getattr(_config, "assume_finite", False)
+    _config.assume_finite = True
+    try:
+        yield
+    finally:
+        _config.assume_finite = previous
 
 
 def as_float_array(x, name="x", *, ndim=None, dtype=None, allow_nonfinite=False):
@@ -33,15 +53,20 @@ def as_float_array(x, name="x", *, ndim=None, dtype=None, allow_nonfinite=False)
             f"{name} must be a {ndim}-D array {shape_hint}, got {arr.ndim}-D array of shape "
             f"{arr.shape}.{extra}"
         )
+    if not allow_nonfinite and not getattr(_config, "assume_finite", False):
+        _check_finite(arr, name)
+    return arr
+
+
+def _check_finite(arr, name):
     # A sum is NaN/inf whenever any element is, and needs no temporary array; only when it is not
     # finite (which huge but finite values can also cause) is the exact elementwise test run.
     # The sum of inf and -inf, or of huge float32 values, must not warn before the clear error.
     with np.errstate(over="ignore", invalid="ignore"):
-        finite_sum = allow_nonfinite or np.isfinite(arr.sum())
+        finite_sum = np.isfinite(arr.sum())
     if not finite_sum and not np.isfinite(arr).all():
         n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); clean the data first.")
-    return arr
 
 
 def _to_float(x, name, dtype):
@@ -69,6 +94,27 @@ def check_positive_int(value, name, *, minimum=1):
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}.")
     return int(value)
+
+
+def check_float(value, name, *, low=None, high=None, low_open=False, high_open=False):
+    """``value`` as a finite float in the given interval, or a TypeError/ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    value = float(value)
+    too_low = low is not None and (value < low or (low_open and value == low))
+    too_high = high is not None and (value > high or (high_open and value == high))
+    if not math.isfinite(value) or too_low or too_high:
+        if low is not None and high is not None:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        elif low is not None:
+            where = f"{'>' if low_open else '>='} {low:g}"
+        elif high is not None:
+            where = f"{'<' if high_open else '<='} {high:g}"
+        else:
+            where = ""
+        message = f"{name} must be a finite number {where}, got {value!r}."
+        raise ValueError(message.replace(" ,", ","))
+    return value
 
 
 def check_dtype(dtype):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import init as initializers
-from ._validation import as_float_array, as_rng, check_dtype, check_positive_int
+from ._validation import as_float_array, as_rng, check_dtype, check_float, check_positive_int
 from .activations import sigmoid, softmax
 
 
@@ -129,9 +129,7 @@ class LeakyReLULayer(Layer):
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        if not np.isfinite(alpha) or alpha < 0:
-            raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}.")
-        self.alpha = float(alpha)
+        self.alpha = check_float(alpha, "alpha", low=0.0)
 
     def forward(self, x):
         x = self._check_input(x)
@@ -210,9 +208,7 @@ class DropoutLayer(Layer):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-            raise ValueError(f"dropout probability p must be in [0, 1), got {p!r}.")
-        self.p = float(p)
+        self.p = check_float(p, "dropout probability p", low=0.0, high=1.0, high_open=True)
         self.rng = as_rng(rng)
         self._mask = None
 

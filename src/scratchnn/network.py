@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._validation import as_float_array, as_rng, check_positive_int
+from ._validation import as_float_array, as_rng, assume_finite, check_float, check_positive_int
 from .activations import softmax
 from .layers import ACTIVATION_LAYERS, Layer, LinearLayer, SigmoidLayer, SoftmaxLayer
 
@@ -37,6 +35,13 @@ class MultiLayerNetwork:
                 "of its last forward pass, so add a new instance instead of reusing one."
             )
         last = self._last_linear()
+        dtypes = {p.dtype for _, _, p in self.parameters()}
+        dtypes |= {p.dtype for p in layer.params.values()}
+        if len(dtypes) > 1:
+            raise ValueError(
+                f"cannot mix dtypes {sorted(str(d) for d in dtypes)} in one network: build every "
+                "layer with the same dtype= (float32 by default)."
+            )
         if isinstance(layer, LinearLayer) and last is not None and last.n_out != layer.n_in:
             raise ValueError(
                 f"cannot add LinearLayer({layer.n_in}, {layer.n_out}) after a layer with "
@@ -157,12 +162,18 @@ class MultiLayerNetwork:
         return x
 
     def forward(self, x):
-        x = self._check_x(x)
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
+        """x: (batch, n_features) -> output (batch, n_outputs), every layer in order."""
+        return self._run_layers(self._check_x(x))
 
-    __call__ = forward
+    def __call__(self, x):
+        return self.forward(x)
+
+    def _run_layers(self, x):
+        # x was checked for NaN/inf once, here; the layers need not scan each other's outputs.
+        with assume_finite():
+            for layer in self.layers:
+                x = layer.forward(x)
+        return x
 
     def backward(self, grad, input_grad=True):
         """Backpropagate dL/d(output) through every layer, last to first.
@@ -178,9 +189,7 @@ class MultiLayerNetwork:
 
     def update_params(self, learning_rate):
         """Plain gradient descent on every parameter: p <- p - learning_rate * dL/dp."""
-        if (isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)
-                or not np.isfinite(learning_rate) or learning_rate <= 0):
-            raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}.")
+        learning_rate = check_float(learning_rate, "learning_rate", low=0.0, low_open=True)
         for layer in self.layers:
             layer.update_params(learning_rate)
 
@@ -191,12 +200,8 @@ class MultiLayerNetwork:
         was_training = self.training
         self.training = False
         try:
-            outs = []
-            for i in range(0, len(x), batch_size):
-                out = x[i : i + batch_size]
-                for layer in self.layers:
-                    out = layer.forward(out)
-                outs.append(out)
+            outs = [self._run_layers(x[i : i + batch_size])
+                    for i in range(0, len(x), batch_size)]
         finally:
             self.training = was_training
         if not outs:

@@ -30,35 +30,14 @@ The learning-rate schedules at the end are callbacks for ``fit(callbacks=[...])`
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from ._validation import check_positive_int
+from ._validation import check_float, check_positive_int
 from .callbacks import Callback
 
 # As torch.nn.utils.clip_grad_norm_: keeps the clipping scale finite for an all-zero gradient.
 _CLIP_EPS = 1e-6
-
-
-def _check_float(value, name, *, low=None, high=None, low_open=False, high_open=False):
-    """``value`` as a finite float in the given interval, or a TypeError/ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    value = float(value)
-    too_low = low is not None and (value < low or (low_open and value == low))
-    too_high = high is not None and (value > high or (high_open and value == high))
-    if not math.isfinite(value) or too_low or too_high:
-        if low is not None and high is not None:
-            where = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        elif low is not None:
-            where = f"{'>' if low_open else '>='} {low}"
-        elif high is not None:
-            where = f"{'<' if high_open else '<='} {high}"
-        else:
-            where = "finite"
-        raise ValueError(f"{name} must be {where}, got {value!r}.")
-    return value
 
 
 def _check_bool(value, name):
@@ -133,9 +112,9 @@ class Optimizer:
     _buffers = ()
 
     def __init__(self, lr, clip_norm=None):
-        self._lr = _check_float(lr, "lr", low=0.0, low_open=True)
+        self._lr = check_float(lr, "lr", low=0.0, low_open=True)
         self.clip_norm = (None if clip_norm is None else
-                          _check_float(clip_norm, "clip_norm", low=0.0, low_open=True))
+                          check_float(clip_norm, "clip_norm", low=0.0, low_open=True))
         self.state = {}  # "3.W" -> {"step": int, buffer name: array}
         self.iterations = 0
         self.last_grad_norm = None
@@ -152,7 +131,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
-        self._lr = _check_float(value, "lr", low=0.0)
+        self._lr = check_float(value, "lr", low=0.0)
 
     # -- stepping ---------------------------------------------------------------------------------
     def step(self, network):
@@ -343,7 +322,7 @@ class Optimizer:
                 f"{type(self).__name__}."
             )
         self._check_saved_hyper(state_dict, keys)
-        lr = _check_float(np.asarray(state_dict["lr"]).item(), "the saved lr", low=0.0)
+        lr = check_float(np.asarray(state_dict["lr"]).item(), "the saved lr", low=0.0)
         iterations = self._saved_count(state_dict["iterations"], "iterations")
         state = self._saved_state(state_dict, keys)
         self.state, self._lr, self.iterations = state, lr, iterations
@@ -425,9 +404,9 @@ class SGD(Optimizer):
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, *,
                  clip_norm=None):
         super().__init__(lr, clip_norm)
-        self.momentum = _check_float(momentum, "momentum", low=0.0)
+        self.momentum = check_float(momentum, "momentum", low=0.0)
         self.nesterov = _check_bool(nesterov, "nesterov")
-        self.weight_decay = _check_float(weight_decay, "weight_decay", low=0.0)
+        self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs a momentum > 0.")
 
@@ -469,10 +448,10 @@ class RMSProp(Optimizer):
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, *,
                  clip_norm=None):
         super().__init__(lr, clip_norm)
-        self.alpha = _check_float(alpha, "alpha", low=0.0, high=1.0, high_open=True)
-        self.eps = _check_float(eps, "eps", low=0.0, low_open=True)
-        self.weight_decay = _check_float(weight_decay, "weight_decay", low=0.0)
-        self.momentum = _check_float(momentum, "momentum", low=0.0)
+        self.alpha = check_float(alpha, "alpha", low=0.0, high=1.0, high_open=True)
+        self.eps = check_float(eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
+        self.momentum = check_float(momentum, "momentum", low=0.0)
 
     def _n_work(self):
         return 2 if self.weight_decay else 1
@@ -513,11 +492,11 @@ class Adagrad(Optimizer):
     def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
                  eps=1e-10, *, clip_norm=None):
         super().__init__(lr, clip_norm)
-        self.lr_decay = _check_float(lr_decay, "lr_decay", low=0.0)
-        self.weight_decay = _check_float(weight_decay, "weight_decay", low=0.0)
-        self.initial_accumulator_value = _check_float(
+        self.lr_decay = check_float(lr_decay, "lr_decay", low=0.0)
+        self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
+        self.initial_accumulator_value = check_float(
             initial_accumulator_value, "initial_accumulator_value", low=0.0)
-        self.eps = _check_float(eps, "eps", low=0.0, low_open=True)
+        self.eps = check_float(eps, "eps", low=0.0, low_open=True)
 
     def _n_work(self):
         return 2 if self.weight_decay else 1
@@ -558,11 +537,11 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}.")
         self.betas = tuple(
-            _check_float(b, f"betas[{i}]", low=0.0, high=1.0, high_open=True)
+            check_float(b, f"betas[{i}]", low=0.0, high=1.0, high_open=True)
             for i, b in enumerate(betas)
         )
-        self.eps = _check_float(eps, "eps", low=0.0, low_open=True)
-        self.weight_decay = _check_float(weight_decay, "weight_decay", low=0.0)
+        self.eps = check_float(eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
         self.amsgrad = _check_bool(amsgrad, "amsgrad")
 
     def _n_work(self):
@@ -670,7 +649,7 @@ class LRSchedule(Callback):
     def lr_at(self, epoch, base_lr):
         """The learning rate for ``epoch`` (an int >= 0) starting from ``base_lr``."""
         epoch = check_positive_int(epoch, "epoch", minimum=0)
-        base_lr = _check_float(base_lr, "base_lr", low=0.0, low_open=True)
+        base_lr = check_float(base_lr, "base_lr", low=0.0, low_open=True)
         return self._lr_at(epoch, base_lr)
 
     def _lr_at(self, epoch, base_lr):
@@ -694,7 +673,7 @@ class ConstantLR(LRSchedule):
     """
 
     def __init__(self, factor=1.0, total_iters=0):
-        self.factor = _check_float(factor, "factor", low=0.0, high=1.0, low_open=True)
+        self.factor = check_float(factor, "factor", low=0.0, high=1.0, low_open=True)
         self.total_iters = check_positive_int(total_iters, "total_iters", minimum=0)
 
     def _lr_at(self, epoch, base_lr):
@@ -710,7 +689,7 @@ class StepDecay(LRSchedule):
 
     def __init__(self, step_size, gamma=0.1):
         self.step_size = check_positive_int(step_size, "step_size")
-        self.gamma = _check_float(gamma, "gamma", low=0.0, low_open=True)
+        self.gamma = check_float(gamma, "gamma", low=0.0, low_open=True)
 
     def _lr_at(self, epoch, base_lr):
         return base_lr * self.gamma ** (epoch // self.step_size)
@@ -723,7 +702,7 @@ class ExponentialDecay(LRSchedule):
     """lr = base_lr * gamma ** epoch. As ``torch.optim.lr_scheduler.ExponentialLR``."""
 
     def __init__(self, gamma):
-        self.gamma = _check_float(gamma, "gamma", low=0.0, low_open=True)
+        self.gamma = check_float(gamma, "gamma", low=0.0, low_open=True)
 
     def _lr_at(self, epoch, base_lr):
         return base_lr * self.gamma**epoch
@@ -742,7 +721,7 @@ class CosineAnnealing(LRSchedule):
 
     def __init__(self, T_max, eta_min=0.0):
         self.T_max = check_positive_int(T_max, "T_max")
-        self.eta_min = _check_float(eta_min, "eta_min", low=0.0)
+        self.eta_min = check_float(eta_min, "eta_min", low=0.0)
 
     def _lr_at(self, epoch, base_lr):
         cosine = (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
@@ -775,11 +754,11 @@ class ReduceLROnPlateau(Callback):
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be the name of a logged value, got {monitor!r}.")
         self.monitor = monitor
-        self.factor = _check_float(factor, "factor", low=0.0, high=1.0, low_open=True,
+        self.factor = check_float(factor, "factor", low=0.0, high=1.0, low_open=True,
                                    high_open=True)
         self.patience = check_positive_int(patience, "patience", minimum=0)
-        self.min_delta = _check_float(min_delta, "min_delta", low=0.0)
-        self.min_lr = _check_float(min_lr, "min_lr", low=0.0)
+        self.min_delta = check_float(min_delta, "min_delta", low=0.0)
+        self.min_lr = check_float(min_lr, "min_lr", low=0.0)
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
         if threshold_mode not in ("rel", "abs"):

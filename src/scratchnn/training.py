@@ -299,8 +299,10 @@ class _EpochRunner:
             return self.X[start:stop], self.y[start:stop]
         idx = order[start:stop]
         xb, yb = self.x_buf[: len(idx)], self.y_buf[: len(idx)]
-        np.take(self.X, idx, axis=0, out=xb)
-        np.take(self.y, idx, axis=0, out=yb)
+        # mode="clip" lets take write straight into the buffer (mode="raise" copies through a
+        # temporary); the indices come from a permutation, so none is out of range.
+        np.take(self.X, idx, axis=0, out=xb, mode="clip")
+        np.take(self.y, idx, axis=0, out=yb, mode="clip")
         return xb, yb
 
     def run_epoch(self, epoch, epochs, order, verbose, interrupt):
@@ -321,7 +323,9 @@ class _EpochRunner:
             # Overflow on the way to a diverging loss is reported below, as one clear error.
             with np.errstate(over="ignore", invalid="ignore"):
                 out = net.forward(xb)
-                value = loss.forward(yb, out)
+                # Outputs that overflowed are a divergence, not bad data: the loss would reject
+                # them with "clean the data first", so report them as a non-finite loss instead.
+                value = loss.forward(yb, out) if np.isfinite(out).all() else math.inf
             if not math.isfinite(value):
                 bar.close()
                 self._restore_finite(weights_at_start, state_at_start)
