@@ -15,7 +15,13 @@ import threading
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._validation import as_float_array, as_labels, check_positive_int, check_same_length
+from ._validation import (
+    as_float_array,
+    as_labels,
+    assume_finite,
+    check_positive_int,
+    check_same_length,
+)
 from .callbacks import Callback
 from .layers import DropoutLayer
 from .losses import BinaryCrossEntropyLoss, CrossEntropyLoss, get_loss
@@ -315,48 +321,56 @@ class _EpochRunner:
                    disable=verbose != 1, dynamic_ncols=True)
         total_loss, seen = 0.0, 0
         metric_sums = dict.fromkeys(self.metric_fns, 0.0)
-        for step, start in enumerate(bar):
-            if interrupt.requested:
-                bar.close()
-                return None
-            xb, yb = self._batch(order, start)
-            # Overflow on the way to a diverging loss is reported below, as one clear error.
-            with np.errstate(over="ignore", invalid="ignore"):
+        # X was checked for NaN/inf once, in fit. Overflow on the way to a diverging loss is not
+        # bad data: it shows up as a non-finite loss, reported below as one clear error.
+        with np.errstate(over="ignore", invalid="ignore"), assume_finite():
+            for step, start in enumerate(bar):
+                if interrupt.requested:
+                    bar.close()
+                    return None
+                xb, yb = self._batch(order, start)
                 out = net.forward(xb)
-                # Outputs that overflowed are a divergence, not bad data: the loss would reject
-                # them with "clean the data first", so report them as a non-finite loss instead.
-                value = loss.forward(yb, out) if np.isfinite(out).all() else math.inf
-            if not math.isfinite(value):
-                bar.close()
-                self._restore_finite(weights_at_start, state_at_start)
-                raise TrainingDivergedError(
-                    f"loss diverged at epoch {epoch + 1}, batch {step + 1} (loss = {value}): "
-                    "try a smaller learning rate, or scale the inputs."
-                )
-            net.backward(loss.backward(), input_grad=False)
-            opt.step(net)
-            n = len(xb)
-            total_loss += value * n
-            seen += n
-            shown = _metric_input(loss, out) if self.metric_fns else None
-            for name, fn in self.metric_fns.items():
-                metric_sums[name] += fn(yb, shown) * n
-            if verbose == 1 and (step % 10 == 0 or start + n >= len(self.X)):
-                bar.set_description(
-                    f"epoch {epoch + 1}/{epochs} loss {total_loss / seen:.4f}"
-                    + "".join(f" {k} {v / seen:.4f}" for k, v in metric_sums.items())
-                )
+                value = loss.forward(yb, out)
+                if not math.isfinite(value):
+                    bar.close()
+                    self._restore_finite(weights_at_start, state_at_start)
+                    raise TrainingDivergedError(
+                        f"loss diverged at epoch {epoch + 1}, batch {step + 1} (loss = {value}): "
+                        "try a smaller learning rate, or scale the inputs."
+                    )
+                net.backward(loss.backward(), input_grad=False)
+                opt.step(net)
+                n = len(xb)
+                total_loss += value * n
+                seen += n
+                shown = _metric_input(loss, out) if self.metric_fns else None
+                for name, fn in self.metric_fns.items():
+                    metric_sums[name] += fn(yb, shown) * n
+                if verbose == 1 and (step % 10 == 0 or start + n >= len(self.X)):
+                    bar.set_description(
+                        f"epoch {epoch + 1}/{epochs} loss {total_loss / seen:.4f}"
+                        + "".join(f" {k} {v / seen:.4f}" for k, v in metric_sums.items())
+                    )
         bar.close()
+        # The last step's update is not followed by a loss that would show an overflow in it.
+        if self._restore_finite(weights_at_start, state_at_start):
+            raise TrainingDivergedError(
+                f"weights became NaN or infinite in epoch {epoch + 1}: try a smaller learning "
+                "rate, or scale the inputs."
+            )
         logs = {"loss": total_loss / seen}
         logs.update({name: s / seen for name, s in metric_sums.items()})
         return logs
 
     def _restore_finite(self, weights_at_start, state_at_start):
-        # The step that produced a NaN loss was not applied; the weights are kept if they are
-        # all finite, otherwise rolled back to the start of the epoch with the optimizer's state.
-        if not all(np.isfinite(p).all() for _, _, p in self.network.parameters()):
-            self.network.set_weights(weights_at_start)
-            self.optimizer.load_state_dict(state_at_start)
+        """Keep the weights if all are finite; otherwise roll back to the start of the epoch,
+        with the optimizer's state, and return True. (The step that produced a NaN loss was
+        never applied.)"""
+        if all(np.isfinite(p).all() for _, _, p in self.network.parameters()):
+            return False
+        self.network.set_weights(weights_at_start)
+        self.optimizer.load_state_dict(state_at_start)
+        return True
 
 
 def _format_logs(logs):
