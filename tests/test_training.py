@@ -1,0 +1,269 @@
+"""The fit loop: results it must reach, and how it behaves when things go wrong."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import train_test_split
+
+from scratchnn import (
+    CrossEntropyLoss,
+    DropoutLayer,
+    LinearLayer,
+    MSELoss,
+    MultiLayerNetwork,
+    ReLULayer,
+    SigmoidLayer,
+    gradcheck,
+)
+from scratchnn.callbacks import Callback
+from scratchnn.optim import SGD, Adam
+from scratchnn.training import EarlyStopping, TrainingDivergedError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    X = (data.data / 16.0).astype(np.float32)
+    return train_test_split(X, data.target, test_size=0.2, random_state=0, stratify=data.target)
+
+
+def small_problem(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    return X, y
+
+
+# -- results it must reach ---------------------------------------------------------------------
+def test_digits_reaches_97_percent_with_adam(digits):
+    X_train, X_test, y_train, y_test = digits
+    net = MultiLayerNetwork.from_sizes([64, 64, 10], activation="relu", rng=0)
+    history = net.fit(X_train, y_train, loss="cross_entropy", optimizer=Adam(lr=1e-3),
+                      epochs=30, batch_size=32, seed=0, verbose=0)
+    assert len(history.history["loss"]) == 30
+    assert history.history["loss"][-1] < history.history["loss"][0] / 5
+    test_accuracy = np.mean(net.predict(X_test) == y_test)
+    assert test_accuracy >= 0.97
+
+
+def test_regression_beats_a_linear_model():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, size=(1000, 1))
+    y = np.sin(x)
+    x_train, x_test, y_train, y_test = x[:800], x[800:], y[:800], y[800:]
+    net = MultiLayerNetwork.from_sizes([1, 32, 32, 1], activation="tanh", rng=0, dtype=np.float64)
+    net.fit(x_train, y_train, loss=MSELoss(), optimizer=Adam(lr=1e-2), epochs=150,
+            batch_size=32, seed=0, verbose=0)
+    net_mse = np.mean((net.predict(x_test) - y_test) ** 2)
+    linear = LinearRegression().fit(x_train, y_train)
+    linear_mse = np.mean((linear.predict(x_test) - y_test) ** 2)
+    assert net_mse < linear_mse / 20, (net_mse, linear_mse)
+
+
+def test_xor_is_learned_by_a_2_4_1_sigmoid_network():
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+    y = np.array([[0], [1], [1], [0]], dtype=np.float64)
+    net = MultiLayerNetwork.from_sizes([2, 4, 1], activation="sigmoid",
+                                       output_activation="sigmoid", rng=1, dtype=np.float64)
+    net.fit(X, y, loss="bce", optimizer=Adam(lr=0.05), epochs=1500, batch_size=4, seed=0,
+            verbose=0)
+    np.testing.assert_array_equal(net.predict(X), y[:, 0])
+
+
+# -- the History --------------------------------------------------------------------------------
+def test_history_has_one_value_per_epoch_for_every_key():
+    X, y = small_problem()
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0)
+    history = net.fit(X, y, optimizer="adam", epochs=4, validation_split=0.25, seed=0,
+                      verbose=0)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert all(len(v) == 4 for v in history.history.values())
+    assert history.epoch == [0, 1, 2, 3]
+    # val_ numbers are what evaluate() says on the held-out last quarter.
+    assert history.history["val_loss"][-1] == pytest.approx(
+        net.evaluate(X[150:], y[150:])["loss"], rel=1e-6)
+
+
+def test_validation_data_and_split_are_exclusive():
+    X, y = small_problem()
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0)
+    with pytest.raises(ValueError, match="either validation_data or validation_split"):
+        net.fit(X, y, validation_data=(X, y), validation_split=0.2, verbose=0)
+
+
+def test_same_seed_gives_bit_identical_weights_and_history():
+    X, y = small_problem()
+
+    def run():
+        net = MultiLayerNetwork.from_sizes([5, 16, 2], rng=3)
+        net.layers.insert(2, DropoutLayer(0.3))
+        h = net.fit(X, y, optimizer="adam", epochs=3, batch_size=16, seed=7, verbose=0)
+        return net.get_weights(), h.history
+
+    (w1, h1), (w2, h2) = run(), run()
+    assert h1 == h2
+    for a, b in zip(w1, w2, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_is_plain_minibatch_sgd():
+    """One epoch without shuffling equals the notebook's loop written out by hand."""
+    X, y = small_problem(n=50)
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0, dtype=np.float64)
+    ref = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0, dtype=np.float64)
+    net.fit(X, y, loss="cross_entropy", optimizer=SGD(lr=0.1), epochs=1, batch_size=16,
+            shuffle=False, verbose=0)
+    loss = CrossEntropyLoss()
+    for i in range(0, 50, 16):
+        loss.forward(y[i:i + 16], ref.forward(X[i:i + 16]))
+        ref.backward(loss.backward())
+        ref.update_params(0.1)
+    for a, b in zip(net.get_weights(), ref.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_float32_training_stays_float32():
+    X, y = small_problem()
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0)
+    net.fit(X.astype(np.float64), y, optimizer="sgd", epochs=1, verbose=0)
+    assert all(p.dtype == np.float32 for _, _, p in net.parameters())
+
+
+# -- failures -----------------------------------------------------------------------------------
+def test_divergence_stops_with_a_clear_error_and_finite_weights():
+    X, y = small_problem()
+    X = X * 1e4
+    net = MultiLayerNetwork.from_sizes([5, 64, 1], rng=0)
+    with pytest.raises(TrainingDivergedError,
+                       match=r"loss diverged at epoch \d+, batch \d+.*smaller learning rate"):
+        net.fit(X, y.astype(np.float32), loss="mse", optimizer=SGD(lr=10.0), epochs=20,
+                verbose=0)
+    assert all(np.isfinite(p).all() for _, _, p in net.parameters())
+
+
+def test_ctrl_c_mid_epoch_returns_the_history_so_far_with_consistent_weights():
+    X, y = small_problem(n=400)
+
+    class InterruptingLoss(CrossEntropyLoss):
+        calls = 0
+
+        def forward(self, y_true, y_pred):
+            type(self).calls += 1
+            if type(self).calls == 30:  # in the middle of the third epoch
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().forward(y_true, y_pred)
+
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0)
+    seen = []
+    history = net.fit(X, y, loss=InterruptingLoss(), optimizer="adam", epochs=10,
+                      batch_size=32, verbose=0,
+                      callbacks=[lambda epoch, logs: seen.append(net.get_weights())])
+    assert history.interrupted
+    assert len(history.history["loss"]) == 2
+    assert all(np.isfinite(p).all() for _, _, p in net.parameters())
+    # The interrupted epoch stopped between steps: its weights moved on from epoch 2's.
+    assert not np.array_equal(net.get_weights()[0], seen[-1][0])
+
+
+def test_bad_arguments_are_named():
+    X, y = small_problem()
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        net.fit(X, y, batch_size=0, verbose=0)
+    with pytest.raises(ValueError, match="different lengths"):
+        net.fit(X, y[:-1], verbose=0)
+    with pytest.raises(ValueError, match="label 2 but there are only 2 classes"):
+        net.fit(X, y + 1, verbose=0)
+    with pytest.raises(ValueError, match="X has 4 features, the first layer expects 5"):
+        net.fit(X[:, :4], y, verbose=0)
+    with pytest.raises(ValueError, match="unknown metric"):
+        net.fit(X, y, metrics=["precision@k"], verbose=0)
+    with pytest.raises(ValueError, match="verbose must be 0, 1 or 2"):
+        net.fit(X, y, verbose=3)
+
+
+# -- callbacks ----------------------------------------------------------------------------------
+def test_early_stopping_restores_the_best_weights():
+    X, y = small_problem()
+    X_val, y_val = small_problem(seed=1)
+    net = MultiLayerNetwork.from_sizes([5, 32, 2], rng=0)
+    snapshots = {}
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots[epoch] = (logs["val_loss"], self.network.get_weights())
+
+    # A learning rate this large makes validation loss bounce, so stopping has work to do.
+    stopper = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    history = net.fit(X, y, optimizer=SGD(lr=3.0), epochs=40, validation_data=(X_val, y_val),
+                      callbacks=[Snapshot(), stopper], seed=0, verbose=0)
+    assert history.stopped_epoch is not None and history.stopped_epoch < 39
+    best_epoch = min(snapshots, key=lambda e: snapshots[e][0])
+    assert stopper.best_epoch == best_epoch
+    for a, b in zip(net.get_weights(), snapshots[best_epoch][1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_names_a_missing_key():
+    X, y = small_problem()
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0)
+    with pytest.raises(ValueError, match="monitors 'val_loss'.*pass validation data"):
+        net.fit(X, y, epochs=2, callbacks=[EarlyStopping()], verbose=0)
+
+
+def test_progress_output(capsys):
+    X, y = small_problem()
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0)
+    net.fit(X, y, epochs=2, verbose=2)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch")]
+    assert len(lines) == 2 and "loss" in lines[0] and "accuracy" in lines[0]
+    net.fit(X, y, epochs=1, verbose=1)
+    out = capsys.readouterr().out
+    assert "epoch 1/1 loss" in out and "accuracy" in out
+    net.fit(X, y, epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+# -- dropout and evaluation ---------------------------------------------------------------------
+def test_dropout_is_active_only_while_training():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 50)).astype(np.float32)
+    layer = DropoutLayer(0.4, rng=0)
+    out = layer.forward(x)
+    dropped = np.mean(out == 0)
+    assert 0.37 < dropped < 0.43
+    np.testing.assert_allclose(out[out != 0], x[out != 0] / 0.6, rtol=1e-6)
+    net = MultiLayerNetwork([LinearLayer(50, 50, rng=0), ReLULayer(), layer])
+    net.training = False
+    assert layer.training is False
+    np.testing.assert_array_equal(net.forward(x), np.maximum(x @ net.layers[0].params["W"]
+                                                             + net.layers[0].params["b"], 0))
+
+
+def test_dropout_gradient_with_a_fixed_mask():
+    class FixedMaskDropout(DropoutLayer):
+        def _draw_mask(self, shape, dtype):
+            return np.random.default_rng(5).binomial(1, 0.5, size=shape).astype(dtype) / 0.5
+
+    x = np.random.default_rng(0).normal(size=(6, 7))
+    result = gradcheck(FixedMaskDropout(0.5), x)
+    assert result.passed, str(result)
+
+
+def test_evaluate_in_batches_equals_one_pass():
+    X, y = small_problem(n=300)
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0, dtype=np.float64)
+    whole = net.evaluate(X, y, batch_size=300)
+    batched = net.evaluate(X, y, batch_size=7)
+    assert whole == pytest.approx(batched, rel=1e-12)
+    assert 0 <= whole["accuracy"] <= 1
+
+
+def test_sigmoid_output_predicts_labels():
+    net = MultiLayerNetwork([LinearLayer(3, 1, rng=0), SigmoidLayer()])
+    labels = net.predict(np.ones((4, 3)))
+    assert labels.dtype == np.int64 and set(labels) <= {0, 1}
