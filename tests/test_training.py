@@ -267,3 +267,17 @@ def test_sigmoid_output_predicts_labels():
     net = MultiLayerNetwork([LinearLayer(3, 1, rng=0), SigmoidLayer()])
     labels = net.predict(np.ones((4, 3)))
     assert labels.dtype == np.int64 and set(labels) <= {0, 1}
+
+
+def test_a_schedule_in_callbacks_sets_each_epochs_learning_rate():
+    from scratchnn.optim import ReduceLROnPlateau, StepDecay
+
+    X, y = small_problem()
+    net = MultiLayerNetwork.from_sizes([5, 8, 2], rng=0)
+    history = net.fit(X, y, optimizer=SGD(lr=0.4), epochs=5, verbose=0,
+                      callbacks=[StepDecay(step_size=2, gamma=0.5)])
+    assert history.history["lr"] == pytest.approx([0.4, 0.4, 0.2, 0.2, 0.1])
+    plateau = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0)
+    history = net.fit(X, y, optimizer=SGD(lr=0.4), epochs=3, verbose=0, callbacks=[plateau])
+    # min_delta=10 means no epoch counts as an improvement, so every epoch after the first halves.
+    assert history.history["lr"][-1] < 0.4
