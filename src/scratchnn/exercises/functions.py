@@ -89,23 +89,30 @@ def _derivative_variants(kind, x):
     return variants[kind]
 
 
+def function_name(fn, default):
+    """The learner's name for ``fn`` (for messages), or ``default`` for a lambda."""
+    name = getattr(fn, "__name__", default)
+    return default if name == "<lambda>" else name
+
+
 def _values(check, fn, kind):
+    name = function_name(fn, kind)
     x = sample_inputs()
     before = x.copy()
-    got = check.run(f"{kind}(x) on inputs of shape {x.shape}", fn, x)
+    got = check.run(f"{name}(x) on inputs of shape {x.shape}", fn, x)
     unchanged(check, before, x, "the input x",
               f"{kind} must not change its argument (as `x[x < 0] = 0` does): the caller still "
               f"needs it. Build a new array: {_FORMULAS[kind][0]}.")
-    if compare(check, got, _reference(kind)(x), f"{kind}(x)", _value_variants(kind, x),
+    if compare(check, got, _reference(kind)(x), f"{name}(x)", _value_variants(kind, x),
                inputs=x):
         check.ok(f"values on inputs of shape {x.shape}")
     # Large inputs: exp(1000) overflows, but the function itself must stay finite and right.
-    got = check.run(f"{kind}(x) on x = {EXTREME.ravel().tolist()}", fn, EXTREME.copy())
+    got = check.run(f"{name}(x) on x = {EXTREME.ravel().tolist()}", fn, EXTREME.copy())
     hint = {"sigmoid": "exp overflowed: use np.exp(-np.abs(x)), which never overflows, with "
                        "1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.",
             "tanh": "use np.tanh(x), which is stable; e^1000 overflows in a hand-written formula.",
             }.get(kind)
-    if compare(check, got, _reference(kind)(EXTREME), f"{kind}(x)", inputs=EXTREME, hint=hint):
+    if compare(check, got, _reference(kind)(EXTREME), f"{name}(x)", inputs=EXTREME, hint=hint):
         check.ok("values at +-50 and +-1000")
         if any("overflow" in w for w in check.warnings):
             check.note("NumPy warned about an overflow in exp at x = +-1000 (the result is "
@@ -113,8 +120,9 @@ def _values(check, fn, kind):
 
 
 def _derivative(check, fn, kind):
+    name = function_name(fn, kind)
     x = sample_inputs(seed=1)
-    got = check.run(f"{kind}(x, derivative=True) on inputs of shape {x.shape}", fn, x,
+    got = check.run(f"{name}(x, derivative=True) on inputs of shape {x.shape}", fn, x,
                     derivative=True)
     expected = _reference(kind)(x, derivative=True)
     g = as_numbers(got)
@@ -123,7 +131,7 @@ def _derivative(check, fn, kind):
         # a valid subgradient (x >= 0 gives 1, x > 0 gives 0), so accept the learner's there.
         if (ALPHA if kind == "leaky_relu" else 0.0) <= g[0, 0] <= 1.0:
             expected[0, 0] = g[0, 0]
-    if compare(check, got, expected, f"{kind}(x, derivative=True)", _derivative_variants(kind, x),
+    if compare(check, got, expected, f"{name}(x, derivative=True)", _derivative_variants(kind, x),
                inputs=x):
         check.ok(f"derivative on inputs of shape {x.shape} (formula: {_FORMULAS[kind][1]})")
 
@@ -144,7 +152,7 @@ def check_activation_function(fn, kind, *, values=True, derivative=True, verbose
     """
     _check_kind(kind, _FORMULAS)
     _check_callable(fn)
-    name = getattr(fn, "__name__", kind)
+    name = function_name(fn, kind)
     name = kind if name == kind else f"{name} ({kind})"
     return run_check(name, _activation_body, fn, kind, values, derivative, verbose=verbose)
 

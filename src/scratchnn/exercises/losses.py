@@ -22,7 +22,7 @@ from ._core import (
     run_check,
     unchanged,
 )
-from .functions import _check_callable
+from .functions import _check_callable, function_name
 
 KINDS = {"mse": "mse", "mae": "mae", "binary_cross_entropy": "binary_cross_entropy",
          "bce": "binary_cross_entropy", "cross_entropy": "cross_entropy",
@@ -125,7 +125,8 @@ def _edge_data(kind):
 def _loss_body(check, fn, kind):
     y, p = _data(kind)
     y_before, p_before = y.copy(), p.copy()
-    call = f"{kind}(y_real, y_pred) with y_pred of shape {p.shape}"
+    name = function_name(fn, kind)
+    call = f"{name}(y_real, y_pred) with y_pred of shape {p.shape}"
     value = _scalar(check.run(call, fn, y, p))
     if np.ndim(value) == 0:
         if compare(check, value, _REFERENCE[kind](y, p), "the loss", _value_variants(kind, y, p)):
@@ -134,7 +135,7 @@ def _loss_body(check, fn, kind):
         check.fail(f"the loss should be one number, got {describe(value)}.",
                    f"average over every element: {_FORMULAS[kind][0]}.")
 
-    grad = check.run(f"{kind}(y_real, y_pred, derivative=True) with y_pred of shape {p.shape}", fn,
+    grad = check.run(f"{name}(y_real, y_pred, derivative=True) with y_pred of shape {p.shape}", fn,
                      y, p, derivative=True)
     formula = _FORMULAS[kind][1]
     hint = _SCALAR_GRADIENT.format(formula) if np.size(grad) == 1 else None
@@ -166,10 +167,11 @@ def _edges(check, fn, kind, y, p):
         hint = ("e^1000 overflows: compute log-softmax as z - max - log(sum(exp(z - max))), "
                 "subtracting each row's maximum.")
     # Loose tolerances: a learner's clipping constant may differ from scratchnn's.
-    value = _scalar(check.run(f"{kind} at {shown}", fn, y, p))
+    name = function_name(fn, kind)
+    value = _scalar(check.run(f"{name} at {shown}", fn, y, p))
     ok = compare(check, value, _REFERENCE[kind](y, p), "the loss", hint=hint, on=shown,
                  rtol=1e-4, atol=1e-5)
-    grad = check.run(f"{kind}(..., derivative=True) at {shown}", fn, y, p, derivative=True)
+    grad = check.run(f"{name}(..., derivative=True) at {shown}", fn, y, p, derivative=True)
     if kind == "cross_entropy":
         ok &= compare(check, grad, _REFERENCE[kind](y, p, derivative=True), "the derivative",
                       hint=hint, on=shown, rtol=1e-4, atol=1e-5)
