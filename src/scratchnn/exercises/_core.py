@@ -50,11 +50,8 @@ class CheckResult:
 
     def __str__(self):
         lines = [f"{self.name}: {self.status.upper()}"]
-        if self.status == PASSED:
-            lines += [f"  ok: {item}" for item in self.checked]
-        else:
-            lines += [f"  ok: {item}" for item in self.checked]
-            lines += ["  " + msg.replace("\n", "\n    ") for msg in self.messages]
+        lines += [f"  ok: {item}" for item in self.checked]
+        lines += ["  " + msg.replace("\n", "\n    ") for msg in self.messages]
         lines += ["  note: " + note.replace("\n", "\n    ") for note in self.notes]
         return "\n".join(lines)
 
@@ -190,6 +187,22 @@ class Check:
     def result(self):
         status = self.status or (FAILED if self.messages else PASSED)
         return CheckResult(self.name, status, self.messages, self.checked, self.notes)
+
+
+def check_callable(fn):
+    """A TypeError unless ``fn`` (the checker's argument, not learner output) can be called."""
+    if not callable(fn):
+        raise TypeError(f"fn must be the function you wrote, got {type(fn).__name__}.")
+
+
+def check_class(cls):
+    if not isinstance(cls, type):
+        raise TypeError(f"pass the class you wrote (not an instance), got {cls!r}.")
+
+
+def check_kind(kind, choices):
+    if kind not in choices:
+        raise ValueError(f"kind must be one of {sorted(choices)}, got {kind!r}.")
 
 
 def run_check(name, body, *args, verbose=True, **kwargs):

@@ -6,8 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils import get_batches, one_hot
-from ._core import as_numbers, compare, fmt, run_check, unchanged
-from .functions import _check_callable
+from ._core import (
+    as_numbers,
+    check_callable,
+    check_kind,
+    compare,
+    fmt,
+    run_check,
+    unchanged,
+)
 
 
 # -- chapter 7: one-hot labels and batches --------------------------------------------------------
@@ -30,7 +37,7 @@ def _one_hot_body(check, fn):
 def check_one_hot(fn, *, verbose=True):
     """Check ``fn(labels, n_classes)`` -> (n, n_classes) one-hot rows against
     ``scratchnn.one_hot``. Returns a CheckResult (truthy when passed) and prints the verdict."""
-    _check_callable(fn)
+    check_callable(fn)
     return run_check("one_hot", _one_hot_body, fn, verbose=verbose)
 
 
@@ -67,7 +74,7 @@ def _get_batches_body(check, fn):
 def check_get_batches(fn, *, verbose=True):
     """Check ``fn(x, batch_size)`` -> consecutive batches of ``batch_size`` rows (the last one
     shorter) against ``scratchnn.get_batches``. Returns a CheckResult and prints the verdict."""
-    _check_callable(fn)
+    check_callable(fn)
     return run_check("get_batches", _get_batches_body, fn, verbose=verbose)
 
 
@@ -150,7 +157,6 @@ def check_initializer(fn, kind, *, verbose=True):
     "xavier_uniform", "xavier_normal", "he_uniform" or "he_normal". The statistics of 60,000
     draws are compared with the formula (as in ``scratchnn.init``), and a seeded rng must make
     the draw repeatable. Returns a CheckResult (truthy when passed) and prints the verdict."""
-    if kind not in _INITIALISERS:
-        raise ValueError(f"kind must be one of {sorted(_INITIALISERS)}, got {kind!r}.")
-    _check_callable(fn)
+    check_kind(kind, _INITIALISERS)
+    check_callable(fn)
     return run_check(f"initialiser {kind}", _initializer_body, fn, kind, verbose=verbose)

@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations as ref
-from ._core import as_numbers, compare, random_array, run_check, unchanged
+from ._core import (
+    as_numbers,
+    check_callable,
+    check_kind,
+    compare,
+    random_array,
+    run_check,
+    unchanged,
+)
 
 ALPHA = 0.01  # the leaky ReLU slope the checkers assume (scratchnn's default)
 
@@ -25,16 +33,6 @@ def _reference(kind):
     if kind == "leaky_relu":
         return lambda x, derivative=False: ref.leaky_relu(x, ALPHA, derivative)
     return getattr(ref, kind)
-
-
-def _check_kind(kind, choices):
-    if kind not in choices:
-        raise ValueError(f"kind must be one of {sorted(choices)}, got {kind!r}.")
-
-
-def _check_callable(fn, what="fn"):
-    if not callable(fn):
-        raise TypeError(f"{what} must be the function you wrote, got {type(fn).__name__}.")
 
 
 def sample_inputs(seed=0):
@@ -150,8 +148,8 @@ def check_activation_function(fn, kind, *, values=True, derivative=True, verbose
     Tried on a (4, 6) batch with an exact 0 and at +-1000; at x = 0 the ReLU derivative may be
     0 or 1. Returns a CheckResult (truthy when passed) and prints the verdict.
     """
-    _check_kind(kind, _FORMULAS)
-    _check_callable(fn)
+    check_kind(kind, _FORMULAS)
+    check_callable(fn)
     name = function_name(fn, kind)
     name = kind if name == kind else f"{name} ({kind})"
     return run_check(name, _activation_body, fn, kind, values, derivative, verbose=verbose)
@@ -216,5 +214,5 @@ def check_softmax(fn, *, verbose=True):
     """Check ``fn(x)`` (row-wise softmax, (batch, C) and (C,)) and ``fn(x, derivative=True)``
     (the (C, C) Jacobian of one sample) against ``scratchnn.softmax``, including stability at
     inputs of +-1000. Returns a CheckResult and prints the verdict."""
-    _check_callable(fn)
+    check_callable(fn)
     return run_check("softmax", _softmax_body, fn, verbose=verbose)

@@ -16,6 +16,8 @@ from ..gradient_check import gradcheck
 from ..layers import ACTIVATION_LAYERS, LinearLayer
 from ._core import (
     as_numbers,
+    check_class,
+    check_kind,
     close,
     compare,
     describe,
@@ -31,11 +33,6 @@ LEARNING_RATE = 0.1
 _IN_PLACE_GRAD = ("backward must not change grad_z in place (as `grad_z *= ...` or "
                   "`grad_z[mask] = 0` do): the caller still holds it. Compute a new array, "
                   "e.g. grad_z * mask.")
-
-
-def _check_class(cls):
-    if not isinstance(cls, type):
-        raise TypeError(f"pass the class you wrote (not an instance), got {cls!r}.")
 
 
 def _backward_hint(exc):
@@ -96,7 +93,7 @@ def _second_round(check, layer, ref, shape, seed):
     x = random_array(shape, seed, scale=2.0)
     if not _forward(check, layer, ref, x):
         return False
-    grad_z = random_array(ref._out.shape, seed + 1)
+    grad_z = random_array(ref.forward(x).shape, seed + 1)
     _, ok = _backward(check, layer, ref, grad_z)
     for name, expected in ref.grads.items():
         ok &= compare(check, _grads(layer).get(name), expected, f"grads[{name!r}]",
@@ -240,7 +237,7 @@ def check_linear_layer(cls, *, verbose=True):
     update_params against ``scratchnn.LinearLayer`` on random float64 inputs, then a
     finite-difference gradient check. Returns a CheckResult (truthy when passed) and prints it.
     """
-    _check_class(cls)
+    check_class(cls)
     return run_check(cls.__name__, _linear_body, cls, verbose=verbose)
 
 
@@ -318,7 +315,6 @@ def check_activation_layer(cls, kind, *, verbose=True):
     "relu", "leaky_relu" (alpha read from the layer, default 0.01), "sigmoid", "tanh" or
     "softmax". forward (also at +-1000 where that can overflow), backward (dL/dx; grad_z must
     not change) and a finite-difference gradient check. Returns a CheckResult and prints it."""
-    _check_class(cls)
-    if kind not in _ACTIVATION_KINDS:
-        raise ValueError(f"kind must be one of {list(_ACTIVATION_KINDS)}, got {kind!r}.")
+    check_class(cls)
+    check_kind(kind, _ACTIVATION_KINDS)
     return run_check(f"{cls.__name__} ({kind})", _activation_body, cls, kind, verbose=verbose)

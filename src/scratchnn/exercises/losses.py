@@ -14,6 +14,8 @@ from ..activations import softmax
 from ..gradient_check import relative_error
 from ._core import (
     as_numbers,
+    check_callable,
+    check_kind,
     compare,
     describe,
     fmt,
@@ -22,7 +24,7 @@ from ._core import (
     run_check,
     unchanged,
 )
-from .functions import _check_callable, function_name
+from .functions import function_name
 
 KINDS = {"mse": "mse", "mae": "mae", "binary_cross_entropy": "binary_cross_entropy",
          "bce": "binary_cross_entropy", "cross_entropy": "cross_entropy",
@@ -193,9 +195,8 @@ def check_loss_function(fn, kind, *, verbose=True):
     scratchnn's loss ``kind``: "mse", "mae", "binary_cross_entropy" ("bce") or "cross_entropy"
     ("ce", on logits with one-hot targets), including confident predictions where a naive
     formula gives NaN. Returns a CheckResult (truthy when passed) and prints the verdict."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}.")
-    _check_callable(fn)
+    check_kind(kind, KINDS)
+    check_callable(fn)
     kind = KINDS[kind]
     return run_check(f"loss {kind}", _loss_body, fn, kind, verbose=verbose)
 
@@ -253,5 +254,5 @@ def check_numerical_gradient(fn, *, verbose=True):
     """Check a hand-written ``fn(f, x)`` -> central-difference gradient of the scalar function
     f(x) at x, with the default eps of the learner's function, against the exact gradient.
     Returns a CheckResult (truthy when passed) and prints the verdict."""
-    _check_callable(fn)
+    check_callable(fn)
     return run_check("numerical_gradient", _numgrad_body, fn, verbose=verbose)

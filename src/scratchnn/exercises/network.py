@@ -17,6 +17,8 @@ from ..losses import CrossEntropyLoss
 from ..network import MultiLayerNetwork
 from ._core import (
     as_numbers,
+    check_callable,
+    check_class,
     close,
     compare,
     fmt,
@@ -25,8 +27,6 @@ from ._core import (
     random_array,
     run_check,
 )
-from .functions import _check_callable
-from .layers import _check_class
 
 LEARNING_RATE = 0.1
 
@@ -66,7 +66,7 @@ def check_forward_propagation(fn, *, verbose=True):
     """Check ``fn(x, weights, biases, activation)``: x (batch, n_in) through the layers
     a <- activation(a @ W + b) with no activation after the last one, for lists of weights
     (n_in, n_out) and biases (1, n_out). Returns a CheckResult and prints the verdict."""
-    _check_callable(fn)
+    check_callable(fn)
     return run_check("forward_propagation", _forward_propagation_body, fn, verbose=verbose)
 
 
@@ -248,7 +248,7 @@ def check_network(cls, *, verbose=True):
     ``backward(grad)`` (returning dL/dX) and ``update_params(learning_rate)``, filled with
     scratchnn's own layers so that only the network's logic is tested. Returns a CheckResult
     (truthy when passed) and prints the verdict."""
-    _check_class(cls)
+    check_class(cls)
     return run_check(cls.__name__, _network_body, cls, verbose=verbose)
 
 
@@ -339,5 +339,5 @@ def check_training_step(fn, *, verbose=True):
     loop: one forward, loss, backward and update on a scratchnn network with a
     ``CrossEntropyLoss``, compared with the same step done by scratchnn, and the returned loss.
     Returns a CheckResult (truthy when passed) and prints the verdict."""
-    _check_callable(fn)
+    check_callable(fn)
     return run_check("train_step", _train_step_body, fn, verbose=verbose)

@@ -13,8 +13,14 @@ import numpy as np
 
 from ..network import MultiLayerNetwork
 from ..optim import SGD, Adam, RMSProp
-from ._core import close, is_empty_body, mismatch, run_check
-from .layers import _check_class
+from ._core import (
+    check_class,
+    check_kind,
+    close,
+    is_empty_body,
+    mismatch,
+    run_check,
+)
 
 N_STEPS = 6
 
@@ -236,7 +242,6 @@ def check_optimizer(cls, kind, *, verbose=True):
     correction, momentum sign error, eps inside the square root, ...). Returns a CheckResult
     (truthy when passed) and prints the verdict.
     """
-    _check_class(cls)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}.")
+    check_class(cls)
+    check_kind(kind, KINDS)
     return run_check(f"{cls.__name__} ({kind})", _optimizer_body, cls, kind, verbose=verbose)
