@@ -6,6 +6,7 @@ import pickle
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from scratchnn import (
@@ -109,6 +110,24 @@ def test_saving_leaves_only_the_model_file(tmp_path):
         assert all(name.endswith(".npy") for name in zf.namelist())
     _, arrays = read_raw(path)
     assert not any(a.dtype.hasobject for a in arrays.values())
+
+
+def test_preprocessing_round_trip_predicts_in_the_target_units(tmp_path):
+    from scratchnn.preprocessing import Preprocessor, Scaler
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"size": rng.uniform(50, 200, 60), "city": rng.choice(["a", "b"], 60)})
+    y = (1000 * table["size"] + 5e4 * (table["city"] == "b")).to_numpy().reshape(-1, 1)
+    pre, target = Preprocessor().fit(table), Scaler().fit(y)
+    net = MultiLayerNetwork.from_sizes([3, 8, 1], rng=0)
+    net.fit(pre.transform(table), target.transform(y.astype(np.float32)), epochs=20,
+            optimizer="adam", lr=0.01, seed=0, verbose=0)
+    save(net, tmp_path / "m.npz", preprocessor=pre, target_scaler=target)
+    model = load_model_file(tmp_path / "m.npz")
+    assert isinstance(model.preprocessor, Preprocessor) and isinstance(model.target_scaler, Scaler)
+    expected = target.inverse_transform(net.predict_raw(pre.transform(table)))
+    np.testing.assert_array_equal(model.predict(table), expected)
+    assert abs(model.predict(table).mean() - y.mean()) < 0.2 * y.std()  # in the target's units
 
 
 # -- optimizer state -----------------------------------------------------------------------------
@@ -279,8 +298,15 @@ def test_corrupted_bytes_are_refused(saved):
     (lambda d, a: d.__setitem__("format_version", 99), "upgrade scratchnn"),
     (lambda d, a: d.__setitem__("format", "other"), "not a scratchnn model file"),
     (lambda d, a: d.__setitem__("class_names", ["a", "b"]), "invalid class names"),
+    (lambda d, a: d.__setitem__("preprocessor", {"type": "train_test_split", "config": {}}),
+     "has a preprocessor of unknown type 'train_test_split'"),
+    (lambda d, a: d.__setitem__("target_scaler", {"type": "Scaler", "config": {"kind": "x"}}),
+     "has a target_scaler that cannot be rebuilt"),
+    (lambda d, a: d.__setitem__("optimizer", {"type": "Adam", "keys": ["optimizer/lr"]}),
+     "lacks the optimizer array 'optimizer/lr'"),
 ], ids=["shape", "dtype", "described-shape", "missing", "extra", "setting", "bad-dtype",
-        "newer-format", "format", "class-names"])
+        "newer-format", "format", "class-names", "preprocessor-type", "scaler-config",
+        "optimizer-array"])
 def test_inconsistent_file_is_refused(saved, edit, message):
     path, _ = saved
     desc, arrays = read_raw(path)
