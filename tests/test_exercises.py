@@ -181,6 +181,12 @@ def test_sigmoid_values_with_the_wrong_sign_and_overflow_are_caught():
     assert_fails_with(check_sigmoid(unstable, verbose=False), "got nan", "exp overflowed")
 
 
+def test_a_wrong_answer_is_not_also_blamed_on_overflow():
+    result = check_sigmoid(lambda x, derivative=False: "0.5", verbose=False)
+    assert_fails_with(result, "sigmoid(x) should be an array of numbers, got str")
+    assert "overflow" not in verdict(result)
+
+
 def test_relu_changing_its_input_in_place_is_caught():
     def relu(x, derivative=False):
         if derivative:
@@ -240,6 +246,7 @@ def _softmax(values=None, jacobian=None):
 
 @pytest.mark.parametrize("fn, hint", [
     (_softmax(values=lambda x: np.exp(x) / np.exp(x).sum(axis=0)), "each column was normalised"),
+    (_softmax(values=lambda x: np.exp(x) / np.exp(x).sum()), "the whole batch was normalised"),
     (_softmax(values=lambda x: np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)),
      "Subtract each row's maximum"),
     (_softmax(jacobian=lambda s: -np.outer(s, s)), "the diagonal term is missing"),

@@ -101,9 +101,10 @@ def _values(check, fn, kind):
     unchanged(check, before, x, "the input x",
               f"{kind} must not change its argument (as `x[x < 0] = 0` does): the caller still "
               f"needs it. Build a new array: {_FORMULAS[kind][0]}.")
-    if compare(check, got, _reference(kind)(x), f"{name}(x)", _value_variants(kind, x),
-               inputs=x):
-        check.ok(f"values on inputs of shape {x.shape}")
+    if not compare(check, got, _reference(kind)(x), f"{name}(x)", _value_variants(kind, x),
+                   inputs=x):
+        return  # large inputs only tell something once ordinary ones work
+    check.ok(f"values on inputs of shape {x.shape}")
     # Large inputs: exp(1000) overflows, but the function itself must stay finite and right.
     got = check.run(f"{name}(x) on x = {EXTREME.ravel().tolist()}", fn, EXTREME.copy())
     hint = {"sigmoid": "exp overflowed: use np.exp(-np.abs(x)), which never overflows, with "
@@ -173,22 +174,20 @@ def check_activation_derivatives(fn, kind, *, verbose=True):
 # -- softmax --------------------------------------------------------------------------------------
 def _softmax_body(check, fn):
     x = random_array((4, 5), 2, scale=2.0)
-    e = np.exp(x - x.max(axis=1, keepdims=True))
     variants = [("each column was normalised: softmax works on each row (one sample), so sum "
                  "over axis=-1 with keepdims=True.", np.exp(x) / np.exp(x).sum(axis=0)),
                 ("the whole batch was normalised at once: divide each row by its own sum, "
-                 "e.sum(axis=-1, keepdims=True).", e / e.sum())]
+                 "e.sum(axis=-1, keepdims=True).", np.exp(x) / np.exp(x).sum())]
     got = check.run(f"softmax(x) on inputs of shape {x.shape}", fn, x)
     if compare(check, got, ref.softmax(x), "softmax(x)", variants):
         check.ok(f"values on a batch of shape {x.shape}")
-
-    big = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]])
-    got = check.run("softmax(x) on x = [[1000, 1001, 1002], [-1000, 0, 1000]]", fn, big)
-    hint = ("e^1000 overflows to inf and inf / inf is NaN. Subtract each row's maximum first "
-            "(x - x.max(axis=-1, keepdims=True)): softmax does not change and the largest "
-            "exponent becomes 0.")
-    if compare(check, got, ref.softmax(big), "softmax(x) at large inputs", hint=hint):
-        check.ok("stable at inputs of +-1000")
+        big = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]])
+        got = check.run("softmax(x) on x = [[1000, 1001, 1002], [-1000, 0, 1000]]", fn, big)
+        hint = ("e^1000 overflows to inf and inf / inf is NaN. Subtract each row's maximum "
+                "first (x - x.max(axis=-1, keepdims=True)): softmax does not change and the "
+                "largest exponent becomes 0.")
+        if compare(check, got, ref.softmax(big), "softmax(x) at large inputs", hint=hint):
+            check.ok("stable at inputs of +-1000")
 
     row = x[0].copy()
     got = check.run(f"softmax(x) on one sample of shape {row.shape}", fn, row,

@@ -140,7 +140,8 @@ def _loss_body(check, fn, kind):
     grad = check.run(f"{name}(y_real, y_pred, derivative=True) with y_pred of shape {p.shape}", fn,
                      y, p, derivative=True)
     formula = _FORMULAS[kind][1]
-    hint = _SCALAR_GRADIENT.format(formula) if np.size(grad) == 1 else None
+    scalar = as_numbers(grad) is not None and np.size(grad) == 1
+    hint = _SCALAR_GRADIENT.format(formula) if scalar else None
     if compare(check, grad, _REFERENCE[kind](y, p, derivative=True), "the derivative",
                _derivative_variants(kind, y, p), hint=hint):
         check.ok(f"derivative ({formula}) on inputs of shape {p.shape}")
