@@ -366,9 +366,8 @@ ERRORS = [
     (["train", "--config", "{bad}/bad.toml"], 1, "is not valid TOML"),
     (["train", "--config", "{bad}/unknown.toml"], 2, "unknown option 'epoch'"),
     (["train", "--config", "{bad}/typed.toml"], 2, "typed.toml: epochs must be a whole number"),
-    # A diverging run is stopped by fit (as a diverged loss, or as non-finite outputs).
     (["train", "--epochs", "2", "--lr", "1e30", "--optimizer", "sgd", "--out", "{bad}/run"], 1,
-     "scratchnn train: error:"),
+     "loss diverged at epoch 1"),
     (["info", "--model", "{bad}/missing.npz"], 1, "no model file at"),
     (["info", "--model", "{bad}/notes.txt"], 1, "not a scratchnn model file"),
     (["info"], 2, "the following arguments are required: --model"),
