@@ -11,9 +11,16 @@ import math
 import signal
 import sys
 import threading
+import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # In Jupyter without ipywidgets, tqdm.auto warns on import ("IProgress not found") and falls
+    # back to the text bar, which works there; a learner's first cell should not show a warning.
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
 from ._validation import (
     as_float_array,
