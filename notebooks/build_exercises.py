@@ -329,9 +329,12 @@ CHAPTER_5 = [
 
     For the linear layer $z = xW + b$ with a batch $x$ of shape `(batch, n_in)`:
 
-    $$\frac{\partial L}{\partial W} = x^\top g \;\;\text{(n_in, n_out)}, \qquad
-      \frac{\partial L}{\partial b} = \sum_{\text{batch}} g \;\;\text{(1, n_out)}, \qquad
-      \frac{\partial L}{\partial x} = g\,W^\top \;\;\text{(batch, n_in)}.$$
+    $$\frac{\partial L}{\partial W} = x^\top g, \qquad
+      \frac{\partial L}{\partial b} = \sum_{\text{batch}} g, \qquad
+      \frac{\partial L}{\partial x} = g\,W^\top,$$
+
+    of shapes `(n_in, n_out)`, `(1, n_out)` and `(batch, n_in)`: each gradient has the shape of
+    what it is the gradient of.
 
     The sums over the batch are sums, not means: $g$ already carries the loss's $1/B$.
     The classes subclass `scratchnn.Layer`, which gives them `layer(x)` as a shorthand for
