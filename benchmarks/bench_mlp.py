@@ -49,9 +49,8 @@ def peak_rss_mb():
 
 
 def run_scratchnn(X, y, batch_size, repeats):
-    from scratchnn.optim import SGD
-
     from scratchnn import MultiLayerNetwork
+    from scratchnn.optim import SGD
 
     net = MultiLayerNetwork.from_sizes([N_FEATURES, *HIDDEN, N_CLASSES], activation="relu", rng=0)
     times = []

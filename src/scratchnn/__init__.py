@@ -28,7 +28,7 @@ from .losses import (
     mse,
 )
 from .network import MultiLayerNetwork
-from .serialization import load, load_model_file, save
+from .serialization import ModelFileError, SavedModel, load, load_model_file, save
 from .training import EarlyStopping, History, ModelCheckpoint, TrainingDivergedError
 from .utils import accuracy, get_batches, initialize_weights, one_hot, shuffle
 
@@ -55,9 +55,11 @@ __all__ = [
     "Loss",
     "MAELoss",
     "MSELoss",
+    "ModelFileError",
     "ModelCheckpoint",
     "MultiLayerNetwork",
     "ReLULayer",
+    "SavedModel",
     "SigmoidLayer",
     "SoftmaxLayer",
     "TanhLayer",

@@ -34,3 +34,14 @@ class Callback:
 
     def on_train_end(self, logs=None):
         pass
+
+
+def monitored(callback, logs):
+    """The value of ``callback.monitor`` in this epoch's logs, or an error naming what is there."""
+    logs = logs or {}
+    if callback.monitor not in logs:
+        raise ValueError(
+            f"{type(callback).__name__} monitors {callback.monitor!r}, but the logs only have "
+            f"{sorted(logs)}; pass validation data or monitor another key."
+        )
+    return logs[callback.monitor]

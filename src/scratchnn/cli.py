@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
 from .layers import ACTIVATION_LAYERS
 from .network import MultiLayerNetwork
-from .serialization import atomic_write, load_model_file, save
+from .serialization import load_model_file, save
 
 _TASKS = ("classification", "regression")
 _ACTIVATIONS = sorted(set(ACTIVATION_LAYERS) - {"softmax", "identity", "linear"})

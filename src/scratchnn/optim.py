@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from ._validation import check_float, check_positive_int
-from .callbacks import Callback
+from .callbacks import Callback, monitored
 
 # As torch.nn.utils.clip_grad_norm_: keeps the clipping scale finite for an all-zero gradient.
 _CLIP_EPS = 1e-6
@@ -785,13 +785,7 @@ class ReduceLROnPlateau(Callback):
         self._reset()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.monitor not in logs:
-            raise ValueError(
-                f"ReduceLROnPlateau monitors {self.monitor!r}, but the logs only have "
-                f"{sorted(logs)}; pass validation data or monitor another key."
-            )
-        self.step(logs[self.monitor])
+        self.step(monitored(self, logs))
 
     def step(self, value):
         """Record one epoch's monitored ``value``; returns the (possibly reduced) learning rate."""

@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
 from ._validation import as_float_array, as_labels, check_positive_int, check_same_length
 from .activations import ACTIVATIONS
 from .utils import to_labels
@@ -54,8 +54,8 @@ def _finish(fig, path):
 def _save_png(fig, path):
     """Write ``fig`` to ``path`` as a PNG, creating missing parent folders.
 
-    The image is written to a temporary file beside ``path`` and then renamed over it, so an error
-    while rendering never leaves a truncated PNG (nor destroys an older one) at ``path``.
+    The image goes through ``atomic_write``, so an error while rendering never leaves a truncated
+    PNG (nor destroys an older one) at ``path``.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
@@ -65,15 +65,8 @@ def _save_png(fig, path):
             f"path must name a .png file, got {str(path)!r}; for another format call "
             "fig.savefig on the returned figure."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            fig.savefig(fh, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png")
 
 
 # -- training curves -------------------------------------------------------------------------------

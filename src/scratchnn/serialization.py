@@ -19,17 +19,15 @@ over ``path``, so a crash mid-save leaves the previous file as it was.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import os
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
 from .layers import (
     DropoutLayer,
     IdentityLayer,
@@ -41,6 +39,7 @@ from .layers import (
     TanhLayer,
 )
 from .network import MultiLayerNetwork
+from .optim import Optimizer
 
 FORMAT_NAME = "scratchnn-model"
 FORMAT_VERSION = 1
@@ -67,29 +66,6 @@ class ModelFileError(ValueError):
 
 
 # -- writing ---------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_write(path):
-    """Open a new temporary file beside ``path`` for binary writing; on success it replaces
-    ``path``.
-
-    The new content appears all at once through ``os.replace``, which is atomic within one file
-    system (hence the temporary file in the same folder rather than in /tmp). An exception while
-    writing removes the temporary file and leaves ``path`` as it was, or absent.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())  # the data is on disk before the name points at it
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def save(network, path, *, optimizer=None, preprocessor=None, class_names=None,
          target_scaler=None, metadata=None):
     """Write ``network`` and what is needed to use it on raw input to the model file ``path``.
@@ -461,7 +437,7 @@ class _Reader:
                 self.fail(f"lacks the optimizer array {key!r}")
             state[key[len(_OPTIMIZER_PREFIX):]] = arrays.pop(key)
         try:
-            return _optimizer_from_state(state)
+            return Optimizer.from_state_dict(state)
         except (TypeError, ValueError, KeyError) as exc:
             self.fail(f"has an optimizer state that cannot be restored: {exc}")
 
@@ -495,31 +471,3 @@ class _Reader:
         if not isinstance(value, dict):
             self.fail(f"has a {key} entry that is not a JSON object")
         return value
-
-
-def _optimizer_from_state(state):
-    """A new optimizer of the saved class and hyper-parameters, with the saved state loaded.
-
-    Only the classes of ``scratchnn.optim`` can be named, so a file cannot make anything else run.
-    """
-    from . import optim
-
-    name = np.asarray(state.get("optimizer"))
-    cls = getattr(optim, str(name), None) if name.dtype.kind == "U" else None
-    if not (isinstance(cls, type) and issubclass(cls, optim.Optimizer)):
-        raise ValueError(f"unknown optimizer class {name.tolist()!r}")
-    kwargs = {}
-    for key, value in state.items():
-        if key.startswith("hyper."):
-            kwargs[key[len("hyper."):]] = _decode_hyper(np.asarray(value))
-    optimizer = cls(**kwargs)  # lr and the step counts come from load_state_dict
-    optimizer.load_state_dict(state)
-    return optimizer
-
-
-def _decode_hyper(arr):
-    """Inverse of the optimizer's encoding: NaN stands for None, a 1-D array for a tuple."""
-    value = arr.tolist()
-    if arr.dtype.kind == "f" and arr.ndim == 0 and math.isnan(value):
-        return None
-    return tuple(value) if isinstance(value, list) else value

@@ -29,7 +29,7 @@ from ._validation import (
     check_positive_int,
     check_same_length,
 )
-from .callbacks import Callback
+from .callbacks import Callback, monitored
 from .layers import DropoutLayer
 from .losses import BinaryCrossEntropyLoss, CrossEntropyLoss, get_loss
 from .utils import to_labels
@@ -434,13 +434,7 @@ class EarlyStopping(Callback):
         return value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.monitor not in logs:
-            raise ValueError(
-                f"EarlyStopping monitors {self.monitor!r}, but the logs only have "
-                f"{sorted(logs)}; pass validation data or monitor another key."
-            )
-        value = logs[self.monitor]
+        value = monitored(self, logs)
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
@@ -475,14 +469,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch, logs=None):
         from .serialization import save
 
-        logs = logs or {}
         if self.save_best_only:
-            if self.monitor not in logs:
-                raise ValueError(
-                    f"ModelCheckpoint monitors {self.monitor!r}, but the logs only have "
-                    f"{sorted(logs)}."
-                )
-            value = logs[self.monitor]
+            value = monitored(self, logs)
             better = value < self.best if self.mode == "min" else value > self.best
             if not better:
                 return
