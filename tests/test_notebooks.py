@@ -39,16 +39,9 @@ def tagged(nb, prefix):
 
 
 def assert_quiet(nb):
-    """No warnings or other stderr output in any cell. (tqdm.auto's TqdmWarning that
-    ipywidgets is missing is let through: it comes with importing scratchnn.training in a
-    kernel without ipywidgets, not from the notebook.)"""
-    noisy = []
-    for cell in nb.cells:
-        text = output_text(cell, "stderr") if cell.cell_type == "code" else ""
-        lines = [line for line in text.splitlines()
-                 if "TqdmWarning" not in line and "notebook_tqdm" not in line]
-        if lines:
-            noisy.append((cell.source, text))
+    """No warnings or other stderr output in any cell."""
+    noisy = [(cell.source, output_text(cell, "stderr")) for cell in nb.cells
+             if cell.cell_type == "code" and output_text(cell, "stderr")]
     assert not noisy, noisy
 
 
