@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from pathlib import Path
 
@@ -67,4 +68,66 @@ def test_exercises_notebook_with_the_solutions_passes_every_check():
     printed = "".join(output_text(cell) for cell in nb.cells if cell.cell_type == "code")
     assert "Waiting" not in printed and "waiting" not in printed
     assert "test accuracy" in printed
+    assert_quiet(nb)
+
+
+# -- the tutorial ---------------------------------------------------------------------------------
+TUTORIAL = NOTEBOOKS / "tutorial.ipynb"
+
+
+def _tutorial_builder():
+    spec = importlib.util.spec_from_file_location("build_tutorial", NOTEBOOKS / "build_tutorial.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tutorial_notebook_matches_its_builder():
+    # The .ipynb is generated: an edit made to only one of the two would be lost or unreviewed.
+    built = _tutorial_builder().build()
+    committed = nbformat.read(TUTORIAL, as_version=4)
+    assert [(c.cell_type, c.source) for c in committed.cells] == [
+        (c.cell_type, c.source) for c in built.cells
+    ]
+    # ... and it is committed with its outputs, plots included.
+    assert all(c.get("outputs") for c in committed.cells if c.cell_type == "code")
+    assert sum("image/png" in out.get("data", {}) for c in committed.cells
+               for out in c.get("outputs", [])) >= 12
+
+
+def _single_threaded(monkeypatch):
+    # As the builder runs it: small matrices are much faster without BLAS threads on a busy machine.
+    for name, value in _tutorial_builder().SINGLE_THREADED.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_tutorial_notebook_runs(monkeypatch):
+    _single_threaded(monkeypatch)
+    nb = run_notebook(TUTORIAL)
+    printed = "".join(output_text(cell) for cell in nb.cells if cell.cell_type == "code")
+    # Every comparison of NumPy with the library prints True, and every gradient check passes.
+    assert printed.count(": True") >= 15 and "False" not in printed, printed
+    assert "gradcheck passed" in printed and "WRONG" not in printed
+    assert "largest difference, hand loop vs fit: loss 0.0e+00, weights 0.0e+00" in printed
+    assert "uniform(-1, 1)  diverged" in printed
+    # The MNIST cell either trained or said plainly why it did not.
+    assert "test accuracy on all 10,000 test images" in printed or "NOTE: MNIST" in printed
+    images = [out for cell in nb.cells for out in cell.get("outputs", [])
+              if "image/png" in out.get("data", {})]
+    assert len(images) >= 12
+    assert_quiet(nb)
+
+
+def test_tutorial_skips_mnist_with_a_note_when_there_are_no_files(tmp_path, monkeypatch):
+    _single_threaded(monkeypatch)
+    monkeypatch.setenv("SCRATCHNN_MNIST_DIR", str(tmp_path / "no-such-folder"))
+
+    def setup_and_mnist_only(nb):
+        nb.cells = [c for c in nb.cells if {"setup", "mnist"} & set(c.metadata.get("tags", []))]
+
+    nb = run_notebook(TUTORIAL, edit=setup_and_mnist_only)
+    assert len(nb.cells) == 3
+    printed = "".join(output_text(cell) for cell in nb.cells)
+    assert "NOTE: MNIST not found" in printed and "no-such-folder" in printed
+    assert "NOTE: MNIST training skipped" in printed
     assert_quiet(nb)
