@@ -29,7 +29,7 @@ from ._validation import (
     check_positive_int,
     check_same_length,
 )
-from .callbacks import Callback, monitored
+from .callbacks import Callback, MonitorCallback, monitored
 from .layers import DropoutLayer
 from .losses import BinaryCrossEntropyLoss, CrossEntropyLoss, get_loss
 from .utils import to_labels
@@ -403,45 +403,35 @@ def _as_callback(cb):
 
 
 # -- callbacks
-class EarlyStopping(Callback):
+class EarlyStopping(MonitorCallback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best_weights=True`` the network ends with the weights of its best epoch.
     ``mode`` is "min" (losses), "max" (accuracy) or "auto" (max for names with "acc").
+    As in Keras, ``patience=2`` stops after the second epoch in a row without improvement.
     """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best_weights=False,
                  mode="auto"):
-        self.monitor = monitor
+        super().__init__(monitor, mode, min_delta)
         self.patience = check_positive_int(patience, "patience", minimum=0)
-        if not min_delta >= 0:
-            raise ValueError(f"min_delta must be >= 0, got {min_delta!r}.")
-        self.min_delta = float(min_delta)
         self.restore_best_weights = bool(restore_best_weights)
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
-        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
 
     def on_train_begin(self, logs=None):
-        self.best = math.inf if self.mode == "min" else -math.inf
+        super().on_train_begin(logs)
         self.best_epoch = None
         self.best_weights = None
         self.wait = 0
 
-    def _improved(self, value):
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def on_epoch_end(self, epoch, logs=None):
         value = monitored(self, logs)
-        if self._improved(value):
+        if self.improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = self.network.get_weights()
         else:
             self.wait += 1
-            if self.wait > self.patience:
+            if self.wait >= self.patience:
                 self.stop_training = True
 
     def on_train_end(self, logs=None):
@@ -449,30 +439,23 @@ class EarlyStopping(Callback):
             self.network.set_weights(self.best_weights)
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Save the network to ``path`` after each epoch (or only when ``monitor`` improves).
 
     ``path`` may contain ``{epoch}`` (1-based). Files are written with ``scratchnn.save``.
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
+        super().__init__(monitor, mode)
         self.path = str(path)
-        self.monitor = monitor
         self.save_best_only = bool(save_best_only)
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
-        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
-
-    def on_train_begin(self, logs=None):
-        self.best = math.inf if self.mode == "min" else -math.inf
 
     def on_epoch_end(self, epoch, logs=None):
         from .serialization import save
 
         if self.save_best_only:
             value = monitored(self, logs)
-            better = value < self.best if self.mode == "min" else value > self.best
-            if not better:
+            if not self.improved(value):
                 return
             self.best = value
         save(self.network, self.path.format(epoch=epoch + 1), optimizer=self.optimizer)
