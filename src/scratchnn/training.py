@@ -170,10 +170,15 @@ def evaluate(network, X, y, loss=None, metrics=None, batch_size=1024):
     loss = get_loss(loss if loss is not None else _default_loss(network, y))
     y = _prepare_targets(network, loss, y)
     check_same_length(X, y)
+    return _evaluate(network, X, y, loss, _get_metrics(metrics, loss), batch_size)
+
+
+def _evaluate(network, X, y, loss, metric_fns, batch_size=1024):
+    """evaluate() on inputs already checked: {"loss": ..., name: value for each metric}."""
     out = network.predict_raw(X, batch_size=batch_size)
     results = {"loss": loss.forward(y, out)}
     shown = _metric_input(loss, out)
-    for name, fn in _get_metrics(metrics, loss).items():
+    for name, fn in metric_fns.items():
         results[name] = float(fn(y, shown))
     return results
 
@@ -242,69 +247,80 @@ def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_
     check_same_length(X, y)
     if len(X) == 0:
         raise ValueError("X is empty; fit needs at least one sample.")
+    validation = None
     if validation_data is not None:
         X_val = network._check_x(validation_data[0], "X_val")
         y_val = _prepare_targets(network, loss, validation_data[1], "y_val")
         check_same_length(X_val, y_val, "X_val", "y_val")
+        validation = (X_val, y_val)
 
     rng = np.random.default_rng(seed)
     for layer in network.layers:
         if isinstance(layer, DropoutLayer) and seed is not None:
             layer.rng = np.random.default_rng(rng.integers(2**63))
-
-    history = History()
-    cbs = [history] + [_as_callback(cb) for cb in (callbacks or [])]
-    for cb in cbs:
-        cb.set_context(network, optimizer)
-    runner = _EpochRunner(network, loss, optimizer, metric_fns, X, y, batch_size)
+    callbacks = [_as_callback(cb) for cb in (callbacks or [])]
+    loop = _FitLoop(network, loss, optimizer, metric_fns, X, y, batch_size, validation, callbacks)
 
     network.training = True
-    with _DeferredInterrupt() as interrupt:
-        for cb in cbs:
+    try:
+        with _DeferredInterrupt() as interrupt:
+            loop.run(epochs, rng if shuffle else None, verbose, interrupt)
+    finally:
+        network.training = False  # what follows fit is evaluation: dropout off
+    return loop.history
+
+
+class _FitLoop:
+    """The epochs of one ``fit``: minibatch steps, validation and callbacks. The batch buffers are
+    allocated once for the whole fit."""
+
+    def __init__(self, network, loss, optimizer, metric_fns, X, y, batch_size, validation,
+                 callbacks):
+        self.network, self.loss, self.optimizer = network, loss, optimizer
+        self.metric_fns = metric_fns
+        self.X, self.y, self.batch_size = X, y, batch_size
+        self.validation = validation
+        self.history = History()
+        self.callbacks = [self.history, *callbacks]
+        for cb in self.callbacks:
+            cb.set_context(network, optimizer)
+        size = min(batch_size, len(X))
+        self.x_buf = np.empty((size, X.shape[1]), dtype=X.dtype)
+        self.y_buf = np.empty((size, *y.shape[1:]), dtype=y.dtype)
+
+    def run(self, epochs, rng, verbose, interrupt):
+        """Train for ``epochs``, reshuffling with ``rng`` (None: keep the order)."""
+        history = self.history
+        for cb in self.callbacks:
             cb.on_train_begin({})
         for epoch in range(epochs):
-            for cb in cbs:
+            for cb in self.callbacks:
                 cb.on_epoch_begin(epoch, {})
-            order = rng.permutation(len(X)) if shuffle else None
+            order = rng.permutation(len(self.X)) if rng is not None else None
             try:
-                logs = runner.run_epoch(epoch, epochs, order, verbose, interrupt)
+                logs = self.run_epoch(epoch, epochs, order, verbose, interrupt)
             except TrainingDivergedError as err:
                 err.history = history
                 raise
             if logs is None:
                 history.interrupted = True
                 break
-            if validation_data is not None:
-                val = evaluate(network, X_val, y_val, loss=loss, metrics=list(metric_fns.values()))
-                logs.update({f"val_{k}": v for k, v in zip(["loss", *metric_fns], val.values(),
-                                                            strict=True)})
-            logs["lr"] = float(optimizer.lr)
-            for cb in cbs:
+            if self.validation is not None:
+                val = _evaluate(self.network, *self.validation, self.loss, self.metric_fns)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            logs["lr"] = float(self.optimizer.lr)
+            for cb in self.callbacks:
                 cb.on_epoch_end(epoch, logs)
             if verbose == 2:
                 tqdm.write(f"epoch {epoch + 1}/{epochs} - " + _format_logs(logs), file=sys.stdout)
-            if any(cb.stop_training for cb in cbs):
+            if any(cb.stop_training for cb in self.callbacks):
                 history.stopped_epoch = epoch
                 break
             if interrupt.requested:
                 history.interrupted = True
                 break
-        for cb in cbs:
+        for cb in self.callbacks:
             cb.on_train_end({})
-    network.training = False
-    return history
-
-
-class _EpochRunner:
-    """One epoch of minibatch steps, with the batch buffers allocated once for the whole fit."""
-
-    def __init__(self, network, loss, optimizer, metric_fns, X, y, batch_size):
-        self.network, self.loss, self.optimizer = network, loss, optimizer
-        self.metric_fns = metric_fns
-        self.X, self.y, self.batch_size = X, y, batch_size
-        size = min(batch_size, len(X))
-        self.x_buf = np.empty((size, X.shape[1]), dtype=X.dtype)
-        self.y_buf = np.empty((size, *y.shape[1:]), dtype=y.dtype)
 
     def _batch(self, order, start):
         stop = min(start + self.batch_size, len(self.X))
