@@ -308,3 +308,18 @@ def test_load_csv_errors(tmp_path):
     gappy.to_csv(tmp_path / "gappy.csv", index=False)
     with pytest.raises(ValueError, match="1 missing value"):
         load_csv(tmp_path / "gappy.csv", target="median_house_value")
+
+
+def test_load_csv_refuses_a_number_column_with_a_stray_word(tmp_path):
+    # One "?" among numbers would otherwise make the column categorical: thousands of one-hot
+    # columns, and a model that trains without a word of warning.
+    table = housing_like(30)
+    table["total_rooms"] = table["total_rooms"].astype(object)
+    table.loc[4, "total_rooms"] = "?"
+    table.to_csv(tmp_path / "stray.csv", index=False)
+    with pytest.raises(ValueError, match=r"'total_rooms' .* numbers but also '\?' on line 6"):
+        load_csv(tmp_path / "stray.csv", target="median_house_value")
+    # A text column that happens to hold a few numbers is still categorical.
+    codes = pd.DataFrame({"code": ["A1", "B2", "7", "C3", "D4"], "y": [1.0, 2, 3, 4, 5]})
+    codes.to_csv(tmp_path / "codes.csv", index=False)
+    assert load_csv(tmp_path / "codes.csv", target="y").categorical == ["code"]

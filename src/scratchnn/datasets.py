@@ -572,6 +572,30 @@ def download_mnist(dest, *, dataset="mnist", base_url=None, checksums=None, time
 
 
 # -- load_csv -------------------------------------------------------------------------------------
+def _refuse_stray_words(table, path):
+    """A column of numbers with a few words in it is a mistake in the file, not a category.
+
+    pandas reads such a column as text, so it would become categorical (a one-hot column per
+    distinct number) and the model would train on it without a word. Missing values that pandas
+    knows (an empty field, NA, n/a, NaN...) are not words.
+    """
+    import pandas as pd
+
+    for name in table.columns:
+        column = table[name]
+        if pd.api.types.is_numeric_dtype(column.dtype):
+            continue
+        given = column.dropna()
+        is_word = pd.to_numeric(given, errors="coerce").isna()
+        if is_word.any() and is_word.sum() < len(given) / 2:
+            row = is_word.idxmax()  # the first word; line 1 is the header
+            raise ValueError(
+                f"column {name!r} of {path} holds numbers but also {given[row]!r} on line "
+                f"{table.index.get_loc(row) + 2}; leave a missing number empty (or write NA) "
+                "and fix the others."
+            )
+
+
 @dataclass
 class TabularData:
     """A user's table split into features and target.
@@ -609,6 +633,7 @@ def load_csv(path, target=None, *, sep=","):
         raise ValueError(f"{path} could not be read as CSV: {exc}") from None
     if len(table) == 0:
         raise ValueError(f"{path} has a header but no rows of data.")
+    _refuse_stray_words(table, path)
 
     y = None
     if target is not None:
