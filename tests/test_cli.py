@@ -332,6 +332,7 @@ def bad_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
     (folder / "three.csv").write_text("1,2,3\n4,5,6\n")
     (folder / "notes.txt").write_text("not a model")
+    (folder / "zeros.csv").write_text(",".join(["0"] * 64) + "\n")
     (folder / "bad.toml").write_text("epochs = [\n")
     (folder / "unknown.toml").write_text("epoch = 3\n")
     (folder / "typed.toml").write_text('epochs = "many"\n')
@@ -387,6 +388,13 @@ ERRORS = [
      "the data lacks the column(s) 'longitude'"),
     (["predict", "--model", "{bad}/table/model.npz", "--input", "{bad}/picture.png"], 1,
      "not trained on images"),
+    # Unwritable places: said before any training, in words, naming the user's path.
+    (["train", "--out", "{bad}/notes.txt"], 1, "notes.txt is a file; --out needs a folder"),
+    (["train", "--out", "{bad}/notes.txt/run"], 1, "cannot write into --out {bad}/notes.txt/run"),
+    (["predict", "--model", "{model}", "--input", "{bad}/zeros.csv", "--output", "{bad}"], 1,
+     "cannot write {bad}: Is a directory"),
+    (["evaluate", "--model", "{model}", "--confusion-matrix", "{bad}/notes.txt/cm.png"], 1,
+     "cannot write {bad}/notes.txt/cm.png"),
 ]
 
 
@@ -395,11 +403,12 @@ ERRORS = [
 def test_user_errors_print_one_line_and_exit_nonzero(argv, code, message, bad_files, digits_run,
                                                      capsys):
     argv = [a.format(bad=bad_files, model=digits_run / "model.npz") for a in argv]
-    returned, _, err = run(capsys, *argv)
+    returned, out, err = run(capsys, *argv)
     assert returned == code
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "[Errno" not in err and ".tmp" not in err
     assert len(err.strip().splitlines()) == 1, err
-    assert err.startswith("scratchnn") and message in err
+    assert err.startswith("scratchnn") and message.format(bad=bad_files) in err
+    assert "epoch(s) in" not in out  # a run doomed by its options fails before it trains
 
 
 def test_help_exits_zero(capsys):

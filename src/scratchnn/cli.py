@@ -20,6 +20,7 @@ import numbers
 import os
 import platform
 import sys
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
@@ -455,7 +456,7 @@ def _cmd_train(args):
 
     opts = _train_options(args)
     data = _load_data(opts["data"], opts["target"], opts["task"])
-    out = Path(opts["out"] if opts["out"] is not None else Path("runs") / data.name)
+    out = _output_folder(Path(opts["out"] if opts["out"] is not None else Path("runs") / data.name))
     dtype = np.dtype(opts["dtype"]).type
     prep = _prepare(data, dtype)
     classify = data.task == "classification"
@@ -514,6 +515,19 @@ def _cmd_train(args):
     plot_history(history, path=out / "curves.png")
     _say(f"wrote {model_path}, {out / 'history.json'} and {out / 'curves.png'}")
     return 0
+
+
+def _output_folder(out):
+    """``out``, created and checked writable now rather than after the training time is spent."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file; --out needs a folder.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write into --out {out}: {exc.strerror}") from None
+    return out
 
 
 def _final_metrics(network, prep, data):
@@ -873,8 +887,15 @@ def main(argv=None):
         # ArithmeticError: a diverged training run (TrainingDivergedError) says what to change.
         if debug:
             raise
-        _error(f"scratchnn {args.command}: error: {exc}")
+        _error(f"scratchnn {args.command}: error: {_describe(exc)}")
         return 1
+
+
+def _describe(exc):
+    """The sentence of an error; an OSError's "[Errno 13] Permission denied: 'x'" in words."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def _error(message):
