@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures import write_housing_like_csv, write_idx_mnist
+from fixtures import write_housing_like_csv, write_idx_mnist, write_mnist_csv
 from PIL import Image
 
 from scratchnn.cli import _image_row, main
@@ -326,6 +326,31 @@ def test_mnist_folder_with_its_own_test_set(tmp_path, capsys):
     assert "784 28x28 pixel values 0..255" in stdout
 
 
+def test_train_on_one_data_set_and_test_on_another(tmp_path, capsys):
+    # What a user with the shared files has: training-set rows in a headerless CSV of another
+    # name (pixels, then the label) and only the t10k IDX files.
+    (tmp_path / "five").mkdir()
+    write_mnist_csv(tmp_path / "five" / "mnist_5k.csv.gz", n=50, header=False,
+                    label_position="last", gz=True)
+    write_idx_mnist(tmp_path / "t10k", n_train=0, n_test=20)
+    train, test = f"mnist:{tmp_path / 'five'}", f"mnist:{tmp_path / 't10k'}"
+    code, stdout, err = run(capsys, "train", "--data", train, "--test-data", test,
+                            "--hidden", "8", "--epochs", "2", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    assert f"50 training rows, 20 test rows (every row; the test rows are {test})" in stdout
+    model = load_model_file(tmp_path / "run" / "model.npz")
+    assert model.metadata["test_data"] == test and model.metadata["n_train"] == 50
+    # evaluate scores the test data by default, and finds what train printed.
+    code, stdout, err = run(capsys, "evaluate", "--model", tmp_path / "run" / "model.npz")
+    assert code == 0, err
+    assert f"data: {test}: 20 rows (the test data given in training)" in stdout
+    assert metric(stdout, "accuracy") == pytest.approx(
+        model.metadata["metrics"]["test"]["accuracy"], abs=1e-4)
+    code, stdout, _ = run(capsys, "evaluate", "--model", tmp_path / "run" / "model.npz",
+                          "--data", train)
+    assert "50 rows (all rows; the model was trained on them" in stdout
+
+
 # -- errors: one line on stderr, no traceback ----------------------------------------------------
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory):
@@ -340,6 +365,7 @@ def bad_files(tmp_path_factory):
     table = write_housing_like_csv(folder / "houses.csv", n_rows=40)
     table.loc[3, "ocean_proximity"] = "ON THE MOON"
     table.to_csv(folder / "moon.csv", index=False)
+    write_idx_mnist(folder / "mnist", n_train=0, n_test=5)
     # A table classifier (the task is read from the text target).
     assert main(["train", "--data", f"csv:{folder / 'houses.csv'}", "--target",
                  "ocean_proximity", "--hidden", "4", "--epochs", "1", "--quiet",
@@ -363,6 +389,10 @@ ERRORS = [
     (["train", "--data", "csv:{bad}/houses.csv", "--target", "ocean_proximity", "--task",
       "regression"], 2, "needs a numeric target"),
     (["train", "--data", "mnist:{bad}"], 1, "no train data"),
+    (["train", "--test-data", "mnist:{bad}/mnist"], 2,
+     "--test-data mnist:{bad}/mnist has 784 values per row, but --data digits has 64"),
+    (["train", "--data", "csv:{bad}/houses.csv", "--target", "median_house_value",
+      "--test-data", "digits"], 2, "--test-data digits is not a table like --data"),
     (["train", "--config", "{bad}/missing.toml"], 1, "no config file at"),
     (["train", "--config", "{bad}/bad.toml"], 1, "is not valid TOML"),
     (["train", "--config", "{bad}/unknown.toml"], 2, "unknown option 'epoch'"),

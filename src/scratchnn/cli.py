@@ -14,6 +14,7 @@ never a traceback; ``SCRATCHNN_DEBUG=1`` shows the traceback. The user guide is 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import numbers
@@ -39,6 +40,7 @@ _ACTIVATIONS = sorted(set(ACTIVATION_LAYERS) - {"softmax", "identity", "linear"}
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _SPLIT_SEED = 0  # the train/test split never moves, whatever --seed, so runs compare fairly
 _TEST_FRACTION = 0.2
+_OWN_SPLIT = "the files' own train and test sets"
 
 
 class UsageError(ValueError):
@@ -133,6 +135,9 @@ def _optimizer_name(value):
 _TRAIN_OPTIONS = {
     "data": (_text, "digits", "SPEC",
              "digits (default), mnist:DIR (IDX or CSV files, or one CSV file) or csv:PATH"),
+    "test-data": (_text, None, "SPEC",
+                  "data to test on, as --data; then every row of --data trains (default: a "
+                  "fixed 20%% of --data is held out)"),
     "target": (_text, None, "COLUMN", "the column to predict, for csv:PATH"),
     "task": (_choice(*_TASKS), None, "TASK",
              "classification or regression, for csv:PATH (default: read from the target)"),
@@ -154,7 +159,7 @@ _TRAIN_OPTIONS = {
     "out": (_text, None, "DIR", "folder for model.npz, history.json and curves.png "
                                 "(default runs/<data name>)"),
 }
-_PATH_OPTIONS = ("data", "out")  # in a config file, relative to the file's folder
+_PATH_OPTIONS = ("data", "test-data", "out")  # in a config file, relative to the file's folder
 
 
 def _train_options(args):
@@ -197,7 +202,7 @@ def _read_config(path):
                 f"{', '.join(_TRAIN_OPTIONS)}."
             )
         if name in _PATH_OPTIONS and isinstance(value, str):
-            value = _relative_to(path.parent, value, is_data=name == "data")
+            value = _relative_to(path.parent, value, is_data=name != "out")
         out[name] = (value, f"{path}: {key}")
     return out
 
@@ -231,10 +236,26 @@ class _Data:
     target: str | None = None
     image_shape: tuple | None = None
     max_value: float | None = None
+    test_spec: str | None = None  # the --test-data the test rows came from
 
     @property
     def is_image(self):
         return self.max_value is not None
+
+    @property
+    def has_own_test_set(self):
+        return self.split == _OWN_SPLIT
+
+    @property
+    def training_part(self):
+        """The rows a model trained on this data alone would never see are the test part;
+        with other test data, training takes every row but a test set of the files' own."""
+        return "train" if self.has_own_test_set else "all"
+
+    @property
+    def held_out_part(self):
+        """The rows to test on when this data is someone's test data."""
+        return "test" if self.has_own_test_set else "all"
 
     def rows(self, part):
         if part == "test":
@@ -252,18 +273,18 @@ def _concat(a, b):
     return pd.concat([a, b])
 
 
-def _parse_data_spec(spec):
+def _parse_data_spec(spec, option):
     """"digits" / "mnist:DIR" / "csv:PATH" -> (kind, absolute path or None)."""
     kind, sep, rest = spec.partition(":")
     if spec == "digits":
         return "digits", None
     if kind in ("mnist", "csv") and sep and rest:
         return kind, Path(rest).expanduser().resolve()
-    raise UsageError(f"--data must be digits, mnist:DIR or csv:PATH; got {spec!r}.")
+    raise UsageError(f"{option} must be digits, mnist:DIR or csv:PATH; got {spec!r}.")
 
 
-def _load_data(spec, target=None, task=None):
-    kind, path = _parse_data_spec(spec)
+def _load_data(spec, target=None, task=None, option="--data"):
+    kind, path = _parse_data_spec(spec, option)
     if kind != "csv":
         if target is not None:
             raise UsageError(f"--target applies to csv:PATH data, not to {spec}.")
@@ -274,6 +295,25 @@ def _load_data(spec, target=None, task=None):
     if kind == "mnist":
         return _mnist_data(path)
     return _csv_data(path, target, task)
+
+
+def _with_test_data(data, spec):
+    """``data`` to train on (every row but a test set of the files' own), the data ``spec``
+    names to test on."""
+    if (_parse_data_spec(spec, "--test-data")[0] == "csv") == data.is_image:
+        raise UsageError(f"--test-data {spec} is not {'images' if data.is_image else 'a table'} "
+                         f"like --data {data.spec}.")
+    test = _load_data(spec, data.target, data.task, option="--test-data")
+    width, test_width = data.X_train.shape[1], test.X_train.shape[1]
+    if data.is_image and (width, data.max_value) != (test_width, test.max_value):
+        raise UsageError(f"--test-data {test.spec} has {test_width} values per row, but --data "
+                         f"{data.spec} has {width}; they must be the same kind of image.")
+    X_train, y_train = data.rows(data.training_part)
+    X_test, y_test = test.rows(test.held_out_part)
+    rows = "the train set" if data.has_own_test_set else "every row"
+    return dataclasses.replace(data, X_train=X_train, y_train=y_train, X_test=X_test,
+                               y_test=y_test, split=f"{rows}; the test rows are {test.spec}",
+                               test_spec=test.spec)
 
 
 def _split(X, y, stratify):
@@ -311,8 +351,7 @@ def _mnist_data(path):
     spec = f"mnist:{path}"
     if hasattr(loaded, "train"):
         (X_train, y_train), (X_test, y_test) = loaded
-        parts = (_raw_pixels(X_train), y_train, _raw_pixels(X_test), y_test,
-                 "the files' own train and test sets")
+        parts = (_raw_pixels(X_train), y_train, _raw_pixels(X_test), y_test, _OWN_SPLIT)
     else:
         parts = _split(_raw_pixels(loaded.X), loaded.y, stratify=True)
     side = math.isqrt(parts[0].shape[1])
@@ -321,7 +360,7 @@ def _mnist_data(path):
 
 
 def _one_mnist_split(path):
-    """A folder with only one of the train/test sets: that set, else None."""
+    """A folder with only one of the train/test sets, or only one CSV file: that, else None."""
     from .datasets import load_mnist
 
     if not path.is_dir():
@@ -331,7 +370,8 @@ def _one_mnist_split(path):
             return load_mnist(path, split)
         except FileNotFoundError:
             continue
-    return None
+    csvs = [p for p in path.iterdir() if p.name.lower().endswith((".csv", ".csv.gz"))]
+    return load_mnist(csvs[0]) if len(csvs) == 1 else None
 
 
 def _raw_pixels(X):
@@ -456,6 +496,8 @@ def _cmd_train(args):
 
     opts = _train_options(args)
     data = _load_data(opts["data"], opts["target"], opts["task"])
+    if opts["test-data"] is not None:
+        data = _with_test_data(data, opts["test-data"])
     out = _output_folder(Path(opts["out"] if opts["out"] is not None else Path("runs") / data.name))
     dtype = np.dtype(opts["dtype"]).type
     prep = _prepare(data, dtype)
@@ -496,7 +538,8 @@ def _cmd_train(args):
              f"{_format_metrics(metrics['baseline'])}")
 
     metadata = {
-        "task": data.task, "data": data.spec, "target": data.target, "split": data.split,
+        "task": data.task, "data": data.spec, "test_data": data.test_spec,
+        "target": data.target, "split": data.split,
         "input": _input_description(data, prep),
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in opts.items()},
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -574,7 +617,7 @@ def _cmd_evaluate(args):
 
     model = load_model_file(args.model)
     meta = model.metadata
-    spec = args.data or meta.get("data")
+    spec = args.data or meta.get("test_data") or meta.get("data")
     if spec is None:
         raise UsageError("this model file does not say what data it was trained on; give --data.")
     task = meta.get("task") or _task_of(model)
@@ -616,9 +659,14 @@ def _evaluation_part(data, meta, all_rows):
     """Which rows to score, and why: never the rows the model was trained on, if it can help."""
     if all_rows:
         return "all", "all rows, as asked"
-    if data.split.startswith("the files'"):
+    if data.spec == meta.get("test_data"):
+        return data.held_out_part, "the test data given in training"
+    if data.has_own_test_set:
         return "test", "the test set"
     if data.spec == meta.get("data"):
+        if meta.get("test_data"):
+            return "all", (f"all rows; the model was trained on them and tested on "
+                           f"{meta['test_data']}")
         return "test", f"the held-out test part of the {data.split} used in training"
     if meta.get("data") is None:
         return "all", "all rows: the model file does not say what data it was trained on"
@@ -840,7 +888,8 @@ def build_parser():
                         "Metrics of a saved model; for a classifier also the confusion matrix "
                         "(printed and as a PNG).")
     evaluate.add_argument("--data", metavar="SPEC",
-                          help="digits, mnist:DIR or csv:PATH (default: the training data)")
+                          help="digits, mnist:DIR or csv:PATH (default: the data the model "
+                               "was tested on in training)")
     evaluate.add_argument("--target", metavar="COLUMN",
                           help="target column of csv data (default: the model's)")
     evaluate.add_argument("--all-rows", action="store_true",
