@@ -229,7 +229,9 @@ def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_
 
     Ctrl-C stops training cleanly between two steps and returns the history so far
     (``history.interrupted`` is True). A NaN or infinite loss raises ``TrainingDivergedError`` and
-    leaves the network with its last finite weights.
+    leaves the network with its last finite weights. However fit ends, it leaves the network in
+    evaluation mode (``network.training`` is False: dropout off); set it back to True for a
+    hand-written training loop.
     """
     from .optim import get_optimizer
 
