@@ -191,6 +191,9 @@ def test_predict_regression_from_raw_rows(housing_run, tmp_path, capsys):
     model = load_model_file(folder / "run" / "model.npz")
     np.testing.assert_allclose(predicted, model.predict(rows)[:, 0], rtol=1e-6)
     assert np.all((predicted > 0) & (predicted < 1e6))
+    # The unseen category is predicted, but not silently.
+    assert err.strip() == ("scratchnn predict: note: ocean_proximity has 'ON THE MOON' (1 row), "
+                           "a value not seen in training; it is encoded as no category.")
 
 
 # -- evaluate, predict, info on digits -----------------------------------------------------------

@@ -135,6 +135,10 @@ def test_unknown_and_missing_categories_give_all_zero_blocks(housing):
     assert not known[:2].any() and known[2:].sum() >= len(test) - 3
     np.testing.assert_array_equal(one_hot.sum(axis=1), known.astype(np.float32))
     assert set(one_hot.ravel()) == {0.0, 1.0}
+    # Said, so a caller can warn: the unseen value (not the missing one) and how often.
+    unseen = pre.unseen_categories(test)["ocean_proximity"]
+    assert unseen["UNDERWATER"] == 1 and sum(unseen.values()) == (~known).sum() - 1
+    assert pre.unseen_categories(train) == {}
 
 
 def test_integer_categories_match_after_a_gap_turns_them_to_float():

@@ -625,7 +625,7 @@ def _cmd_evaluate(args):
     data = _load_data(spec, target, task)
     part, why = _evaluation_part(data, meta, args.all_rows)
     X_raw, y_raw = data.rows(part)
-    X = _model_input(model, X_raw, spec)
+    X = _model_input(model, X_raw, spec, "evaluate")
     _say(f"model: {args.model}")
     _say(f"data: {data.spec}: {len(X)} rows ({why})")
     if task == "classification":
@@ -685,8 +685,9 @@ def _say_confusion(labels, predicted, class_names):
         _say(f"{name:>{width}} " + " ".join(f"{v:>{width}}" for v in row))
 
 
-def _model_input(model, X_raw, source):
-    """Raw rows through the model's preprocessing, checked against what the model takes."""
+def _model_input(model, X_raw, source, command):
+    """Raw rows through the model's preprocessing, checked against what the model takes; a
+    note on stderr for each category the model never saw (it encodes it as none)."""
     want = model.metadata.get("input", {})
     if isinstance(X_raw, np.ndarray) and want.get("kind") == "table":
         raise ValueError(f"{source} gives pixel rows, but the model was trained on a table with "
@@ -696,6 +697,13 @@ def _model_input(model, X_raw, source):
     if isinstance(X_raw, np.ndarray) and X_raw.shape[1] != model.network.n_features:
         raise ValueError(f"{source} has {X_raw.shape[1]} values per row, but the model takes "
                          f"{_describe_image(want) if want else model.network.n_features}.")
+    unseen = getattr(model.preprocessor, "unseen_categories", None)
+    for column, counts in (unseen(X_raw) if unseen else {}).items():
+        shown = ", ".join(f"{v!r} ({n} row{'s' if n > 1 else ''})"
+                          for v, n in list(counts.items())[:5])
+        plural = "values" if len(counts) > 1 else "a value"
+        _error(f"scratchnn {command}: note: {column} has {shown}, {plural} not seen in "
+               f"training; {'they are' if len(counts) > 1 else 'it is'} encoded as no category.")
     return model.transform(X_raw)
 
 
@@ -722,7 +730,7 @@ def _cmd_predict(args):
     else:
         X_raw = _read_rows(inputs[0], model)
         table = pd.DataFrame(index=range(len(X_raw)))
-    X = _model_input(model, X_raw, str(inputs[0]))
+    X = _model_input(model, X_raw, str(inputs[0]), "predict")
     if model.is_classifier:
         proba = model.network.predict_proba(X)
         table["prediction"] = np.asarray(model.class_names)[model.network.predict(X)]

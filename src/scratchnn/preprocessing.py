@@ -289,6 +289,20 @@ class Preprocessor:
             offset += len(categories)
         return out
 
+    def unseen_categories(self, data):
+        """{column: {value: count}} of the categories in ``data`` that fit never saw, each of
+        which ``transform`` encodes as an all-zero block; missing values are not counted."""
+        self._check_fitted()
+        frame = self._as_frame(data)
+        self._require_columns(frame, self.categorical_)
+        unseen = {}
+        for name, categories in zip(self.categorical_, self.categories_, strict=True):
+            values = self._category_strings(frame[name]).dropna()
+            new = values[~values.isin(categories)]
+            if len(new):
+                unseen[name] = new.value_counts(sort=False).to_dict()
+        return unseen
+
     # -- saving -----------------------------------------------------------------------------------
     def to_config(self):
         """The fitted state as a JSON-ready dict of strings, numbers and lists."""
