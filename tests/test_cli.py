@@ -15,7 +15,7 @@ import pytest
 from fixtures import write_housing_like_csv, write_idx_mnist, write_mnist_csv
 from PIL import Image
 
-from scratchnn.cli import _image_row, main
+from scratchnn.cli import _format_metrics, _image_row, main
 from scratchnn.datasets import load_digits
 from scratchnn.preprocessing import Preprocessor, Scaler, train_test_split
 from scratchnn.serialization import load_model_file
@@ -369,6 +369,9 @@ def bad_files(tmp_path_factory):
     table.loc[3, "ocean_proximity"] = "ON THE MOON"
     table.to_csv(folder / "moon.csv", index=False)
     write_idx_mnist(folder / "mnist", n_train=0, n_test=5)
+    assert main(["train", "--data", f"csv:{folder / 'houses.csv'}", "--target",
+                 "median_house_value", "--hidden", "4", "--epochs", "1", "--quiet",
+                 "--out", str(folder / "regressor")]) == 0
     # A table classifier (the task is read from the text target).
     assert main(["train", "--data", f"csv:{folder / 'houses.csv'}", "--target",
                  "ocean_proximity", "--hidden", "4", "--epochs", "1", "--quiet",
@@ -398,7 +401,10 @@ ERRORS = [
       "--test-data", "digits"], 2, "--test-data digits is not a table like --data"),
     (["train", "--config", "{bad}/missing.toml"], 1, "no config file at"),
     (["train", "--config", "{bad}/bad.toml"], 1, "is not valid TOML"),
-    (["train", "--config", "{bad}/unknown.toml"], 2, "unknown option 'epoch'"),
+    (["train", "--config", "{bad}/unknown.toml"], 2,
+     "unknown option 'epoch' (did you mean 'epochs'?)"),
+    (["evaluate", "--model", "{bad}/regressor/model.npz", "--data", "digits"], 1,
+     "the model predicts median_house_value (regression); digits has no such column"),
     (["train", "--config", "{bad}/typed.toml"], 2, "typed.toml: epochs must be a whole number"),
     (["train", "--epochs", "2", "--lr", "1e30", "--optimizer", "sgd", "--out", "{bad}/run"], 1,
      "loss diverged at epoch 1"),
@@ -442,6 +448,11 @@ def test_user_errors_print_one_line_and_exit_nonzero(argv, code, message, bad_fi
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith("scratchnn") and message.format(bad=bad_files) in err
     assert "epoch(s) in" not in out  # a run doomed by its options fails before it trains
+
+
+def test_metrics_are_printed_without_a_minus_zero():
+    # A cross-entropy of -0.0 (log of a probability of exactly 1) printed as "-0.0000".
+    assert _format_metrics({"accuracy": 1.0, "loss": -0.0}) == "accuracy 1.0000  loss 0.0000"
 
 
 def test_help_exits_zero(capsys):

@@ -181,6 +181,10 @@ def test_missing_column_and_wrong_width_are_named(housing):
         pre.transform(test.drop(columns="median_income"))
     # extra columns are ignored
     np.testing.assert_array_equal(pre.transform(test.assign(extra=1)), pre.transform(test))
+    # a headerless file of 784 pixels, read as a table, is not listed column by column
+    wide = pd.DataFrame(np.zeros((2, 784)), columns=[str(i) for i in range(784)])
+    with pytest.raises(ValueError, match=r"it has 784 columns: '0', '1', .*'7', \.\.\.\.$"):
+        pre.transform(wide)
     arrays = Preprocessor().fit(np.arange(12.0).reshape(4, 3))
     assert arrays.feature_names_out == ["x0", "x1", "x2"]
     with pytest.raises(ValueError, match="data has 2 features, but .* fitted on 3 columns"):

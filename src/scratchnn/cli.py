@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import math
 import numbers
@@ -197,10 +198,10 @@ def _read_config(path):
     for key, value in table.items():
         name = key.replace("_", "-")
         if name not in _TRAIN_OPTIONS:
-            raise UsageError(
-                f"{path} has an unknown option {key!r}; the options are "
-                f"{', '.join(_TRAIN_OPTIONS)}."
-            )
+            close = difflib.get_close_matches(name, _TRAIN_OPTIONS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"{path} has an unknown option {key!r}{hint}; the options are "
+                             f"{', '.join(_TRAIN_OPTIONS)}.")
         if name in _PATH_OPTIONS and isinstance(value, str):
             value = _relative_to(path.parent, value, is_data=name != "out")
         out[name] = (value, f"{path}: {key}")
@@ -469,6 +470,7 @@ def _regression_metrics(y_true, y_pred):
 def _format_metrics(metrics):
     parts = []
     for key, value in metrics.items():
+        value += 0.0  # -0.0 (a loss of exactly nothing) prints as 0.0
         if key == "r2":
             parts.append(f"R^2 {value:.4f}")
         elif key in ("rmse", "mae"):
@@ -621,6 +623,9 @@ def _cmd_evaluate(args):
     if spec is None:
         raise UsageError("this model file does not say what data it was trained on; give --data.")
     task = meta.get("task") or _task_of(model)
+    if task == "regression" and not spec.startswith("csv:"):
+        raise ValueError(f"the model predicts {meta.get('target') or 'a number'} (regression); "
+                         f"{spec} has no such column, it holds labelled images.")
     target = args.target or (meta.get("target") if spec.startswith("csv:") else None)
     data = _load_data(spec, target, task)
     part, why = _evaluation_part(data, meta, args.all_rows)

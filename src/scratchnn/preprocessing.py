@@ -379,9 +379,12 @@ class Preprocessor:
     def _require_columns(frame, columns):
         missing = [c for c in columns if c not in frame.columns]
         if missing:
+            has = ", ".join(map(repr, frame.columns[:8]))
+            if len(frame.columns) > 8:
+                has = f"{len(frame.columns)} columns: {has}, ..."
             raise ValueError(
                 f"the data lacks the column(s) {', '.join(map(repr, missing))} that the "
-                f"Preprocessor uses; it has {', '.join(map(repr, frame.columns))}."
+                f"Preprocessor uses; it has {has}."
             )
 
     @staticmethod
