@@ -258,6 +258,18 @@ def test_predict_digits_from_csv_rows(digits_run, digits_test, tmp_path, capsys)
     predicted = pd.read_csv(pd.io.common.StringIO(stdout))["prediction"]
     np.testing.assert_array_equal(predicted, model.predict(X_test[:5]))
 
+    # Pixels already scaled to [0, 1] (load_digits' X) would predict nonsense: said on stderr.
+    np.savetxt(path, X_test[:5] / 16, delimiter=",")
+    code, _, err = run(capsys, "predict", "--model", digits_run / "model.npz", "--input", path)
+    assert code == 0
+    assert err.strip() == (f"scratchnn predict: note: every value in {path} is within 0..1, but "
+                           "the model takes pixel values 0..16; were they scaled already?")
+    # Pixels beyond the range (0..255 rows for an 8x8 digits model) are refused.
+    np.savetxt(path, X_test[:5] * 16, delimiter=",")
+    code, _, err = run(capsys, "predict", "--model", digits_run / "model.npz", "--input", path)
+    assert code == 1
+    assert f"{path} has pixel values up to 256, but the model takes 0..16" in err
+
 
 def _digit_png(path, raw_pixels, *, white_background=True, mode="L", scale=8):
     """An image of an 8x8 digit (raw pixels 0..16) drawn ``scale`` times larger."""

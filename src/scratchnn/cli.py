@@ -702,6 +702,8 @@ def _model_input(model, X_raw, source, command):
     if isinstance(X_raw, np.ndarray) and X_raw.shape[1] != model.network.n_features:
         raise ValueError(f"{source} has {X_raw.shape[1]} values per row, but the model takes "
                          f"{_describe_image(want) if want else model.network.n_features}.")
+    if want.get("kind") == "image":
+        _check_pixel_range(X_raw, float(want["max_value"]), source, command)
     unseen = getattr(model.preprocessor, "unseen_categories", None)
     for column, counts in (unseen(X_raw) if unseen else {}).items():
         shown = ", ".join(f"{v!r} ({n} row{'s' if n > 1 else ''})"
@@ -710,6 +712,18 @@ def _model_input(model, X_raw, source, command):
         _error(f"scratchnn {command}: note: {column} has {shown}, {plural} not seen in "
                f"training; {'they are' if len(counts) > 1 else 'it is'} encoded as no category.")
     return model.transform(X_raw)
+
+
+def _check_pixel_range(X_raw, max_value, source, command):
+    """Pixels beyond the training range are an error; pixels all within 0..1 for a model that
+    takes 0..16 or 0..255 were most likely scaled already, which predicts nonsense silently."""
+    low, high = float(X_raw.min()), float(X_raw.max())
+    if low < 0 or high > max_value:
+        raise ValueError(f"{source} has pixel values {'down to' if low < 0 else 'up to'} "
+                         f"{low if low < 0 else high:g}, but the model takes 0..{max_value:g}.")
+    if 0 < high <= 1 < max_value:
+        _error(f"scratchnn {command}: note: every value in {source} is within 0..1, but the "
+               f"model takes pixel values 0..{max_value:g}; were they scaled already?")
 
 
 def _describe_image(want):
