@@ -111,10 +111,12 @@ def test_tutorial_notebook_runs(monkeypatch):
     assert "largest difference, hand loop vs fit: loss 0.0e+00, weights 0.0e+00" in printed
     assert "uniform(-1, 1)  diverged" in printed
     # The MNIST cell either trained or said plainly why it did not.
-    assert "test accuracy on all 10,000 test images" in printed or "NOTE: MNIST" in printed
+    mnist_trained = "test accuracy on all 10,000 test images" in printed
+    assert mnist_trained or "NOTE: MNIST" in printed
     images = [out for cell in nb.cells for out in cell.get("outputs", [])
               if "image/png" in out.get("data", {})]
-    assert len(images) >= 12
+    # Without the MNIST files (a clean machine) that chapter draws no figure.
+    assert len(images) >= (12 if mnist_trained else 11)
     assert_quiet(nb)
 
 
