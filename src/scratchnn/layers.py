@@ -245,8 +245,13 @@ ACTIVATION_LAYERS = {
 }
 
 
+def activation_class(name):
+    """The activation layer class of a name in ``ACTIVATION_LAYERS`` (any case)."""
+    if isinstance(name, str) and name.lower() in ACTIVATION_LAYERS:
+        return ACTIVATION_LAYERS[name.lower()]
+    raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATION_LAYERS)}.")
+
+
 def activation_layer(name):
     """A new activation layer from its name (each call makes a new layer: layers hold caches)."""
-    if isinstance(name, str) and name.lower() in ACTIVATION_LAYERS:
-        return ACTIVATION_LAYERS[name.lower()]()
-    raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATION_LAYERS)}.")
+    return activation_class(name)()

@@ -6,9 +6,17 @@ import numpy as np
 
 from ._validation import as_float_array, as_rng, assume_finite, check_float, check_positive_int
 from .activations import softmax
-from .layers import ACTIVATION_LAYERS, Layer, LinearLayer, SigmoidLayer, SoftmaxLayer
+from .layers import (
+    Layer,
+    LeakyReLULayer,
+    LinearLayer,
+    ReLULayer,
+    SigmoidLayer,
+    SoftmaxLayer,
+    activation_class,
+)
 
-_RELU_LIKE = ("relu", "leaky_relu")
+_RELU_LIKE = (ReLULayer, LeakyReLULayer)
 
 
 class MultiLayerNetwork:
@@ -65,22 +73,18 @@ class MultiLayerNetwork:
             raise ValueError(f"sizes needs at least an input and an output size, got {sizes}.")
         for size in sizes:
             check_positive_int(size, "every size in sizes")
-        for name in (activation, output_activation):
-            if name is not None and (not isinstance(name, str) or
-                                     name.lower() not in ACTIVATION_LAYERS):
-                raise ValueError(
-                    f"unknown activation {name!r}; choose one of {sorted(ACTIVATION_LAYERS)}."
-                )
+        hidden_cls = activation_class(activation)
+        output_cls = activation_class(output_activation) if output_activation is not None else None
         if init is None:
-            init = "he_uniform" if activation.lower() in _RELU_LIKE else "xavier_uniform"
+            init = "he_uniform" if hidden_cls in _RELU_LIKE else "xavier_uniform"
         rng = as_rng(rng)
         net = cls()
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             net.add(LinearLayer(n_in, n_out, init=init, rng=rng, dtype=dtype))
             if i < len(sizes) - 2:
-                net.add(ACTIVATION_LAYERS[activation.lower()]())
-        if output_activation is not None:
-            net.add(ACTIVATION_LAYERS[output_activation.lower()]())
+                net.add(hidden_cls())
+        if output_cls is not None:
+            net.add(output_cls())
         return net
 
     # -- properties -------------------------------------------------------------------------------
