@@ -106,7 +106,6 @@ def test_grad_z_of_the_wrong_shape_is_refused(make_layer, rng):
 
 @pytest.mark.parametrize("bad_x, message", [
     (np.ones(N_IN), r"x must be a 2-D array .* got 1-D array of shape \(4,\)\. For one sample"),
-    (np.ones((2, 3, N_IN)), r"x must be a 2-D array .* got 3-D array of shape \(2, 3, 4\)"),
     (np.array([[1.0, np.nan, 0.0, 0.0]]), "x contains 1 NaN or infinite value"),
     (np.array([[1.0, np.inf, -np.inf, 0.0]]), "x contains 2 NaN or infinite value"),
 ])
@@ -115,6 +114,20 @@ def test_bad_input_is_refused(make_layer, bad_x, message):
     with warnings.catch_warnings(), pytest.raises(ValueError, match=message):
         warnings.simplefilter("error")
         make_layer(N_IN, np.float64).forward(bad_x)
+
+
+def test_layers_for_rows_refuse_more_axes_and_elementwise_ones_take_any(make_layer, rng):
+    layer = make_layer(N_IN, np.float64)
+    x = rng.normal(size=(2, 3, N_IN))
+    if isinstance(layer, (LinearLayer, SoftmaxLayer)):
+        with pytest.raises(ValueError, match=r"x must be a 2-D array .* got 3-D array of shape "
+                                             r"\(2, 3, 4\)"):
+            layer.forward(x)
+    else:
+        assert layer.elementwise
+        out = layer.forward(x)
+        assert out.shape == x.shape
+        assert layer.backward(np.ones_like(out)).shape == x.shape
 
 
 def test_huge_but_finite_float32_input_is_accepted_silently():
