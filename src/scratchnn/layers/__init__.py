@@ -19,6 +19,7 @@ from .activations import (
 from .base import Layer
 from .dense import LinearLayer
 from .dropout import DropoutLayer
+from .normalization import BatchNorm1D, BatchNorm2D
 from .reshape import Flatten, Reshape
 
 LAYERS = {
@@ -32,6 +33,8 @@ LAYERS = {
         SoftmaxLayer,
         IdentityLayer,
         DropoutLayer,
+        BatchNorm1D,
+        BatchNorm2D,
         Flatten,
         Reshape,
     )
@@ -42,7 +45,9 @@ def layer_from_config(name, config):
     """A new layer of the registered class ``name`` built from its ``get_config()`` settings."""
     cls = LAYERS.get(name)
     if cls is None:
-        raise ValueError(f"unknown layer type {name!r}; scratchnn's layers are {', '.join(LAYERS)}.")
+        raise ValueError(
+            f"unknown layer type {name!r}; scratchnn's layers are {', '.join(LAYERS)}."
+        )
     if not isinstance(config, dict):
         raise TypeError(f"the settings of a {name} must be a JSON object, got {config!r}.")
     return cls.from_config(config)
@@ -51,6 +56,8 @@ def layer_from_config(name, config):
 __all__ = [
     "ACTIVATION_LAYERS",
     "LAYERS",
+    "BatchNorm1D",
+    "BatchNorm2D",
     "DropoutLayer",
     "Flatten",
     "IdentityLayer",
