@@ -59,8 +59,9 @@ def test_add_refuses_the_same_layer_instance_twice():
 
 def test_add_refuses_a_linear_layer_whose_input_does_not_fit():
     net = MultiLayerNetwork().add(LinearLayer(4, 5)).add(ReLULayer())
-    with pytest.raises(ValueError, match=r"cannot add LinearLayer\(6, 2\) after a layer with 5 "
-                                         r"outputs: n_in must be 5"):
+    with pytest.raises(ValueError, match=r"cannot add LinearLayer\(6, 2, dtype=float32\) after "
+                                         r"layer 1, ReLULayer\(\), whose output is \(batch, 5\):"
+                                         r" .* it needs \(batch, 6\)"):
         net.add(LinearLayer(6, 2))
     assert len(net) == 2
 
@@ -87,9 +88,10 @@ def test_parameters_are_layer_name_array_triples_of_the_live_arrays():
 def test_repr_lists_the_layers_and_their_parameter_counts():
     text = repr(small_net())
     lines = text.splitlines()
-    assert lines[0] == "MultiLayerNetwork("
+    assert lines[0] == "MultiLayerNetwork(input (batch, 4)"
     assert "(0) LinearLayer(4, 5, dtype=float32)" in lines[1] and lines[1].endswith("25 params")
-    assert lines[2].strip() == "(1) ReLULayer()"
+    assert lines[1].split("->")[1].split() == ["(batch,", "5)", "25", "params"]
+    assert lines[2].split() == ["(1)", "ReLULayer()", "->", "(batch,", "5)"]
     assert "(2) LinearLayer(5, 3, dtype=float32)" in lines[3] and lines[3].endswith("18 params")
     assert lines[4].strip() == "total: 43 parameters"
     assert lines[5] == ")"

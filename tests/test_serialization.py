@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from scratchnn import (
     TanhLayer,
 )
 from scratchnn.optim import SGD, Adagrad, Adam, AdamW, RMSProp
-from scratchnn.serialization import ModelFileError, load, load_model_file, save
+from scratchnn.serialization import FORMAT_VERSION, ModelFileError, load, load_model_file, save
 from scratchnn.training import ModelCheckpoint
 
 
@@ -98,7 +99,7 @@ def test_class_names_metadata_and_version_are_kept(tmp_path):
     assert model.metadata == {"data": "toy", "epochs": 3, "metrics": {"acc": 0.5},
                               "curve": [1.0, 0.5]}
     assert model.optimizer is None and model.preprocessor is None
-    assert model.format_version == 1 and model.scratchnn_version
+    assert model.format_version == FORMAT_VERSION == 2 and model.scratchnn_version
 
 
 def test_saving_leaves_only_the_model_file(tmp_path):
@@ -289,12 +290,16 @@ def test_corrupted_bytes_are_refused(saved):
      r"'params/0/W' of shape \(4, 5\), but layer 0 \(LinearLayer\) needs \(4, 6\)"),
     (lambda d, a: a.__setitem__("params/2/b", np.zeros((1, 3), np.float64)),
      "dtype float64, the layer computes in float32"),
-    (lambda d, a: d["layers"][0].__setitem__("n_out", 7),
+    (lambda d, a: d["layers"][0]["config"].__setitem__("n_out", 7),
      r"needs \(4, 7\) \(described as \[4, 6\]\)"),
     (lambda d, a: a.pop("params/2/W"), "lacks the array 'params/2/W'"),
     (lambda d, a: a.__setitem__("extra", np.zeros(3)), r"does not mention: \['extra'\]"),
-    (lambda d, a: d["layers"][0].pop("n_in"), r"without its setting\(s\) \['n_in'\]"),
-    (lambda d, a: d["layers"][0].__setitem__("dtype", "int8"), "invalid settings"),
+    (lambda d, a: d["layers"][0]["config"].pop("n_in"), r"without its setting\(s\) \['n_in'\]"),
+    (lambda d, a: d["layers"][0]["config"].__setitem__("dtype", "int8"), "invalid settings"),
+    (lambda d, a: d["layers"][1]["config"].__setitem__("beta", 2),
+     r"unknown setting\(s\) \['beta'\]"),
+    (lambda d, a: d["layers"][1].__setitem__("config", [0.1]), "without a config object"),
+    (lambda d, a: d.__setitem__("input_shape", [0]), "invalid input_shape"),
     (lambda d, a: d.__setitem__("format_version", 99), "upgrade scratchnn"),
     (lambda d, a: d.__setitem__("format", "other"), "not a scratchnn model file"),
     (lambda d, a: d.__setitem__("class_names", ["a", "b"]), "invalid class names"),
@@ -305,6 +310,7 @@ def test_corrupted_bytes_are_refused(saved):
     (lambda d, a: d.__setitem__("optimizer", {"type": "Adam", "keys": ["optimizer/lr"]}),
      "lacks the optimizer array 'optimizer/lr'"),
 ], ids=["shape", "dtype", "described-shape", "missing", "extra", "setting", "bad-dtype",
+        "unknown-setting", "config-not-object", "input-shape",
         "newer-format", "format", "class-names", "preprocessor-type", "scaler-config",
         "optimizer-array"])
 def test_inconsistent_file_is_refused(saved, edit, message):
@@ -350,3 +356,20 @@ def test_save_checks_its_arguments(tmp_path):
     with pytest.raises(TypeError, match="scratchnn.optim optimizer"):
         save(net, tmp_path / "m.npz", optimizer="adam")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_model_file_of_format_1_still_loads_and_predicts_as_it_did():
+    # Written by scratchnn 0.1.0 (format 1: settings beside each layer's type, no input_shape)
+    # from a 4-6-3 network with LeakyReLU, dropout and softmax, trained 2 epochs with Adam.
+    data = Path(__file__).parent / "data"
+    model = load_model_file(data / "model_v1.npz")
+    assert model.format_version == 1
+    assert model.class_names == ["a", "b", "c"]
+    net = model.network
+    assert net.input_shape == (4,) and net.n_outputs == 3
+    assert [type(layer).__name__ for layer in net.layers] == [
+        "LinearLayer", "LeakyReLULayer", "DropoutLayer", "LinearLayer", "SoftmaxLayer"]
+    assert net.layers[1].alpha == 0.1 and net.layers[2].p == 0.2
+    np.testing.assert_array_equal(net.predict_raw(np.load(data / "model_v1_inputs.npy")),
+                                  np.load(data / "model_v1_outputs.npy"))
+    assert type(model.optimizer).__name__ == "Adam" and model.optimizer.iterations == 2

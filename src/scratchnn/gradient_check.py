@@ -94,12 +94,18 @@ def _named_layers(model):
 
 
 def gradcheck(layer, x, eps=1e-6, rtol=1e-6, rng=0):
-    """Check ``layer.backward`` against finite differences at input x (batch, n_in).
+    """Check ``layer.backward`` against finite differences at input x (batch, ...): rows
+    (batch, n_in) or images (batch, channels, height, width).
 
     Works for any object with ``forward``, ``backward`` and ``params`` dicts: a layer or a
     ``MultiLayerNetwork``. Returns a GradcheckResult; ``result.passed`` is the verdict.
     """
-    x = np.array(as_float_array(x, "x", ndim=2), dtype=np.float64)
+    x = np.array(as_float_array(x, "x"), dtype=np.float64)
+    if x.ndim < 2:
+        raise ValueError(
+            f"x must be a 2-D array or more with the batch first, got shape {x.shape}; for one "
+            "sample use x.reshape(1, -1)."
+        )
     parts = _named_layers(layer)
     params = {prefix + name: p for prefix, part in parts
               for name, p in getattr(part, "params", {}).items()}

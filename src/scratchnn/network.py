@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._validation import as_float_array, as_rng, assume_finite, check_float, check_positive_int
@@ -19,16 +21,41 @@ from .layers import (
 _RELU_LIKE = (ReLULayer, LeakyReLULayer)
 
 
+def _batch_shape(shape):
+    """A per-sample shape as the user sees a whole batch: (64,) -> "(batch, 64)"."""
+    return "(batch, " + ", ".join(map(str, shape)) + ")" if shape else "(batch,)"
+
+
+def _check_shape(shape, name="input_shape"):
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        return tuple(check_positive_int(s, f"every size in {name}") for s in shape)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be a tuple of positive ints without the batch axis, e.g. (1, 28, 28); "
+            f"got {shape!r}."
+        ) from None
+
+
 class MultiLayerNetwork:
     """Layers applied in order: ``net.add(LinearLayer(64, 32)).add(ReLULayer())...``.
 
-    forward: X (batch, n_features) -> output (batch, n_outputs).
-    backward(grad): grad = dL/d(output) (batch, n_outputs); fills every layer's ``grads``.
+    forward: X (batch, *input_shape) -> output (batch, *output_shape): rows (batch, n_features)
+    for an MLP, images (batch, channels, height, width) for a CNN.
+    backward(grad): grad = dL/d(output); fills every layer's ``grads``.
+
+    The network knows the shape of one sample: ``input_shape`` is given, or taken from the first
+    layer that fixes it (a LinearLayer fixes (n_in,)), or from the first batch it sees. From it,
+    ``add`` works out each layer's output shape and refuses a layer that cannot take the output
+    of the one before.
     """
 
-    def __init__(self, layers=()):
+    def __init__(self, layers=(), input_shape=None):
         self.layers = []
         self._training = True
+        self._input_shape = None if input_shape is None else _check_shape(input_shape)
+        self._shapes = []  # each layer's per-sample output shape; None where it is unknown
         for layer in layers:
             self.add(layer)
 
@@ -42,7 +69,6 @@ class MultiLayerNetwork:
                 f"this {type(layer).__name__} is already in the network; a layer keeps the cache "
                 "of its last forward pass, so add a new instance instead of reusing one."
             )
-        last = self._last_linear()
         dtypes = {p.dtype for _, _, p in self.parameters()}
         dtypes |= {p.dtype for p in layer.params.values()}
         if len(dtypes) > 1:
@@ -50,13 +76,40 @@ class MultiLayerNetwork:
                 f"cannot mix dtypes {sorted(str(d) for d in dtypes)} in one network: build every "
                 "layer with the same dtype= (float32 by default)."
             )
-        if isinstance(layer, LinearLayer) and last is not None and last.n_out != layer.n_in:
-            raise ValueError(
-                f"cannot add LinearLayer({layer.n_in}, {layer.n_out}) after a layer with "
-                f"{last.n_out} outputs: n_in must be {last.n_out}."
-            )
+        input_shape = self._input_shape
+        if input_shape is None and all(other.elementwise for other in self.layers):
+            input_shape = layer.input_shape  # the first layer that fixes it
+        shapes = self._infer_shapes(input_shape, [*self.layers, layer])
         layer.training = self._training
         self.layers.append(layer)
+        self._input_shape, self._shapes = input_shape, shapes
+        return self
+
+    def _infer_shapes(self, input_shape, layers):
+        """Each layer's output shape from ``input_shape``, or a ValueError naming the two layers
+        that do not fit together."""
+        shapes, shape = [], input_shape
+        for i, layer in enumerate(layers):
+            if shape is not None:
+                try:
+                    shape = layer.output_shape(shape)
+                except ValueError as exc:
+                    before = (f"after layer {i - 1}, {layers[i - 1]!r}, whose output is"
+                              if i else "as the first layer, with input")
+                    raise ValueError(
+                        f"cannot add {layer!r} {before} {_batch_shape(shapes[-1] if i else shape)}"
+                        f": {exc}"
+                    ) from None
+                shape = None if shape is None else tuple(shape)
+            shapes.append(shape)
+        return shapes
+
+    def build(self, input_shape):
+        """Fix the per-sample input shape, e.g. ``(1, 28, 28)``, and work out every layer's
+        output shape (done by ``add`` and the first forward pass when it is not given)."""
+        input_shape = _check_shape(input_shape)
+        self._shapes = self._infer_shapes(input_shape, self.layers)
+        self._input_shape = input_shape
         return self
 
     @classmethod
@@ -88,23 +141,27 @@ class MultiLayerNetwork:
         return net
 
     # -- properties -------------------------------------------------------------------------------
-    def _linears(self):
-        return [layer for layer in self.layers if isinstance(layer, LinearLayer)]
+    @property
+    def input_shape(self):
+        """The shape of one input sample, e.g. (64,) or (1, 28, 28); None until it is known."""
+        return self._input_shape
 
-    def _last_linear(self):
-        linears = self._linears()
-        return linears[-1] if linears else None
+    @property
+    def output_shape(self):
+        """The shape of one output sample, e.g. (10,); None until it is known."""
+        return self._shapes[-1] if self._shapes else self._input_shape
 
     @property
     def n_features(self):
-        """Input width the network expects (None while it has no LinearLayer)."""
-        linears = self._linears()
-        return linears[0].n_in if linears else None
+        """Input width of a network on rows (batch, n_features); None for images or unknown."""
+        shape = self._input_shape
+        return shape[0] if shape is not None and len(shape) == 1 else None
 
     @property
     def n_outputs(self):
-        last = self._last_linear()
-        return last.n_out if last is not None else None
+        """Output width (batch, n_outputs); None while the shapes are unknown."""
+        shape = self.output_shape if self.layers else None
+        return shape[0] if shape is not None and len(shape) == 1 else None
 
     @property
     def dtype(self):
@@ -116,7 +173,8 @@ class MultiLayerNetwork:
 
     @property
     def training(self):
-        """True while training (dropout active); False for evaluation. Set it on the network."""
+        """True while training (dropout active, batch statistics in BatchNorm); False for
+        evaluation. Set it on the network."""
         return self._training
 
     @training.setter
@@ -126,47 +184,77 @@ class MultiLayerNetwork:
             layer.training = self._training
 
     def parameters(self):
-        """Every (layer, name, array) triple, in layer order."""
+        """Every trained (layer, name, array) triple, in layer order."""
         return [(layer, name, p) for layer in self.layers for name, p in layer.params.items()]
+
+    def states(self):
+        """Every (layer, name, array) triple of non-trained state (running statistics)."""
+        return [(layer, name, s) for layer in self.layers for name, s in layer.state.items()]
 
     @property
     def n_params(self):
         return sum(layer.n_params for layer in self.layers)
 
     def get_weights(self):
-        """Copies of every parameter array, in ``parameters()`` order."""
-        return [p.copy() for _, _, p in self.parameters()]
+        """Copies of every parameter array, in ``parameters()`` order, then of every state array,
+        in ``states()`` order: all that makes the network compute what it computes."""
+        return [a.copy() for _, _, a in self.parameters() + self.states()]
 
     def set_weights(self, weights):
-        """Copy ``weights`` (as from ``get_weights``) into the parameters, in place: the arrays
-        keep their identity, so an optimizer's per-parameter state still refers to them."""
-        params = self.parameters()
+        """Copy ``weights`` (as from ``get_weights``) into the parameters and state, in place: the
+        arrays keep their identity, so an optimizer's per-parameter state still refers to them."""
+        targets = self.parameters() + self.states()
         weights = list(weights)
-        if len(weights) != len(params):
+        if len(weights) != len(targets):
+            n_state = len(targets) - len(self.parameters())
             raise ValueError(
-                f"got {len(weights)} arrays, the network has {len(params)} parameters."
+                f"got {len(weights)} arrays, the network has {len(self.parameters())} parameters"
+                + (f" and {n_state} state arrays." if n_state else ".")
             )
-        for (layer, name, p), w in zip(params, weights, strict=True):
+        for (layer, name, p), w in zip(targets, weights, strict=True):
             w = np.asarray(w)
             if w.shape != p.shape:
                 raise ValueError(
                     f"{type(layer).__name__} parameter {name!r} has shape {p.shape}, got {w.shape}."
                 )
-        for (_, _, p), w in zip(params, weights, strict=True):
+        for (_, _, p), w in zip(targets, weights, strict=True):
             np.copyto(p, w, casting="same_kind")
 
     # -- computing --------------------------------------------------------------------------------
     def _check_x(self, x, name="X"):
+        """x as an array of this network's dtype with samples of ``input_shape``. A network that
+        does not know its input shape yet takes it from the first batch it sees."""
         if not self.layers:
             raise ValueError("the network has no layers; add some with net.add(...).")
-        x = as_float_array(x, name, ndim=2, dtype=self.dtype)
-        n = self.n_features
-        if n is not None and x.shape[1] != n:
-            raise ValueError(f"{name} has {x.shape[1]} features, the first layer expects {n}.")
+        x = as_float_array(x, name, dtype=self.dtype)
+        if self._input_shape is None and x.ndim >= 2:
+            self.build(x.shape[1:])
+        want = self._input_shape
+        if want is None or x.ndim != len(want) + 1:
+            layout = "(batch, features)" if want is None or len(want) == 1 else _batch_shape(want)
+            ndim = 2 if want is None else len(want) + 1
+            hint = ""
+            if x.ndim == 1 and ndim == 2:
+                hint = " For one sample use x.reshape(1, -1); for one feature, x.reshape(-1, 1)."
+            elif want is not None and x.ndim >= 1 and math.prod(x.shape[1:]) == math.prod(want):
+                hint = (f" Reshape it with X.reshape(-1, {', '.join(map(str, want))}), or start "
+                        f"the network with Reshape({want}).")
+            raise ValueError(
+                f"{name} must be a {ndim}-D array {layout}, got {x.ndim}-D array of shape "
+                f"{x.shape}.{hint}"
+            )
+        if x.shape[1:] != want:
+            if len(want) == 1:
+                raise ValueError(
+                    f"{name} has {x.shape[1]} features, the first layer expects {want[0]}.")
+            raise ValueError(
+                f"{name} has samples of shape {x.shape[1:]}, the network expects {want} "
+                f"(input {_batch_shape(want)})."
+            )
         return x
 
     def forward(self, x):
-        """x: (batch, n_features) -> output (batch, n_outputs), every layer in order."""
+        """x: (batch, *input_shape) -> output (batch, *output_shape), every layer in order."""
         return self._run_layers(self._check_x(x))
 
     def __call__(self, x):
@@ -209,7 +297,7 @@ class MultiLayerNetwork:
         finally:
             self.training = was_training
         if not outs:
-            return np.zeros((0, self.n_outputs or 0), dtype=self.dtype)
+            return np.zeros((0, *(self.output_shape or (0,))), dtype=self.dtype)
         return np.concatenate(outs)
 
     def predict_proba(self, x, batch_size=1024):
@@ -248,11 +336,18 @@ class MultiLayerNetwork:
 
     # -- display ----------------------------------------------------------------------------------
     def __repr__(self):
-        lines = ["MultiLayerNetwork("]
-        for i, layer in enumerate(self.layers):
+        """Each layer with its output shape and parameter count, as Keras's ``summary()``."""
+        def shown(shape):
+            return "(batch, ?)" if shape is None else _batch_shape(shape)
+
+        width = max([40, *(len(repr(layer)) + 1 for layer in self.layers)])
+        lines = [f"MultiLayerNetwork(input {shown(self._input_shape)}"]
+        for i, (layer, shape) in enumerate(zip(self.layers, self._shapes, strict=True)):
             count = f"{layer.n_params:,} params" if layer.params else ""
-            lines.append(f"  ({i}) {layer!r:<40} {count}".rstrip())
-        lines.append(f"  total: {self.n_params:,} parameters")
+            lines.append(f"  ({i}) {layer!r:<{width}} -> {shown(shape):<20} {count}".rstrip())
+        total = f"  total: {self.n_params:,} parameters"
+        n_state = sum(s.size for _, _, s in self.states())
+        lines.append(total + (f", {n_state:,} state values (not trained)" if n_state else ""))
         lines.append(")")
         return "\n".join(lines)
 

@@ -6,12 +6,15 @@ A model file is one ``.npz`` archive (a zip of ``.npy`` arrays) holding
   parameter: the format version, each layer's type and settings, the preprocessing state, the
   class names, the target scaling, the optimizer's class and the metadata of the run;
 * ``params/<layer index>/<name>``: every parameter array, e.g. ``params/0/W`` (n_in, n_out);
+* ``state/<layer index>/<name>``: every non-trained state array (BatchNorm's running statistics);
 * ``optimizer/<key>``: the optimizer's ``state_dict()`` when one was saved, so training resumes.
 
-Loading never unpickles (``allow_pickle=False``) and builds only scratchnn's own layer types, so a
-file from a stranger cannot run code. It trusts nothing else either: a truncated file, a pickle,
-an unknown layer type, or an array that does not match the shape and dtype the description
-gives are all refused with a ``ModelFileError`` naming the file and the problem.
+Each layer is described by its class name and its ``get_config()`` settings, and rebuilt through
+the one registry ``scratchnn.layers.LAYERS``. Loading never unpickles (``allow_pickle=False``) and
+builds only the classes of that registry, so a file from a stranger cannot run code. It trusts
+nothing else either: a truncated file, a pickle, an unknown layer type or setting, or an array
+that does not match the shape and dtype the description gives are all refused with a
+``ModelFileError`` naming the file and the problem.
 
 Saving is atomic: the archive is written to a temporary file in the same folder and then renamed
 over ``path``, so a crash mid-save leaves the previous file as it was.
@@ -19,6 +22,7 @@ over ``path``, so a crash mid-save leaves the previous file as it was.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import zipfile
@@ -28,37 +32,18 @@ from pathlib import Path
 import numpy as np
 
 from ._files import atomic_write
-from .layers import (
-    DropoutLayer,
-    IdentityLayer,
-    LeakyReLULayer,
-    LinearLayer,
-    ReLULayer,
-    SigmoidLayer,
-    SoftmaxLayer,
-    TanhLayer,
-)
+from .layers import LAYERS
 from .network import MultiLayerNetwork
 from .optim import Optimizer
 
 FORMAT_NAME = "scratchnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: layers as {"type", "config"}, input_shape, state arrays. 1 still loads.
 _DESCRIPTION_KEY = "model.json"
 _PARAMS_PREFIX = "params/"
+_STATE_PREFIX = "state/"
 _OPTIMIZER_PREFIX = "optimizer/"
-
-# The only layer types a file may name, and the settings each needs to be rebuilt. Subclasses are
-# not saved: their behaviour may differ from what the name promises when loaded.
-_LAYER_TYPES = {
-    cls.__name__: cls
-    for cls in (LinearLayer, ReLULayer, LeakyReLULayer, SigmoidLayer, TanhLayer, SoftmaxLayer,
-                IdentityLayer, DropoutLayer)
-}
-_LAYER_SETTINGS = {
-    "LinearLayer": ("n_in", "n_out", "dtype"),
-    "LeakyReLULayer": ("alpha",),
-    "DropoutLayer": ("p",),
-}
+# Where each kind of layer array lives in the archive, by the name of the layer's dict.
+_ARRAY_KINDS = {"params": _PARAMS_PREFIX, "state": _STATE_PREFIX}
 
 
 class ModelFileError(ValueError):
@@ -92,13 +77,15 @@ def save(network, path, *, optimizer=None, preprocessor=None, class_names=None,
     layers, arrays = [], {}
     for i, layer in enumerate(network.layers):
         layers.append(_layer_description(i, layer))
-        for name, p in layer.params.items():
-            arrays[f"{_PARAMS_PREFIX}{i}/{name}"] = p
+        for kind, prefix in _ARRAY_KINDS.items():
+            for name, arr in getattr(layer, kind).items():
+                arrays[f"{prefix}{i}/{name}"] = arr
     description = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "scratchnn_version": _version(),
         "dtype": np.dtype(network.dtype).name,
+        "input_shape": None if network.input_shape is None else list(network.input_shape),
         "n_features": network.n_features,
         "n_outputs": network.n_outputs,
         "layers": layers,
@@ -131,17 +118,16 @@ def _version():
 
 def _layer_description(i, layer):
     name = type(layer).__name__
-    if _LAYER_TYPES.get(name) is not type(layer):
+    if LAYERS.get(name) is not type(layer):
         raise TypeError(
             f"layer {i} is a {name}, which cannot be saved: model files hold only scratchnn's "
-            f"layer types ({', '.join(_LAYER_TYPES)})."
+            f"layer types ({', '.join(LAYERS)})."
         )
-    entry = {"type": name}
-    for setting in _LAYER_SETTINGS.get(name, ()):
-        value = getattr(layer, setting)
-        entry[setting] = np.dtype(value).name if setting == "dtype" else value
-    if layer.params:
-        entry["params"] = {pname: list(p.shape) for pname, p in layer.params.items()}
+    entry = {"type": name, "config": layer.get_config()}
+    for kind in _ARRAY_KINDS:
+        arrays = getattr(layer, kind)
+        if arrays:
+            entry[kind] = {aname: list(a.shape) for aname, a in arrays.items()}
     return entry
 
 
@@ -370,10 +356,15 @@ class _Reader:
         return desc
 
     def network(self, desc, arrays):
-        network = MultiLayerNetwork()
+        input_shape = desc.get("input_shape")
+        try:
+            network = MultiLayerNetwork(input_shape=input_shape)
+        except (TypeError, ValueError) as exc:
+            self.fail(f"has an invalid input_shape {input_shape!r}: {exc}")
         for i, entry in enumerate(desc["layers"]):
-            layer = self._layer(i, entry)
-            self._fill_params(i, layer, entry, arrays)
+            layer = self._layer(i, entry, desc["format_version"])
+            for kind in _ARRAY_KINDS:
+                self._fill(i, layer, entry, arrays, kind)
             try:
                 network.add(layer)
             except ValueError as exc:
@@ -384,41 +375,55 @@ class _Reader:
                 self.fail(f"says {key} = {desc[key]} but its layers give {getattr(network, key)}")
         return network
 
-    def _layer(self, i, entry):
+    def _layer(self, i, entry, version):
         kind = entry.get("type") if isinstance(entry, dict) else None
-        if kind not in _LAYER_TYPES:
+        if not isinstance(kind, str) or kind not in LAYERS:
             self.fail(
                 f"has layer {i} of unknown type {kind!r}; only scratchnn's layer types can be "
-                f"loaded ({', '.join(_LAYER_TYPES)})"
+                f"loaded ({', '.join(LAYERS)})"
             )
-        settings = _LAYER_SETTINGS.get(kind, ())
-        missing = [s for s in settings if s not in entry]
+        if version == 1:  # format 1 kept a layer's settings beside its type
+            config = {k: v for k, v in entry.items() if k not in ("type", *_ARRAY_KINDS)}
+        else:
+            config = entry.get("config")
+            if not isinstance(config, dict):
+                self.fail(f"has layer {i} ({kind}) without a config object")
+        cls = LAYERS[kind]
+        accepted = inspect.signature(cls).parameters
+        required = [name for name, p in accepted.items() if p.default is inspect.Parameter.empty]
+        missing = [name for name in required if name not in config]
         if missing:
             self.fail(f"has layer {i} ({kind}) without its setting(s) {missing}")
-        kwargs = {s: entry[s] for s in settings}
-        if kind == "LinearLayer":
-            kwargs["init"] = "zeros"  # the saved weights overwrite it; no random draws needed
+        unknown = sorted(set(config) - set(accepted))
+        if unknown:
+            self.fail(f"has layer {i} ({kind}) with unknown setting(s) {unknown}")
+        if "init" in accepted:
+            config = {**config, "init": "zeros"}  # the saved weights overwrite it: no random draws
         try:
-            return _LAYER_TYPES[kind](**kwargs)
+            return cls.from_config(config)
         except (TypeError, ValueError) as exc:
             self.fail(f"has layer {i} ({kind}) with invalid settings: {exc}")
 
-    def _fill_params(self, i, layer, entry, arrays):
-        described = entry.get("params") or {}
-        if set(described) != set(layer.params):
+    def _fill(self, i, layer, entry, arrays, kind):
+        """Copy the saved arrays of ``layer.params`` or ``layer.state`` (``kind``) into it."""
+        described = entry.get(kind) or {}
+        own = getattr(layer, kind)
+        if not isinstance(described, dict) or set(described) != set(own):
+            what = "parameters" if kind == "params" else "state arrays"
             self.fail(
-                f"describes parameters {sorted(described)} for layer {i} "
-                f"({type(layer).__name__}), which has {sorted(layer.params)}"
+                f"describes {what} {sorted(described)} for layer {i} "
+                f"({type(layer).__name__}), which has {sorted(own)}"
             )
-        for name, p in layer.params.items():
-            key = f"{_PARAMS_PREFIX}{i}/{name}"
+        for name, p in own.items():
+            key = f"{_ARRAY_KINDS[kind]}{i}/{name}"
             arr = arrays.pop(key, None)
             if arr is None:
                 self.fail(f"lacks the array {key!r}")
-            if list(described[name]) != list(p.shape) or arr.shape != p.shape:
+            shape = described[name]
+            if not isinstance(shape, list) or list(shape) != list(p.shape) or arr.shape != p.shape:
                 self.fail(
                     f"has array {key!r} of shape {arr.shape}, but layer {i} "
-                    f"({type(layer).__name__}) needs {p.shape} (described as {described[name]})"
+                    f"({type(layer).__name__}) needs {p.shape} (described as {shape})"
                 )
             if arr.dtype != p.dtype:
                 self.fail(

@@ -30,7 +30,6 @@ from ._validation import (
     check_same_length,
 )
 from .callbacks import Callback, MonitorCallback, monitored
-from .layers import DropoutLayer
 from .losses import BinaryCrossEntropyLoss, CrossEntropyLoss, get_loss
 from .utils import to_labels
 
@@ -214,7 +213,8 @@ def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_
 
     Parameters
     ----------
-    X : (n, n_features) array.  y : labels (n,), one-hot rows (n, C), or targets (n, k).
+    X : (n, *network.input_shape) array: rows (n, n_features), or images (n, C, H, W) for a
+        network of convolutions.  y : labels (n,), one-hot rows (n, C), or targets (n, k).
     loss : a Loss or its name ("cross_entropy", "mse", "mae", "bce"); by default cross-entropy
         for integer labels with several outputs, MSE otherwise.
     optimizer : an optimizer from ``scratchnn.optim`` or its name ("sgd", "adam", ...); ``lr``
@@ -239,12 +239,12 @@ def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_
     batch_size = check_positive_int(batch_size, "batch_size")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
+    X = network._check_x(X)  # first: a network that does not know its input shape learns it here
     loss = get_loss(loss if loss is not None else _default_loss(network, y))
     optimizer = get_optimizer(optimizer, lr=lr)
     metric_fns = _get_metrics(metrics, loss)
 
     X, y, validation_data = _split_validation(X, y, validation_data, validation_split)
-    X = network._check_x(X)
     y = _prepare_targets(network, loss, y)
     check_same_length(X, y)
     if len(X) == 0:
@@ -258,7 +258,7 @@ def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_
 
     rng = np.random.default_rng(seed)
     for layer in network.layers:
-        if isinstance(layer, DropoutLayer) and seed is not None:
+        if layer.stochastic and seed is not None:
             layer.rng = np.random.default_rng(rng.integers(2**63))
     callbacks = [_as_callback(cb) for cb in (callbacks or [])]
     loop = _FitLoop(network, loss, optimizer, metric_fns, X, y, batch_size, validation, callbacks)
@@ -287,7 +287,7 @@ class _FitLoop:
         for cb in self.callbacks:
             cb.set_context(network, optimizer)
         size = min(batch_size, len(X))
-        self.x_buf = np.empty((size, X.shape[1]), dtype=X.dtype)
+        self.x_buf = np.empty((size, *X.shape[1:]), dtype=X.dtype)
         self.y_buf = np.empty((size, *y.shape[1:]), dtype=y.dtype)
 
     def run(self, epochs, rng, verbose, interrupt):
