@@ -286,7 +286,8 @@ class _FitLoop:
         self.callbacks = [self.history, *callbacks]
         for cb in self.callbacks:
             cb.set_context(network, optimizer)
-        size = min(batch_size, len(X))
+        self.bounds = _batch_bounds(len(X), batch_size, network)
+        size = max(stop - start for start, stop in self.bounds)
         self.x_buf = np.empty((size, *X.shape[1:]), dtype=X.dtype)
         self.y_buf = np.empty((size, *y.shape[1:]), dtype=y.dtype)
 
@@ -324,8 +325,7 @@ class _FitLoop:
         for cb in self.callbacks:
             cb.on_train_end({})
 
-    def _batch(self, order, start):
-        stop = min(start + self.batch_size, len(self.X))
+    def _batch(self, order, start, stop):
         if order is None:
             return self.X[start:stop], self.y[start:stop]
         idx = order[start:stop]
@@ -341,19 +341,18 @@ class _FitLoop:
         net, loss, opt = self.network, self.loss, self.optimizer
         weights_at_start = net.get_weights()
         state_at_start = opt.state_dict()
-        starts = range(0, len(self.X), self.batch_size)
-        bar = tqdm(starts, desc=f"epoch {epoch + 1}/{epochs}", leave=True, file=sys.stdout,
+        bar = tqdm(self.bounds, desc=f"epoch {epoch + 1}/{epochs}", leave=True, file=sys.stdout,
                    disable=verbose != 1, dynamic_ncols=True)
         total_loss, seen = 0.0, 0
         metric_sums = dict.fromkeys(self.metric_fns, 0.0)
         # X was checked for NaN/inf once, in fit. Overflow on the way to a diverging loss is not
         # bad data: it shows up as a non-finite loss, reported below as one clear error.
         with np.errstate(over="ignore", invalid="ignore"), assume_finite():
-            for step, start in enumerate(bar):
+            for step, (start, stop) in enumerate(bar):
                 if interrupt.requested:
                     bar.close()
                     return None
-                xb, yb = self._batch(order, start)
+                xb, yb = self._batch(order, start, stop)
                 out = net.forward(xb)
                 value = loss.forward(yb, out)
                 if not math.isfinite(value):
@@ -396,6 +395,17 @@ class _FitLoop:
         self.network.set_weights(weights_at_start)
         self.optimizer.load_state_dict(state_at_start)
         return True
+
+
+def _batch_bounds(n, batch_size, network):
+    """(start, stop) of each minibatch: batches of ``batch_size``, the last one shorter. A layer
+    that takes statistics over the batch (BatchNorm) cannot train on one sample, so a last batch
+    of one is folded into the one before it."""
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if len(bounds) > 1 and n % batch_size == 1 and any(
+            layer.batch_statistics for layer in network.layers):
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
 
 
 def _format_logs(logs):

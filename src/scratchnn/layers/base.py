@@ -27,6 +27,8 @@ Describing itself (what the network, model files and exporters read, instead of 
   builds an equal layer (with fresh weights).
 * ``stochastic``: True for layers that draw random numbers while training (dropout). They keep a
   generator in ``self.rng``, which ``fit(seed=...)`` replaces so that runs repeat.
+* ``batch_statistics``: True for layers whose training output depends on the whole batch
+  (BatchNorm); they need two samples or more, so ``fit`` never gives them a batch of one.
 * ``elementwise``: True when the output has the input's shape whatever it is (activations), so a
   network can see through it when it looks for the layer that fixes its input shape.
 """
@@ -42,6 +44,7 @@ class Layer:
     """Base class. Subclasses implement ``forward`` and ``backward`` (and describe themselves)."""
 
     stochastic = False
+    batch_statistics = False
     elementwise = False
 
     def __init__(self):
@@ -114,8 +117,8 @@ class Layer:
     def _shape_error(self, input_shape, needs):
         """The ValueError for a per-sample input shape this layer cannot take."""
         return ValueError(
-            f"{self!r} cannot take input of shape (batch, {', '.join(map(str, input_shape))}"
-            f"{',' if len(input_shape) == 1 else ''}): it needs {needs}."
+            f"{self!r} cannot take input of shape (batch, {', '.join(map(str, input_shape))}): "
+            f"it needs {needs}."
         )
 
     def _check_grad(self, grad_z):

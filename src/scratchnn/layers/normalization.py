@@ -27,6 +27,7 @@ class _BatchNorm(Layer):
     batch's mean and variance depend on x too; evaluation: dL/dx = gamma * inv_std * g.
     """
 
+    batch_statistics = True
     _axes = None  # the axes a statistic is reduced over: all but the channel axis 1
     _layout = None  # the axes named in errors
     _size_name = None  # "features" or "channels", the name of the constructor's first argument
