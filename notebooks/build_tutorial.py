@@ -683,10 +683,10 @@ CHAPTER_7 = [
     first 36 digits with their labels.
     """),
     code("""
-    images, labels = load_digits(return_images=True)
+    images, labels = load_digits(return_images=True)  # (n, channels, height, width)
     print("images", images.shape, "-> rows of", images[0].size, "features")
     print("the first digit, a", labels[0], "(intensities 0-16):")
-    print((images[0] * 16).astype(int))
+    print((images[0, 0] * 16).astype(int))
     plot_images(images, labels, n=36, dpi=70)
     """),
     md(r"""

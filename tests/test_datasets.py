@@ -35,7 +35,7 @@ def test_load_digits_scales_pixels_to_unit_range_as_float32():
 def test_load_digits_images_are_the_rows_reshaped():
     X, y = load_digits()
     images, y2 = load_digits(return_images=True)
-    assert images.shape == (1797, 8, 8)
+    assert images.shape == (1797, 1, 8, 8) and images.dtype == np.float32
     np.testing.assert_array_equal(images.reshape(1797, 64), X)
     np.testing.assert_array_equal(y, y2)
 
@@ -101,6 +101,20 @@ def test_load_mnist_single_split_and_images(tmp_path):
     np.testing.assert_array_equal(test.X * 255, truth["test"][0].astype(np.float32))
     train = load_mnist(str(tmp_path), split="train")
     np.testing.assert_array_equal(train.y, truth["train"][1])
+
+
+def test_load_mnist_images_for_a_convolution(tmp_path):
+    truth = write_idx_mnist(tmp_path, n_train=5, n_test=7)
+    (X_train, y_train), (X_test, _) = load_mnist(tmp_path, images=True)
+    assert X_train.shape == (5, 1, 28, 28) and X_test.shape == (7, 1, 28, 28)
+    np.testing.assert_array_equal(X_test[:, 0] * 255, truth["test"][0].astype(np.float32))
+    np.testing.assert_array_equal(y_train, truth["train"][1])
+    single = load_mnist(tmp_path, split="test", images=True)
+    assert single.X.shape == (7, 1, 28, 28) and single.X.dtype == np.float32
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    write_mnist_csv(csv / "mnist_test.csv", n=4)
+    assert load_mnist(csv / "mnist_test.csv", images=True).X.shape == (4, 1, 28, 28)
 
 
 def test_only_test_files_present_names_the_missing_train_files(tmp_path):

@@ -195,6 +195,16 @@ def test_flat_images_become_square(pixels, side):
     assert titles(fig) == ["", "", ""]
 
 
+def test_channels_first_images_as_a_convolution_takes_them():
+    rng = np.random.default_rng(0)
+    grey = rng.random((2, 1, 8, 8), dtype=np.float32)
+    fig = plot_images(grey, dpi=DPI)
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), grey[0, 0])
+    colour = rng.random((2, 3, 5, 6))
+    fig = plot_images(colour, dpi=DPI)
+    np.testing.assert_array_equal(fig.axes[1].images[0].get_array(), colour[1].transpose(1, 2, 0))
+
+
 def test_images_with_shape_class_names_and_one_hot_labels():
     images = np.arange(30.0).reshape(3, 10)
     one_hot = np.eye(2)[[1, 0, 1]]

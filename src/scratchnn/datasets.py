@@ -70,13 +70,15 @@ def load_digits(*, return_images=False):
     """The 1,797 handwritten digits bundled with scikit-learn (no network needed).
 
     Returns a ``DataSplit``: X (1797, 64) float32 pixels scaled from 0..16 to [0, 1], row-major
-    8x8; y (1797,) int64 labels 0..9. With ``return_images=True`` X is (1797, 8, 8) instead,
-    for plotting.
+    8x8; y (1797,) int64 labels 0..9. With ``return_images=True`` X is (1797, 1, 8, 8) instead:
+    one-channel images (batch, channels, height, width), as a ``Conv2D`` takes them.
     """
     from sklearn.datasets import load_digits as sklearn_digits  # slow import, needed only here
 
     bunch = sklearn_digits()
-    X = (bunch.images if return_images else bunch.data).astype(np.float32) / np.float32(16)
+    X = bunch.data.astype(np.float32) / np.float32(16)
+    if return_images:
+        X = X.reshape(len(X), 1, 8, 8)
     return DataSplit(X, bunch.target.astype(np.int64))
 
 
@@ -349,7 +351,7 @@ def _load_file(path, label_column, flatten):
     return _load_idx_pair(path, labels_path, flatten)
 
 
-def load_mnist(path, split=None, *, flatten=True, label_column="auto"):
+def load_mnist(path, split=None, *, flatten=True, images=False, label_column="auto"):
     """MNIST, Fashion-MNIST or KMNIST from local files: IDX or CSV, gzipped or not.
 
     Parameters
@@ -364,6 +366,9 @@ def load_mnist(path, split=None, *, flatten=True, label_column="auto"):
         For a folder: which part to load; None means "both". Must be None for a file.
     flatten : bool
         True gives X (n, rows * cols); False gives the images (n, rows, cols).
+    images : bool
+        True gives one-channel images (n, 1, rows, cols), as a ``Conv2D`` takes them (``flatten``
+        is then ignored).
     label_column : "auto", "first" or "last"
         Where the label is in a CSV. "auto": the column named ``label`` when the first line is a
         header; in a headerless CSV the end column holding digit labels 0..9 -- the label first
@@ -382,6 +387,11 @@ def load_mnist(path, split=None, *, flatten=True, label_column="auto"):
     """
     if label_column not in ("auto", "first", "last"):
         raise ValueError(f"label_column must be 'auto', 'first' or 'last', got {label_column!r}.")
+    if images:
+        data = load_mnist(path, split, flatten=False, label_column=label_column)
+        if isinstance(data, MnistData):
+            return MnistData(*(DataSplit(X[:, None], y) for X, y in data))
+        return DataSplit(data.X[:, None], data.y)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
     folder = Path(path)

@@ -236,7 +236,7 @@ def plot_images(images, labels=None, predictions=None, n=25, shape=None, path=No
 
     Parameters
     ----------
-    images : array-like (N, h, w), (N, h, w, 3|4) or flat (N, h*w)
+    images : array-like (N, h, w), (N, h, w, 3|4), (N, 1|3|4, h, w) or flat (N, h*w)
         Flat rows are made square (64 -> 8x8, 784 -> 28x28) unless ``shape`` says otherwise.
     labels, predictions : array-like (N,) or (N, C), optional
         Class labels, or one-hot / probability rows. A title shows the label; a wrong prediction
@@ -304,7 +304,8 @@ def _image_array(images):
     if arr.ndim not in (2, 3, 4):
         hint = " For one flat image use x.reshape(1, -1)." if arr.ndim == 1 else ""
         raise ValueError(
-            "images must be (n, h, w), (n, h, w, channels) or flat (n, h*w), got shape "
+            "images must be (n, h, w), (n, h, w, channels), (n, channels, h, w) or flat "
+            "(n, h*w), got shape "
             f"{arr.shape}.{hint}"
         )
     if len(arr) == 0:
@@ -332,6 +333,8 @@ def _pixels(images, shape):
                 "pass shape=(height, width)."
             )
         arr = arr.reshape(len(arr), side, side)
+    if arr.ndim == 4 and arr.shape[1] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+        arr = np.moveaxis(arr, 1, -1)  # channels first, as a Conv2D takes them: (n, C, h, w)
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim == 4 and arr.shape[-1] not in (3, 4):
