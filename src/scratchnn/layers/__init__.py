@@ -17,9 +17,11 @@ from .activations import (
     activation_layer,
 )
 from .base import Layer
+from .conv import Conv2D
 from .dense import LinearLayer
 from .dropout import DropoutLayer
 from .normalization import BatchNorm1D, BatchNorm2D
+from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .reshape import Flatten, Reshape
 
 LAYERS = {
@@ -35,6 +37,10 @@ LAYERS = {
         DropoutLayer,
         BatchNorm1D,
         BatchNorm2D,
+        Conv2D,
+        MaxPool2D,
+        AvgPool2D,
+        GlobalAvgPool2D,
         Flatten,
         Reshape,
     )
@@ -56,14 +62,18 @@ def layer_from_config(name, config):
 __all__ = [
     "ACTIVATION_LAYERS",
     "LAYERS",
+    "AvgPool2D",
     "BatchNorm1D",
     "BatchNorm2D",
+    "Conv2D",
     "DropoutLayer",
     "Flatten",
+    "GlobalAvgPool2D",
     "IdentityLayer",
     "Layer",
     "LeakyReLULayer",
     "LinearLayer",
+    "MaxPool2D",
     "ReLULayer",
     "Reshape",
     "SigmoidLayer",
