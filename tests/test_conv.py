@@ -33,7 +33,7 @@ CONV_CASES = [
     (dict(in_channels=3, out_channels=2, kernel_size=1, stride=2, padding=0), (2, 3, 5, 4)),
 ]
 POOL_CASES = [  # (class, settings, input shape)
-    (MaxPool2D, dict(kernel_size=2), (2, 3, 6, 4)),  # tiles exactly: the reshape path
+    (MaxPool2D, dict(kernel_size=2), (2, 3, 6, 4)),  # windows tile the image exactly
     (MaxPool2D, dict(kernel_size=2), (1, 2, 7, 5)),  # a row and a column left over
     (MaxPool2D, dict(kernel_size=(3, 2), stride=1), (1, 2, 7, 5)),  # overlapping windows
     (MaxPool2D, dict(kernel_size=3, stride=2), (2, 2, 7, 5)),
