@@ -132,6 +132,74 @@ def test_config_file_with_command_line_override(tmp_path, capsys):
     assert model.metadata["data"] == f"csv:{(folder / 'houses.csv').resolve()}"
 
 
+# -- convolutional networks -----------------------------------------------------------------------
+CNN_SPEC = "conv 8 3 pad 1, batchnorm, relu, maxpool 2, flatten, dense 32, relu, dropout 0.2"
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    """A small CNN trained on digits from a layer spec: (folder, stdout)."""
+    out = tmp_path_factory.mktemp("runs") / "cnn"
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        code = main(["train", "--data", "digits", "--layers", CNN_SPEC, "--epochs", "6",
+                     "--seed", "0", "--out", str(out), "--quiet"])
+    assert code == 0
+    return out, stdout.getvalue()
+
+
+def test_train_a_cnn_from_a_layer_spec(cnn_run, digits_test):
+    out, stdout = cnn_run
+    assert f"network: {CNN_SPEC}, " in stdout
+    model = load_model_file(out / "model.npz")
+    names = [type(layer).__name__ for layer in model.network.layers]
+    # Rows of 64 pixels become one-channel 8x8 images; the output layer is added for 10 classes.
+    assert names == ["Reshape", "Conv2D", "BatchNorm2D", "ReLULayer", "MaxPool2D", "Flatten",
+                     "LinearLayer", "ReLULayer", "DropoutLayer", "LinearLayer"]
+    assert model.network.input_shape == (64,) and model.network.n_outputs == 10
+    assert model.metadata["options"]["layers"] == CNN_SPEC
+    X_test, y_test = digits_test
+    assert np.mean(model.predict(X_test) == y_test) > 0.9
+    assert metric(stdout, "accuracy", "test:") > 0.9
+
+
+def test_a_cnn_model_predicts_png_digits_and_evaluates(cnn_run, digits_test, tmp_path, capsys):
+    out, _ = cnn_run
+    X_test, _ = digits_test
+    model = load_model_file(out / "model.npz")
+    confident = np.flatnonzero(model.predict_proba(X_test).max(axis=1) > 0.9)[:3]
+    paths = [_digit_png(tmp_path / f"digit{i}.png", X_test[i]) for i in confident]
+    code, _, err = run(capsys, "predict", "--model", out / "model.npz", "--input", *paths,
+                       "--output", tmp_path / "out.csv")
+    assert code == 0, err
+    np.testing.assert_array_equal(pd.read_csv(tmp_path / "out.csv")["prediction"],
+                                  model.predict(X_test[confident]))
+    code, stdout, err = run(capsys, "evaluate", "--model", out / "model.npz")
+    assert code == 0, err
+    assert "accuracy" in stdout
+    code, stdout, err = run(capsys, "info", "--model", out / "model.npz")
+    assert code == 0 and "Conv2D(1, 8, kernel_size=3" in stdout and "(batch, 8, 8, 8)" in stdout
+
+
+def test_a_layer_spec_in_the_config_file_as_a_list(tmp_path, capsys):
+    (tmp_path / "run.toml").write_text(
+        'layers = ["conv 4 3", "relu", "globalavgpool"]\nepochs = 1\nout = "run"\n')
+    code, stdout, err = run(capsys, "train", "--config", tmp_path / "run.toml", "--quiet")
+    assert code == 0, err
+    net = load_model_file(tmp_path / "run" / "model.npz").network
+    assert [type(layer).__name__ for layer in net.layers][-2:] == ["GlobalAvgPool2D",
+                                                                   "LinearLayer"]
+
+
+def test_a_layer_spec_of_dense_layers_trains_a_table(tmp_path, capsys):
+    write_housing_like_csv(tmp_path / "houses.csv", n_rows=80)
+    code, stdout, err = run(capsys, "train", "--data", f"csv:{tmp_path / 'houses.csv'}",
+                            "--target", "median_house_value", "--layers", "dense 8, tanh",
+                            "--epochs", "1", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    net = load_model_file(tmp_path / "run" / "model.npz").network
+    assert [layer.n_out for layer in net.layers if hasattr(layer, "n_out")] == [8, 1]
+
+
 # -- regression, end to end ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def housing_run(tmp_path_factory):
@@ -398,6 +466,16 @@ ERRORS = [
     (["train", "--lr", "-0.1"], 2, "--lr must be a number > 0"),
     (["train", "--validation-split", "1.5"], 2, "--validation-split must be a fraction"),
     (["train", "--activation", "softmax"], 2, "--activation must be one of"),
+    (["train", "--layers", "conv 8"], 2, "--layers is not a layer spec: item 1 ('conv 8') lacks K"),
+    (["train", "--layers", "conv 8 3, relu,, dense 10"], 2, "item 3 of the layer spec is empty"),
+    (["train", "--layers", "conv 8 3 pad -1"], 2, "padding must be >= 0, got -1"),
+    (["train", "--layers", "conv 8 9"], 2, "it needs images of at least 9x9 pixels"),
+    (["train", "--layers", "conv 8 3, dense 10"], 2, "dense needs rows before it"),
+    (["train", "--layers", "dense 5"], 2, "has 5 outputs, but the network needs 10"),
+    (["train", "--layers", "swish"], 2, "names an unknown layer 'swish'"),
+    (["train", "--layers", "dense 8", "--hidden", "8"], 2, "give only one"),
+    (["train", "--data", "csv:{bad}/houses.csv", "--target", "median_house_value", "--layers",
+      "conv 4 3"], 2, "convolution or pooling layers, which need images"),
     (["train", "--optimizer", "adamax"], 2, "--optimizer must be one of"),
     (["train", "--data", "iris"], 2, "--data must be digits, mnist:DIR or csv:PATH"),
     (["train", "--data", "digits", "--task", "regression"], 2, "classification data set"),

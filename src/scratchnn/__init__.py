@@ -6,12 +6,20 @@ from . import datasets, init, optim, plots
 from .activations import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .gradient_check import check_loss, gradcheck, numerical_gradient
 from .layers import (
+    AvgPool2D,
+    BatchNorm1D,
+    BatchNorm2D,
+    Conv2D,
     DropoutLayer,
+    Flatten,
+    GlobalAvgPool2D,
     IdentityLayer,
     Layer,
     LeakyReLULayer,
     LinearLayer,
+    MaxPool2D,
     ReLULayer,
+    Reshape,
     SigmoidLayer,
     SoftmaxLayer,
     TanhLayer,
@@ -43,6 +51,14 @@ def __getattr__(name):
 
 
 __all__ = [
+    "AvgPool2D",
+    "BatchNorm1D",
+    "BatchNorm2D",
+    "Conv2D",
+    "Flatten",
+    "GlobalAvgPool2D",
+    "MaxPool2D",
+    "Reshape",
     "BinaryCrossEntropyLoss",
     "CrossEntropyLoss",
     "DropoutLayer",

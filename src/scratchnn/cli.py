@@ -126,6 +126,16 @@ def _hidden(value):
         raise UsageError(f"must be positive layer sizes such as 64,32; got {value!r}") from None
 
 
+def _layer_spec(value):
+    """"conv 32 3 pad 1, relu, ..." or a TOML list of items -> the spec, checked, as one line."""
+    from .layers.spec import parse_spec
+
+    try:
+        return ", ".join(item for _, _, item in parse_spec(value))
+    except ValueError as exc:
+        raise UsageError(f"is not a layer spec: {exc} See docs/cli.md, 'Layer specs'") from None
+
+
 def _optimizer_name(value):
     from .optim import OPTIMIZERS
 
@@ -143,6 +153,10 @@ _TRAIN_OPTIONS = {
     "task": (_choice(*_TASKS), None, "TASK",
              "classification or regression, for csv:PATH (default: read from the target)"),
     "hidden": (_hidden, (64,), "SIZES", "hidden layer sizes, e.g. 64,32 (default 64)"),
+    "layers": (_layer_spec, None, "SPEC",
+               "the network as a layer spec instead of --hidden/--activation, e.g. "
+               "'conv 32 3 pad 1, relu, maxpool 2, flatten, dense 128, relu, dense 10' "
+               "(see docs/cli.md)"),
     "activation": (_choice(*_ACTIVATIONS), "relu", "NAME",
                    f"hidden activation: {', '.join(_ACTIVATIONS)} (default relu)"),
     "optimizer": (_optimizer_name, "adam", "NAME",
@@ -172,6 +186,11 @@ def _train_options(args):
         value = getattr(args, name.replace("-", "_"))
         if value is not None:
             given[name] = (value, f"--{name}")
+    if "layers" in given:
+        for other in ("hidden", "activation"):
+            if other in given:
+                raise UsageError(f"{given[other][1]} and {given['layers'][1]} both describe the "
+                                 f"network; give only one (--layers can hold any MLP too).")
     options = {}
     for name, (parse, default, _, _) in _TRAIN_OPTIONS.items():
         if name not in given:
@@ -505,9 +524,15 @@ def _cmd_train(args):
     prep = _prepare(data, dtype)
     classify = data.task == "classification"
     n_out = len(prep.class_names) if classify else 1
-    sizes = [prep.X_train.shape[1], *opts["hidden"], n_out]
-    network = MultiLayerNetwork.from_sizes(sizes, activation=opts["activation"],
-                                           rng=opts["seed"], dtype=dtype)
+    if opts["layers"] is not None:
+        network = _network_from_spec(opts["layers"], data, prep.X_train.shape[1], n_out,
+                                     opts["seed"], dtype)
+        shown = opts["layers"]
+    else:
+        sizes = [prep.X_train.shape[1], *opts["hidden"], n_out]
+        network = MultiLayerNetwork.from_sizes(sizes, activation=opts["activation"],
+                                               rng=opts["seed"], dtype=dtype)
+        shown = f"{'-'.join(map(str, sizes))} ({opts['activation']})"
     optimizer = get_optimizer(opts["optimizer"], lr=opts["lr"])
     validation_split, callbacks = opts["validation-split"], []
     if opts["early-stopping"] is not None:
@@ -518,8 +543,8 @@ def _cmd_train(args):
     what = f"{len(prep.class_names)} classes" if classify else f"{data.target} (regression)"
     _say(f"data: {data.spec}: {len(prep.X_train)} training rows, {len(prep.X_test)} test rows "
          f"({data.split}), {prep.X_train.shape[1]} features -> {what}")
-    _say(f"network: {'-'.join(map(str, sizes))} ({opts['activation']}), "
-         f"{network.n_params:,} parameters, {opts['dtype']}; optimizer {optimizer!r}")
+    _say(f"network: {shown}, {network.n_params:,} parameters, {opts['dtype']}; "
+         f"optimizer {optimizer!r}")
     start = time.perf_counter()
     history = network.fit(
         prep.X_train, prep.y_train, loss="cross_entropy" if classify else "mse",
@@ -560,6 +585,25 @@ def _cmd_train(args):
     plot_history(history, path=out / "curves.png")
     _say(f"wrote {model_path}, {out / 'history.json'} and {out / 'curves.png'}")
     return 0
+
+
+def _network_from_spec(spec, data, n_features, n_out, seed, dtype):
+    """The --layers network. The model takes rows of pixels, as every image model here, so a
+    spec with convolutions starts with a Reshape of each row to a one-channel image."""
+    from .layers import Reshape
+    from .layers.spec import LayerSpecError, parse_spec, uses_images
+
+    images = uses_images(parse_spec(spec))
+    if images and (not data.is_image or data.image_shape is None):
+        raise UsageError(f"--layers has convolution or pooling layers, which need images, but "
+                         f"--data {data.spec} is {'a table' if not data.is_image else 'not square'}"
+                         "; use dense layers.")
+    shape = (1, *data.image_shape) if images else (n_features,)
+    try:
+        net = MultiLayerNetwork.from_spec(spec, shape, n_out, rng=seed, dtype=dtype)
+    except LayerSpecError as exc:
+        raise UsageError(f"--layers {exc}") from None
+    return MultiLayerNetwork([Reshape(shape), *net.layers]) if images else net
 
 
 def _output_folder(out):

@@ -9,6 +9,7 @@ import numpy as np
 from ._validation import as_float_array, as_rng, assume_finite, check_float, check_positive_int
 from .activations import softmax
 from .layers import (
+    Flatten,
     Layer,
     LeakyReLULayer,
     LinearLayer,
@@ -96,9 +97,12 @@ class MultiLayerNetwork:
                 except ValueError as exc:
                     before = (f"after layer {i - 1}, {layers[i - 1]!r}, whose output is"
                               if i else "as the first layer, with input")
+                    reason = str(exc)
+                    if reason.startswith(f"{layer!r} cannot take input of shape"):
+                        reason = reason.split("): ", 1)[-1]  # the shape is said already
                     raise ValueError(
                         f"cannot add {layer!r} {before} {_batch_shape(shapes[-1] if i else shape)}"
-                        f": {exc}"
+                        f": {reason}"
                     ) from None
                 shape = None if shape is None else tuple(shape)
             shapes.append(shape)
@@ -138,6 +142,43 @@ class MultiLayerNetwork:
                 net.add(hidden_cls())
         if output_cls is not None:
             net.add(output_cls())
+        return net
+
+    @classmethod
+    def from_spec(cls, spec, input_shape, n_outputs=None, rng=None, dtype=np.float32):
+        """A network from a one-line layer spec (see ``scratchnn.layers.spec``), e.g.
+
+            MultiLayerNetwork.from_spec("conv 8 3 pad 1, relu, maxpool 2, flatten, dense 10",
+                                        input_shape=(1, 28, 28))
+
+        Each layer's input size comes from the layer before. With ``n_outputs``, a spec that does
+        not end in a dense layer of that size gets one (after a flatten if it ends in images); a
+        final dense layer of another size is refused.
+        """
+        from .layers.spec import LayerSpecError, build_layer, parse_spec
+
+        parsed = parse_spec(spec)
+        rng = as_rng(rng)
+        net = cls(input_shape=input_shape)
+        if n_outputs is not None:
+            n_outputs = check_positive_int(n_outputs, "n_outputs")
+            name, args, item = parsed[-1]
+            if name == "dense" and args["N"] != n_outputs:
+                raise LayerSpecError(
+                    f"the last layer ({item!r}) has {args['N']} outputs, but the network needs "
+                    f"{n_outputs}: end the spec with 'dense {n_outputs}', or leave the output "
+                    "layer out and it is added."
+                )
+            if name != "dense":
+                parsed.append(("dense", {"N": n_outputs}, f"dense {n_outputs} (added)"))
+        for i, (name, args, item) in enumerate(parsed):
+            next_name = parsed[i + 1][0] if i + 1 < len(parsed) else None
+            if name == "dense" and len(net.output_shape) > 1 and item.endswith("(added)"):
+                net.add(Flatten())
+            try:
+                net.add(build_layer(name, args, net.output_shape, rng, dtype, next_name))
+            except (TypeError, ValueError) as exc:
+                raise LayerSpecError(f"item {i + 1} of the layer spec ({item!r}): {exc}") from None
         return net
 
     # -- properties -------------------------------------------------------------------------------
