@@ -4,6 +4,11 @@ Every loss is the *mean* over its elements (over the batch for cross-entropy), a
 default ``reduction="mean"``. ``derivative=True`` / ``backward()`` give the gradient of that mean
 with respect to ``y_pred``, elementwise, with the same shape as ``y_pred``.
 
+``forward(y_true, y_pred, sample_weight=w)`` takes one weight per sample (row) and gives the
+weighted mean over samples, L = sum_i w_i l_i / sum_i w_i, where l_i is row i's loss (the mean over
+its elements; for cross-entropy, its negative log-likelihood). w = ones gives the unweighted mean;
+class weights are w_i = c[y_i], which is ``torch.nn.CrossEntropyLoss(weight=c)`` for labels.
+
 A correction to the notebook: its ``mse(..., derivative=True)`` returned the scalar
 ``sum(y_pred - y_real)``, which is not a gradient at all. Here it is ``2 (y_pred - y_real) / n``,
 one number per element, which is what backpropagation needs.
@@ -52,6 +57,30 @@ def _prepare_classes(y_true, logits):
     return target, logits
 
 
+def _check_sample_weight(sample_weight, y_pred):
+    """sample_weight as a float64 array (n,) of finite weights >= 0, not all zero."""
+    w = as_float_array(sample_weight, "sample_weight", dtype=np.float64, allow_nonfinite=True)
+    if w.ndim != 1:
+        raise ValueError(f"sample_weight must be a 1-D array with one weight per sample, got "
+                         f"shape {w.shape}.")
+    if y_pred.ndim == 0:
+        raise ValueError("sample_weight needs predictions with a batch axis (one row per sample), "
+                         "but y_pred is a single number.")
+    if len(w) != len(y_pred):
+        raise ValueError(f"sample_weight has {len(w)} weight(s) for {len(y_pred)} samples; give "
+                         "one weight per sample (row).")
+    if not np.isfinite(w).all():
+        raise ValueError(f"sample_weight contains {np.count_nonzero(~np.isfinite(w))} NaN or "
+                         "infinite value(s); weights must be finite.")
+    if w.min() < 0:
+        raise ValueError(f"sample_weight contains {np.count_nonzero(w < 0)} negative value(s) "
+                         f"(smallest {w.min():g}); weights must be >= 0.")
+    if not w.any():
+        raise ValueError("sample_weight sums to 0; at least one sample needs a positive weight.")
+    # Only ratios matter; dividing by the largest keeps sum(w) from overflowing for huge weights.
+    return w / w.max()
+
+
 def _check_probabilities(p):
     if p.min() < 0 or p.max() > 1:
         raise ValueError(
@@ -67,26 +96,49 @@ _BCE_EPS = 1e-12
 
 
 class Loss:
-    """A training loss: ``forward(y_true, y_pred)`` -> mean loss, ``backward()`` -> dL/dy_pred."""
+    """A training loss: ``forward(y_true, y_pred, sample_weight=None)`` -> mean loss,
+    ``backward()`` -> dL/dy_pred.
+
+    A subclass gives ``_value`` (the unweighted mean) and ``_grad`` (its gradient), and either
+    ``_elementwise`` (the loss of each element, averaged over a row for its sample's loss) or
+    ``_per_sample`` (the loss of each row). The weighting is done here, once for every loss.
+    """
 
     def __init__(self):
         self._cache = None
 
-    def forward(self, y_true, y_pred):
+    def forward(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred = self._prepare(y_true, y_pred)
-        self._cache = (y_true, y_pred)
-        return float(self._value(y_true, y_pred))
+        if sample_weight is None:
+            self._cache = (y_true, y_pred, None)
+            return float(self._value(y_true, y_pred))
+        w = _check_sample_weight(sample_weight, y_pred)
+        self._cache = (y_true, y_pred, w)
+        return float(np.sum(w * self._per_sample(y_true, y_pred)) / np.sum(w))
 
     def backward(self):
         if self._cache is None:
             raise ValueError(f"{type(self).__name__}.backward() called before forward().")
-        return self._grad(*self._cache)
+        y_true, y_pred, w = self._cache
+        grad = self._grad(y_true, y_pred)
+        if w is None:
+            return grad
+        # Row i of the unweighted gradient is (dl_i/dy_pred_i) / n; the weighted mean's is
+        # (dl_i/dy_pred_i) w_i / sum(w), so each row is scaled by n w_i / sum(w).
+        scale = (w * (len(w) / np.sum(w))).astype(grad.dtype)
+        return grad * scale.reshape(-1, *[1] * (grad.ndim - 1))
 
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true, y_pred, sample_weight=None):
         # Not ``__call__ = forward``: that would bind Loss.forward and bypass a subclass's own.
-        return self.forward(y_true, y_pred)
+        return self.forward(y_true, y_pred, sample_weight)
 
     _prepare = staticmethod(_prepare)
+
+    def _value(self, y, p):
+        return np.mean(self._elementwise(y, p))
+
+    def _per_sample(self, y, p):
+        return self._elementwise(y, p).reshape(len(p), -1).mean(axis=1)
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -96,9 +148,9 @@ class MSELoss(Loss):
     """L = mean((y_pred - y)^2); dL/dy_pred = 2 (y_pred - y) / n."""
 
     @staticmethod
-    def _value(y, p):
+    def _elementwise(y, p):
         d = p - y
-        return np.mean(d * d)
+        return d * d
 
     @staticmethod
     def _grad(y, p):
@@ -109,8 +161,8 @@ class MAELoss(Loss):
     """L = mean(|y_pred - y|); dL/dy_pred = sign(y_pred - y) / n (0 where they are equal)."""
 
     @staticmethod
-    def _value(y, p):
-        return np.mean(np.abs(p - y))
+    def _elementwise(y, p):
+        return np.abs(p - y)
 
     @staticmethod
     def _grad(y, p):
@@ -134,15 +186,15 @@ class BinaryCrossEntropyLoss(Loss):
             _check_probabilities(y_pred)
         return y_true, y_pred
 
-    def _value(self, y, p):
+    def _elementwise(self, y, p):
         if self.from_logits:
             z = p
-            return np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+            return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
         # p = 0 or 1 is common (a float32 sigmoid saturates): log(0) = -inf is floored, no error.
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(np.maximum(p, 0)), _LOG_FLOOR)
             log_1mp = np.maximum(np.log(np.maximum(1 - p, 0)), _LOG_FLOOR)
-        return -np.mean(y * log_p + (1 - y) * log_1mp)
+        return -(y * log_p + (1 - y) * log_1mp)
 
     def _grad(self, y, p):
         if self.from_logits:
@@ -161,28 +213,27 @@ class CrossEntropyLoss(Loss):
     log-softmax is used instead of log(p + eps): exact, and stable for any logits.
     """
 
-    _prepare = staticmethod(_prepare_classes)
-
-    def forward(self, y_true, logits):
-        target, logits = self._prepare(y_true, logits)
-        log_probs = log_softmax(logits)
-        self._cache = (target, log_probs)  # backward reuses the log-softmax
-        return float(self._nll(target, log_probs))
-
-    def backward(self):
-        if self._cache is None:
-            raise ValueError("CrossEntropyLoss.backward() called before forward().")
-        return self._grad_from_log_probs(*self._cache)
+    @staticmethod
+    def _prepare(y_true, logits):
+        # The log-softmax is taken once, here: forward caches it and backward reuses it.
+        target, logits = _prepare_classes(y_true, logits)
+        return target, log_softmax(logits)
 
     @staticmethod
-    def _nll(target, log_probs):
+    def _value(target, log_probs):
         n = log_probs.shape[0]
         if target.ndim == 1:  # labels: pick each row's log-probability of its class
             return -log_probs[np.arange(n), target].sum() / n
         return -np.sum(target * log_probs) / n
 
     @staticmethod
-    def _grad_from_log_probs(target, log_probs):
+    def _per_sample(target, log_probs):
+        if target.ndim == 1:
+            return -log_probs[np.arange(len(target)), target]
+        return -np.sum(target * log_probs, axis=1)
+
+    @staticmethod
+    def _grad(target, log_probs):
         grad = np.exp(log_probs)
         if target.ndim == 1:
             grad[np.arange(len(target)), target] -= 1
@@ -190,14 +241,6 @@ class CrossEntropyLoss(Loss):
             grad -= target
         grad /= log_probs.shape[0]
         return grad
-
-    @classmethod
-    def _value(cls, target, logits):
-        return cls._nll(target, log_softmax(logits))
-
-    @classmethod
-    def _grad(cls, target, logits):
-        return cls._grad_from_log_probs(target, log_softmax(logits))
 
 
 LOSSES = {
