@@ -19,6 +19,7 @@ from scratchnn.cli import _format_metrics, _image_row, main
 from scratchnn.datasets import load_digits
 from scratchnn.preprocessing import Preprocessor, Scaler, train_test_split
 from scratchnn.serialization import load_model_file
+from scratchnn.training import _RandomStreams, _split_validation
 
 
 def run(capsys, *argv):
@@ -103,14 +104,14 @@ def test_early_stopping_holds_out_validation_rows(tmp_path, capsys):
     assert all(b < a for a, b in zip(val[:-2], val[1:-1], strict=True))
     if history["stopped_early"]:
         assert val[-1] >= min(val[:-1]) and "early stopping" in stdout
-    # The saved weights are the best epoch's: their loss on the validation rows (the last 10%
-    # of the training part, as fit takes them) is the smallest validation loss.
+    # The saved weights are the best epoch's: their loss on the validation rows (10% of the
+    # training part, drawn with the seed as fit draws them) is the smallest validation loss.
     model = load_model_file(out / "model.npz")
     X, y = load_digits()
     X_train, _, y_train, _ = train_test_split(X * 16, y, test_size=0.2, seed=0, stratify=True)
-    n_val = round(len(X_train) * 0.1)
-    loss = model.network.evaluate(model.transform(X_train[-n_val:]), y_train[-n_val:],
-                                  loss="cross_entropy")["loss"]
+    _, _, (X_val, y_val) = _split_validation(model.transform(X_train), y_train, None, 0.1,
+                                             _RandomStreams(0), stratify=True)
+    loss = model.network.evaluate(X_val, y_val, loss="cross_entropy")["loss"]
     assert loss == pytest.approx(min(val), rel=1e-5)
 
 

@@ -459,13 +459,19 @@ def test_schedule_values_by_hand():
     assert [cosine.lr_at(e, 1.1) for e in (0, 2, 4)] == pytest.approx([1.1, 0.6, 0.1])
 
 
-def test_schedule_starts_from_the_lr_at_train_begin():
+def test_schedule_starts_from_the_optimizers_initial_lr():
     opt = SGD(0.1)
     schedule = ExponentialDecay(0.5)
     schedule.set_context(small_net(), opt)
     schedule.on_train_begin({})
-    schedule.on_epoch_begin(0)
-    opt.lr = 0.8  # set between fits: the next fit starts from it
+    schedule.on_epoch_begin(2)
+    assert opt.lr == pytest.approx(0.025)
+    # A second fit (or a resumed one) goes on from the lr the optimizer was made with, not from
+    # the decayed one; set initial_lr to start a schedule from another rate.
+    schedule.on_train_begin({})
+    schedule.on_epoch_begin(3)
+    assert opt.lr == pytest.approx(0.0125)
+    opt.initial_lr = 0.8
     schedule.on_train_begin({})
     schedule.on_epoch_begin(1)
     assert opt.lr == 0.4

@@ -2,8 +2,9 @@
 
 import importlib
 
-from . import datasets, init, optim, plots
+from . import callbacks, datasets, init, optim, plots
 from .activations import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .callbacks import EarlyStopping, History, ModelCheckpoint
 from .gradient_check import check_loss, gradcheck, numerical_gradient
 from .layers import (
     AvgPool2D,
@@ -37,7 +38,7 @@ from .losses import (
 )
 from .network import MultiLayerNetwork
 from .serialization import ModelFileError, SavedModel, load, load_model_file, save
-from .training import EarlyStopping, History, ModelCheckpoint, TrainingDivergedError
+from .training import TrainingDivergedError
 from .utils import accuracy, get_batches, initialize_weights, one_hot, shuffle
 
 __version__ = "0.1.0"
@@ -82,6 +83,7 @@ __all__ = [
     "TrainingDivergedError",
     "accuracy",
     "binary_cross_entropy",
+    "callbacks",
     "check_loss",
     "cross_entropy_loss",
     "datasets",

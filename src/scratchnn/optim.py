@@ -33,8 +33,7 @@ import math
 
 import numpy as np
 
-from ._validation import check_float, check_positive_int
-from .callbacks import Callback, monitored
+from ._validation import check_float
 
 # As torch.nn.utils.clip_grad_norm_: keeps the clipping scale finite for an all-zero gradient.
 _CLIP_EPS = 1e-6
@@ -89,6 +88,9 @@ def _same(a, b):
     return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=floats))
 
 
+_COUNTERS = ("optimizer", "lr", "initial_lr", "iterations", "epochs")
+
+
 def _layers_of(network):
     layers = getattr(network, "layers", network)
     if not isinstance(layers, (list, tuple)):
@@ -113,6 +115,8 @@ class Optimizer:
 
     def __init__(self, lr, clip_norm=None):
         self._lr = check_float(lr, "lr", low=0.0, low_open=True)
+        self.initial_lr = self._lr  # where learning-rate schedules start from, also when resumed
+        self.epochs = 0  # epochs of fit completed with this optimizer: where a resumed fit starts
         self.clip_norm = (None if clip_norm is None else
                           check_float(clip_norm, "clip_norm", low=0.0, low_open=True))
         self.state = {}  # "3.W" -> {"step": int, buffer name: array}
@@ -256,14 +260,17 @@ class Optimizer:
     def state_dict(self):
         """A snapshot of the optimizer as a flat ``{str: ndarray}`` (arrays are copies).
 
-        Keys: ``optimizer`` (class name), ``lr``, ``iterations``, ``hyper.<name>`` for each
+        Keys: ``optimizer`` (class name), ``lr``, ``initial_lr``, ``iterations``, ``epochs``,
+        ``hyper.<name>`` for each
         hyper-parameter (None saved as NaN) and ``state.<layer>.<param>.<buffer>`` for each state
         array, with ``...step`` the number of updates that parameter has had.
         """
         out = {
             "optimizer": np.array(type(self).__name__),
             "lr": np.array(self._lr),
+            "initial_lr": np.array(self.initial_lr),
             "iterations": np.array(self.iterations, dtype=np.int64),
+            "epochs": np.array(self.epochs, dtype=np.int64),
         }
         for name, value in self.hyperparameters().items():
             out[f"hyper.{name}"] = _encode(value)
@@ -323,9 +330,16 @@ class Optimizer:
             )
         self._check_saved_hyper(state_dict, keys)
         lr = check_float(np.asarray(state_dict["lr"]).item(), "the saved lr", low=0.0)
+        # States saved before scratchnn 0.2 have no initial_lr and epochs.
+        initial_lr = lr
+        if "initial_lr" in keys:
+            initial_lr = check_float(np.asarray(state_dict["initial_lr"]).item(),
+                                     "the saved initial_lr", low=0.0, low_open=True)
         iterations = self._saved_count(state_dict["iterations"], "iterations")
+        epochs = self._saved_count(state_dict["epochs"], "epochs") if "epochs" in keys else 0
         state = self._saved_state(state_dict, keys)
         self.state, self._lr, self.iterations = state, lr, iterations
+        self.initial_lr, self.epochs = initial_lr, epochs
         self._bound.clear()
         self._scratch.clear()
         self._check_keys = bool(state)
@@ -360,7 +374,7 @@ class Optimizer:
     def _saved_state(self, state_dict, keys):
         state = {}
         for k in keys:
-            if k in ("optimizer", "lr", "iterations") or k.startswith("hyper."):
+            if k in _COUNTERS or k.startswith("hyper."):
                 continue
             key, _, name = k[len("state."):].rpartition(".")
             if not k.startswith("state.") or not key or name not in ("step", *self._buffers):
@@ -625,191 +639,19 @@ def get_optimizer(optimizer, lr=None):
     )
 
 
-# -- learning-rate schedules -----------------------------------------------------------------------
-def _optimizer_of(callback):
-    if not hasattr(callback.optimizer, "lr"):
-        raise ValueError(
-            f"{type(callback).__name__} has no optimizer; call set_context(network, optimizer) "
-            "first (fit does this)."
-        )
-    return callback.optimizer
+# -- learning-rate schedules: callbacks, whose home is scratchnn.callbacks; the names stay
+# importable from here for code written before they moved.
+from .callbacks import (  # noqa: E402
+    ConstantLR,
+    CosineAnnealing,
+    ExponentialDecay,
+    LRSchedule,
+    ReduceLROnPlateau,
+    StepDecay,
+)
 
-
-class LRSchedule(Callback):
-    """Base of the epoch-wise schedules: during epoch e (0-based) the learning rate is
-    ``lr_at(e, base_lr)``, with ``base_lr`` the optimizer's lr when training began.
-
-    As callbacks they set ``optimizer.lr`` in ``on_epoch_begin``; without ``fit``, call
-    ``set_context(network, optimizer)`` and the hooks, or use ``lr_at`` directly. The values are
-    those of the torch scheduler of the same name stepped once per epoch.
-    """
-
-    base_lr = None
-
-    def lr_at(self, epoch, base_lr):
-        """The learning rate for ``epoch`` (an int >= 0) starting from ``base_lr``."""
-        epoch = check_positive_int(epoch, "epoch", minimum=0)
-        base_lr = check_float(base_lr, "base_lr", low=0.0, low_open=True)
-        return self._lr_at(epoch, base_lr)
-
-    def _lr_at(self, epoch, base_lr):
-        raise NotImplementedError
-
-    def on_train_begin(self, logs=None):
-        self.base_lr = _optimizer_of(self).lr
-
-    def on_epoch_begin(self, epoch, logs=None):
-        optimizer = _optimizer_of(self)
-        if self.base_lr is None:
-            self.base_lr = optimizer.lr
-        optimizer.lr = self.lr_at(epoch, self.base_lr)
-
-
-class ConstantLR(LRSchedule):
-    """lr = base_lr * factor for the first ``total_iters`` epochs, base_lr after.
-
-    With the defaults (factor=1, total_iters=0) the learning rate stays base_lr: useful to pin it.
-    As ``torch.optim.lr_scheduler.ConstantLR`` given the same factor and total_iters.
-    """
-
-    def __init__(self, factor=1.0, total_iters=0):
-        self.factor = check_float(factor, "factor", low=0.0, high=1.0, low_open=True)
-        self.total_iters = check_positive_int(total_iters, "total_iters", minimum=0)
-
-    def _lr_at(self, epoch, base_lr):
-        return base_lr * self.factor if epoch < self.total_iters else base_lr
-
-    def __repr__(self):
-        return f"ConstantLR(factor={self.factor}, total_iters={self.total_iters})"
-
-
-class StepDecay(LRSchedule):
-    """lr = base_lr * gamma ** (epoch // step_size): divided by 1/gamma every ``step_size``
-    epochs. As ``torch.optim.lr_scheduler.StepLR``."""
-
-    def __init__(self, step_size, gamma=0.1):
-        self.step_size = check_positive_int(step_size, "step_size")
-        self.gamma = check_float(gamma, "gamma", low=0.0, low_open=True)
-
-    def _lr_at(self, epoch, base_lr):
-        return base_lr * self.gamma ** (epoch // self.step_size)
-
-    def __repr__(self):
-        return f"StepDecay(step_size={self.step_size}, gamma={self.gamma})"
-
-
-class ExponentialDecay(LRSchedule):
-    """lr = base_lr * gamma ** epoch. As ``torch.optim.lr_scheduler.ExponentialLR``."""
-
-    def __init__(self, gamma):
-        self.gamma = check_float(gamma, "gamma", low=0.0, low_open=True)
-
-    def _lr_at(self, epoch, base_lr):
-        return base_lr * self.gamma**epoch
-
-    def __repr__(self):
-        return f"ExponentialDecay(gamma={self.gamma})"
-
-
-class CosineAnnealing(LRSchedule):
-    """lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2.
-
-    Falls from base_lr to eta_min over ``T_max`` epochs along half a cosine. Past T_max it rises
-    again (the cosine has period 2 T_max), exactly as torch's ``CosineAnnealingLR``; train for
-    T_max epochs to end at eta_min.
-    """
-
-    def __init__(self, T_max, eta_min=0.0):
-        self.T_max = check_positive_int(T_max, "T_max")
-        self.eta_min = check_float(eta_min, "eta_min", low=0.0)
-
-    def _lr_at(self, epoch, base_lr):
-        cosine = (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
-        return self.eta_min + (base_lr - self.eta_min) * cosine
-
-    def __repr__(self):
-        return f"CosineAnnealing(T_max={self.T_max}, eta_min={self.eta_min})"
-
-
-class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` when ``logs[monitor]`` stops improving.
-
-    After each epoch the monitored value is compared with the best so far. In ``mode="min"`` it
-    improves when value < best - min_delta |best| (``threshold_mode="rel"``, the default) or
-    value < best - min_delta (``threshold_mode="abs"``); ``mode="max"`` mirrors this. After more
-    than ``patience`` epochs without improvement, lr <- max(lr * factor, min_lr) (a change smaller
-    than 1e-8 is skipped), then ``cooldown`` epochs pass before bad epochs count again.
-
-    This is ``torch.optim.lr_scheduler.ReduceLROnPlateau`` with ``threshold=min_delta`` (the
-    defaults are torch's). For a negative best, torch's relative threshold best * (1 - min_delta)
-    moves the wrong way; the |best| above keeps "improve" meaning better. ``EarlyStopping``'s
-    min_delta is absolute: use ``threshold_mode="abs"`` for the same meaning here. Without
-    ``fit``, call ``set_context(network, optimizer)`` and then ``step(value)`` once per epoch.
-    """
-
-    _MIN_CHANGE = 1e-8  # torch's eps: smaller reductions are not worth applying
-
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, min_delta=1e-4, min_lr=0.0,
-                 mode="min", threshold_mode="rel", cooldown=0):
-        if not isinstance(monitor, str):
-            raise TypeError(f"monitor must be the name of a logged value, got {monitor!r}.")
-        self.monitor = monitor
-        self.factor = check_float(factor, "factor", low=0.0, high=1.0, low_open=True,
-                                   high_open=True)
-        self.patience = check_positive_int(patience, "patience", minimum=0)
-        self.min_delta = check_float(min_delta, "min_delta", low=0.0)
-        self.min_lr = check_float(min_lr, "min_lr", low=0.0)
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}.")
-        self.mode, self.threshold_mode = mode, threshold_mode
-        self.cooldown = check_positive_int(cooldown, "cooldown", minimum=0)
-        self._reset()
-
-    def _reset(self):
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.num_bad_epochs = 0
-        self.cooldown_counter = 0
-
-    def _improves(self, value):
-        if self.threshold_mode == "rel":
-            margin = self.min_delta * abs(self.best) if math.isfinite(self.best) else 0.0
-        else:
-            margin = self.min_delta
-        if self.mode == "min":
-            return value < self.best - margin
-        return value > self.best + margin
-
-    def on_train_begin(self, logs=None):
-        self._reset()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.step(monitored(self, logs))
-
-    def step(self, value):
-        """Record one epoch's monitored ``value``; returns the (possibly reduced) learning rate."""
-        value = float(value)
-        if self._improves(value):
-            self.best, self.num_bad_epochs = value, 0
-        else:
-            self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
-        optimizer = _optimizer_of(self)
-        if self.num_bad_epochs > self.patience:
-            new_lr = max(optimizer.lr * self.factor, self.min_lr)
-            if optimizer.lr - new_lr > self._MIN_CHANGE:
-                optimizer.lr = new_lr
-            self.cooldown_counter = self.cooldown
-            self.num_bad_epochs = 0
-        return optimizer.lr
-
-    def __repr__(self):
-        return (
-            f"ReduceLROnPlateau(monitor={self.monitor!r}, factor={self.factor}, "
-            f"patience={self.patience}, min_delta={self.min_delta}, min_lr={self.min_lr}, "
-            f"mode={self.mode!r}, threshold_mode={self.threshold_mode!r}, "
-            f"cooldown={self.cooldown})"
-        )
+__all__ = [
+    "OPTIMIZERS", "SGD", "Adagrad", "Adam", "AdamW", "ConstantLR", "CosineAnnealing",
+    "ExponentialDecay", "LRSchedule", "Optimizer", "RMSProp", "ReduceLROnPlateau", "StepDecay",
+    "get_optimizer",
+]

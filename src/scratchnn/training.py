@@ -8,6 +8,7 @@ epoch for ``loss``, each metric and their ``val_`` versions.
 from __future__ import annotations
 
 import math
+import numbers
 import signal
 import sys
 import threading
@@ -29,7 +30,12 @@ from ._validation import (
     check_positive_int,
     check_same_length,
 )
-from .callbacks import Callback, MonitorCallback, monitored
+from .callbacks import (  # noqa: F401  (EarlyStopping, ModelCheckpoint: importable from here too)
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
+    as_callback,
+)
 from .losses import BinaryCrossEntropyLoss, CrossEntropyLoss, get_loss
 from .utils import to_labels
 
@@ -40,25 +46,6 @@ class TrainingDivergedError(FloatingPointError):
     def __init__(self, message, history=None):
         super().__init__(message)
         self.history = history
-
-
-class History(Callback):
-    """What happened during ``fit``: ``history[key]`` is a list with one value per epoch."""
-
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-        self.interrupted = False
-        self.stopped_epoch = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
-
-    def __repr__(self):
-        last = {k: round(v[-1], 4) for k, v in self.history.items() if v}
-        return f"History(epochs={len(self.epoch)}, last={last})"
 
 
 # -- metrics
@@ -140,26 +127,82 @@ def _default_loss(network, y):
     return "cross_entropy" if integral and (network.n_outputs or 0) > 1 else "mse"
 
 
-def _split_validation(X, y, validation_data, validation_split):
+def _split_validation(X, y, validation_data, validation_split, streams, stratify):
     if validation_data is not None and validation_split:
         raise ValueError("give either validation_data or validation_split, not both.")
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a tuple (X_val, y_val).")
         return X, y, validation_data
-    if validation_split:
-        if not 0 < validation_split < 1:
-            raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}.")
-        # As Keras: the last fraction of the data, taken before any shuffling.
-        n_val = int(round(len(X) * validation_split))
-        if n_val < 1 or n_val >= len(X):
-            raise ValueError(
-                f"validation_split={validation_split} leaves {n_val} of {len(X)} samples "
-                "for validation; it must leave at least one sample on each side."
-            )
-        cut = len(X) - n_val
-        return X[:cut], y[:cut], (X[cut:], y[cut:])
-    return X, y, None
+    if not validation_split:
+        return X, y, None
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
+        raise TypeError(f"validation_split must be a fraction in (0, 1), got {validation_split!r}.")
+    if not 0 < validation_split < 1:
+        raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}.")
+    n_val = int(round(len(X) * validation_split))
+    if n_val < 1 or n_val >= len(X):
+        raise ValueError(
+            f"validation_split={validation_split} leaves {n_val} of {len(X)} samples "
+            "for validation; it must leave at least one sample on each side."
+        )
+    # Shuffled with the fit's seed (stratified for classes, as scikit-learn's MLP early stopping)
+    # rather than the last rows: a file sorted by label would otherwise validate on one class.
+    from sklearn.model_selection import train_test_split  # slow import, needed only here
+
+    labels = _labels_of(y) if stratify else None
+    if labels is not None and np.min(np.unique(labels, return_counts=True)[1]) < 2:
+        labels = None  # a class with one sample cannot be on both sides
+    seed = int(streams.generator(2).integers(2**32))
+    train_idx, val_idx = train_test_split(np.arange(len(X)), test_size=n_val, random_state=seed,
+                                          stratify=labels)
+    train_idx.sort()
+    val_idx.sort()
+    if stratify:
+        _warn_missing_classes(y, train_idx, val_idx)
+    return X[train_idx], y[train_idx], (X[val_idx], y[val_idx])
+
+
+def _labels_of(y):
+    """Class labels (n,) of integer labels or one-hot rows, or None for anything else."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y.argmax(axis=1)
+    return y.reshape(-1) if y.ndim <= 2 and y.dtype.kind in "iub" else None
+
+
+def _warn_missing_classes(y, train_idx, val_idx):
+    labels = _labels_of(y)
+    if labels is None:
+        return
+    classes = set(np.unique(labels).tolist())
+    for part, idx in (("training", train_idx), ("validation", val_idx)):
+        missing = sorted(classes - set(np.unique(labels[idx]).tolist()))
+        if missing:
+            warnings.warn(f"validation_split left class(es) {missing[:10]} out of the {part} "
+                          "part; use more data or a larger validation_split.", stacklevel=3)
+
+
+class _RandomStreams:
+    """Every random draw of a fit comes from (seed, purpose, epoch), never from a generator that
+    runs on: epoch 7 shuffles and drops out the same whether it is reached in one fit or in a
+    second fit that resumed after epoch 6 from a saved model."""
+
+    def __init__(self, seed):
+        if seed is None:
+            seed = np.random.SeedSequence().entropy
+        self.seed = check_positive_int(seed, "seed", minimum=0)
+
+    def generator(self, *key):
+        return np.random.default_rng([self.seed, *key])
+
+    def order(self, epoch, n):
+        return self.generator(0, epoch).permutation(n)
+
+    def reseed(self, layers, epoch):
+        for i, layer in enumerate(layers):
+            if layer.stochastic:
+                layer.rng = self.generator(1, epoch, i)
 
 
 # -- evaluation
@@ -208,7 +251,7 @@ class _DeferredInterrupt:
 # -- the loop
 def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_size=32,
         shuffle=True, seed=None, validation_data=None, validation_split=0.0, metrics=None,
-        callbacks=None, verbose=1):
+        callbacks=None, verbose=1, initial_epoch=None):
     """Train ``network`` on (X, y) with minibatches; returns a ``History``.
 
     Parameters
@@ -220,12 +263,18 @@ def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_
     optimizer : an optimizer from ``scratchnn.optim`` or its name ("sgd", "adam", ...); ``lr``
         sets the learning rate of a named one.
     epochs, batch_size : passes over the data and rows per step (the last batch may be shorter).
-    shuffle, seed : reshuffle every epoch; the same seed gives bit-identical runs.
-    validation_data : (X_val, y_val), or validation_split : the last fraction of (X, y).
+    shuffle, seed : reshuffle every epoch; the same seed gives bit-identical runs (at the same
+        number of BLAS threads). Epoch e's shuffle and dropout masks depend only on (seed, e).
+    validation_data : (X_val, y_val), or validation_split : a fraction of (X, y) held out,
+        drawn with the seed (stratified by class for classification losses).
     metrics : names ("accuracy", "mse", "mae", "rmse") or callables f(y_true, y_pred); accuracy
         by default for classification losses.
     callbacks : Callback objects, or plain callables f(epoch, logs) run after each epoch.
     verbose : 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+    initial_epoch : the number of the first epoch (0-based); by default ``optimizer.epochs``, the
+        epochs this optimizer has already trained. So a second ``fit`` with the same optimizer
+        (or one loaded from a model file) continues: schedules, shuffles and dropout go on from
+        epoch ``initial_epoch`` and 3 + 3 epochs with one seed equal 6 epochs bit for bit.
 
     Ctrl-C stops training cleanly between two steps and returns the history so far
     (``history.interrupted`` is True). A NaN or infinite loss raises ``TrainingDivergedError`` and
@@ -244,7 +293,10 @@ def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_
     optimizer = get_optimizer(optimizer, lr=lr)
     metric_fns = _get_metrics(metrics, loss)
 
-    X, y, validation_data = _split_validation(X, y, validation_data, validation_split)
+    streams = _RandomStreams(seed)
+    classify = isinstance(loss, (CrossEntropyLoss, BinaryCrossEntropyLoss))
+    X, y, validation_data = _split_validation(X, y, validation_data, validation_split, streams,
+                                              stratify=classify)
     y = _prepare_targets(network, loss, y)
     check_same_length(X, y)
     if len(X) == 0:
@@ -255,18 +307,18 @@ def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_
         y_val = _prepare_targets(network, loss, validation_data[1], "y_val")
         check_same_length(X_val, y_val, "X_val", "y_val")
         validation = (X_val, y_val)
+    if initial_epoch is None:
+        initial_epoch = getattr(optimizer, "epochs", 0)
+    initial_epoch = check_positive_int(initial_epoch, "initial_epoch", minimum=0)
 
-    rng = np.random.default_rng(seed)
-    for layer in network.layers:
-        if layer.stochastic and seed is not None:
-            layer.rng = np.random.default_rng(rng.integers(2**63))
-    callbacks = [_as_callback(cb) for cb in (callbacks or [])]
+    callbacks = [as_callback(cb) for cb in (callbacks or [])]
     loop = _FitLoop(network, loss, optimizer, metric_fns, X, y, batch_size, validation, callbacks)
 
     network.training = True
     try:
         with _DeferredInterrupt() as interrupt:
-            loop.run(epochs, rng if shuffle else None, verbose, interrupt)
+            loop.run(range(initial_epoch, initial_epoch + epochs), streams if shuffle else None,
+                     streams if seed is not None else None, verbose, interrupt)
     finally:
         network.training = False  # what follows fit is evaluation: dropout off
     return loop.history
@@ -291,23 +343,29 @@ class _FitLoop:
         self.x_buf = np.empty((size, *X.shape[1:]), dtype=X.dtype)
         self.y_buf = np.empty((size, *y.shape[1:]), dtype=y.dtype)
 
-    def run(self, epochs, rng, verbose, interrupt):
-        """Train for ``epochs``, reshuffling with ``rng`` (None: keep the order)."""
+    def run(self, epochs, shuffling, seeding, verbose, interrupt):
+        """Train the ``epochs`` (a range of epoch numbers). ``shuffling`` (a _RandomStreams, or
+        None to keep the order) gives each epoch's order, ``seeding`` (or None) reseeds the
+        stochastic layers for each epoch."""
         history = self.history
+        last = epochs.stop
         for cb in self.callbacks:
             cb.on_train_begin({})
-        for epoch in range(epochs):
+        for epoch in epochs:
             for cb in self.callbacks:
                 cb.on_epoch_begin(epoch, {})
-            order = rng.permutation(len(self.X)) if rng is not None else None
+            order = shuffling.order(epoch, len(self.X)) if shuffling is not None else None
+            if seeding is not None:
+                seeding.reseed(self.network.layers, epoch)
             try:
-                logs = self.run_epoch(epoch, epochs, order, verbose, interrupt)
+                logs = self.run_epoch(epoch, last, order, verbose, interrupt)
             except TrainingDivergedError as err:
                 err.history = history
                 raise
             if logs is None:
                 history.interrupted = True
                 break
+            self.optimizer.epochs = epoch + 1
             if self.validation is not None:
                 val = _evaluate(self.network, *self.validation, self.loss, self.metric_fns)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -315,7 +373,7 @@ class _FitLoop:
             for cb in self.callbacks:
                 cb.on_epoch_end(epoch, logs)
             if verbose == 2:
-                tqdm.write(f"epoch {epoch + 1}/{epochs} - " + _format_logs(logs), file=sys.stdout)
+                tqdm.write(f"epoch {epoch + 1}/{last} - " + _format_logs(logs), file=sys.stdout)
             if any(cb.stop_training for cb in self.callbacks):
                 history.stopped_epoch = epoch
                 break
@@ -389,8 +447,10 @@ class _FitLoop:
     def _restore_finite(self, weights_at_start, state_at_start):
         """Keep the weights if all are finite; otherwise roll back to the start of the epoch,
         with the optimizer's state, and return True. (The step that produced a NaN loss was
-        never applied.)"""
-        if all(np.isfinite(p).all() for _, _, p in self.network.parameters()):
+        never applied.) Layer state counts: behind a BatchNorm the parameters may stay finite
+        while the running statistics overflow."""
+        arrays = self.network.parameters() + self.network.states()
+        if all(np.isfinite(a).all() for _, _, a in arrays):
             return False
         self.network.set_weights(weights_at_start)
         self.optimizer.load_state_dict(state_at_start)
@@ -412,78 +472,3 @@ def _format_logs(logs):
     return " - ".join(f"{k} {v:.4g}" for k, v in logs.items())
 
 
-class LambdaCallback(Callback):
-    """A plain callable f(epoch, logs), run after each epoch."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.fn(epoch, logs)
-
-
-def _as_callback(cb):
-    if isinstance(cb, Callback):
-        return cb
-    if callable(cb):
-        return LambdaCallback(cb)
-    raise TypeError(f"callbacks must be Callback objects or callables, got {type(cb).__name__}.")
-
-
-# -- callbacks
-class EarlyStopping(MonitorCallback):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
-
-    With ``restore_best_weights=True`` the network ends with the weights of its best epoch.
-    ``mode`` is "min" (losses), "max" (accuracy) or "auto" (max for names with "acc").
-    As in Keras, ``patience=2`` stops after the second epoch in a row without improvement.
-    """
-
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best_weights=False,
-                 mode="auto"):
-        super().__init__(monitor, mode, min_delta)
-        self.patience = check_positive_int(patience, "patience", minimum=0)
-        self.restore_best_weights = bool(restore_best_weights)
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        self.best_epoch = None
-        self.best_weights = None
-        self.wait = 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = monitored(self, logs)
-        if self.improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
-                self.best_weights = self.network.get_weights()
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:
-                self.stop_training = True
-
-    def on_train_end(self, logs=None):
-        if self.restore_best_weights and self.best_weights is not None:
-            self.network.set_weights(self.best_weights)
-
-
-class ModelCheckpoint(MonitorCallback):
-    """Save the network to ``path`` after each epoch (or only when ``monitor`` improves).
-
-    ``path`` may contain ``{epoch}`` (1-based). Files are written with ``scratchnn.save``.
-    """
-
-    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
-        super().__init__(monitor, mode)
-        self.path = str(path)
-        self.save_best_only = bool(save_best_only)
-
-    def on_epoch_end(self, epoch, logs=None):
-        from .serialization import save
-
-        if self.save_best_only:
-            value = monitored(self, logs)
-            if not self.improved(value):
-                return
-            self.best = value
-        save(self.network, self.path.format(epoch=epoch + 1), optimizer=self.optimizer)
