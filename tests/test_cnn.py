@@ -507,33 +507,29 @@ def test_a_diverging_fit_rolls_the_state_back_with_the_weights():
     assert np.isfinite(net.predict_raw(small_images(dtype=np.float64)[0])).all()
 
 
-ROLL_BACK_BUG = (
-    "library bug: _FitLoop._restore_finite (training.py) rolls back only when a *parameter* is "
-    "non-finite. Behind a BatchNorm the parameters stay finite (huge) while the forward pass "
-    "writes inf/NaN into running_mean/running_var, so the state is left non-finite.")
-
-
-@pytest.mark.xfail(strict=True, reason=ROLL_BACK_BUG)
-def test_a_diverging_fit_never_leaves_non_finite_running_statistics():
-    # Plain huge lr: the loss turns NaN while every parameter is still finite, so nothing is
-    # rolled back, but the failing forward pass has already written inf into running_var.
+# Behind a BatchNorm the parameters may stay finite (huge) while the forward pass writes inf or
+# NaN into running_mean / running_var; the roll-back must look at the state too (it did not
+# before 42eaf45: fit raised, or even returned normally, leaving non-finite running statistics).
+def test_a_nan_loss_with_finite_parameters_still_rolls_the_state_back():
+    # Plain huge lr: the loss turns NaN while every parameter is still finite, but the failing
+    # forward pass has already written inf into running_var.
     net = bn_cnn(last_bn=True)
-    _, err = diverge(net, SGD(1e200))
-    assert "loss diverged" in str(err)
-    assert all(np.isfinite(p).all() for _, _, p in net.parameters())  # not what fails
+    recorder, err = diverge(net, SGD(1e200))
+    assert "loss diverged at epoch 1, batch 2" in str(err)
+    assert_same_arrays(net.get_weights(), recorder.at_start[-1])
     assert all(np.isfinite(s).all() for _, _, s in net.states())
 
 
-@pytest.mark.xfail(strict=True, reason=ROLL_BACK_BUG)
 def test_a_fit_that_ends_with_non_finite_running_statistics_is_refused():
     # lr=1e10: the loss grows to ~1e142 but stays finite; the running variance of the
-    # BatchNorm1D overflows to inf, and fit returns as if all went well.
+    # BatchNorm1D overflows to inf in the third epoch, which is undone.
     X, y = small_images(dtype=np.float64)
     net = bn_cnn(last_bn=True)
-    try:
-        net.fit(X, y, optimizer=SGD(1e10), epochs=3, batch_size=8, verbose=0)
-    except TrainingDivergedError:
-        pass  # refusing is fine; so is rolling back
+    recorder = Recorder()
+    with pytest.raises(TrainingDivergedError, match="NaN or infinite in epoch 3"):
+        net.fit(X, y, optimizer=SGD(1e10), epochs=3, batch_size=8, verbose=0,
+                callbacks=[recorder])
+    assert_same_arrays(net.get_weights(), recorder.at_start[2])
     assert all(np.isfinite(s).all() for _, _, s in net.states())
 
 
