@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
+from _bench import current_rss_mb, peak_rss_mb
 
 N_SAMPLES, N_FEATURES, HIDDEN, N_CLASSES, LR = 60_000, 784, (256, 128), 10, 0.1
 
@@ -40,15 +40,6 @@ def make_data(seed=0):
     X = rng.random((N_SAMPLES, N_FEATURES), dtype=np.float32)
     y = rng.integers(0, N_CLASSES, N_SAMPLES)
     return X, y
-
-
-def current_rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_scratchnn(X, y, batch_size, repeats):
