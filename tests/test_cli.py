@@ -109,9 +109,9 @@ def test_early_stopping_holds_out_validation_rows(tmp_path, capsys):
     model = load_model_file(out / "model.npz")
     X, y = load_digits()
     X_train, _, y_train, _ = train_test_split(X * 16, y, test_size=0.2, seed=0, stratify=True)
-    _, _, (X_val, y_val) = _split_validation(model.transform(X_train), y_train, None, 0.1,
-                                             _RandomStreams(0), stratify=True)
-    loss = model.network.evaluate(X_val, y_val, loss="cross_entropy")["loss"]
+    _, rows = _split_validation(X_train, y_train, None, 0.1, _RandomStreams(0), stratify=True)
+    loss = model.network.evaluate(model.transform(X_train[rows]), y_train[rows],
+                                  loss="cross_entropy")["loss"]
     assert loss == pytest.approx(min(val), rel=1e-5)
 
 

@@ -245,7 +245,7 @@ def test_predict_of_a_single_sigmoid_output_is_zero_or_one(rng):
     x = rng.normal(size=(30, 3)) * 3
     p = net(x)[:, 0]
     np.testing.assert_array_equal(net.predict(x), (p > 0.5).astype(int))
-    np.testing.assert_allclose(net.predict_proba(x)[:, 0], p)
+    np.testing.assert_allclose(net.predict_proba(x), np.stack([1 - p, p], axis=1))  # as sklearn
 
 
 def test_predict_of_a_regressor_returns_the_values(rng):

@@ -90,7 +90,8 @@ def test_history_has_one_value_per_epoch_for_every_key():
     assert all(len(v) == 4 for v in history.history.values())
     assert history.epoch == [0, 1, 2, 3]
     # val_ numbers are what evaluate() says on the held-out quarter, drawn with the seed.
-    _, _, (X_val, y_val) = _split_validation(X, y, None, 0.25, _RandomStreams(0), stratify=True)
+    _, val = _split_validation(X, y, None, 0.25, _RandomStreams(0), stratify=True)
+    X_val, y_val = X[val], y[val]
     assert len(X_val) == 50
     assert history.history["val_loss"][-1] == pytest.approx(
         net.evaluate(X_val, y_val)["loss"], rel=1e-6)
@@ -100,15 +101,15 @@ def test_validation_split_is_shuffled_and_stratified_with_the_seed():
     # A file sorted by label: the last rows are all of the last class.
     y = np.repeat(np.arange(4), 25)
     X = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32) + y[:, None]
-    X_tr, y_tr, (X_val, y_val) = _split_validation(X, y, None, 0.2, _RandomStreams(5),
-                                                   stratify=True)
+    train, val = _split_validation(X, y, None, 0.2, _RandomStreams(5), stratify=True)
+    X_tr, y_tr, X_val, y_val = X[train], y[train], X[val], y[val]
     assert np.bincount(y_val).tolist() == [5, 5, 5, 5]
     assert np.bincount(y_tr).tolist() == [20, 20, 20, 20]
     assert sorted(np.concatenate([X_tr[:, 0], X_val[:, 0]])) == sorted(X[:, 0])
-    again = _split_validation(X, y, None, 0.2, _RandomStreams(5), stratify=True)[2][1]
-    other = _split_validation(X, y, None, 0.2, _RandomStreams(6), stratify=True)[2][0]
-    np.testing.assert_array_equal(again, y_val)
-    assert not np.array_equal(other, X_val)
+    again = _split_validation(X, y, None, 0.2, _RandomStreams(5), stratify=True)[1]
+    other = _split_validation(X, y, None, 0.2, _RandomStreams(6), stratify=True)[1]
+    np.testing.assert_array_equal(again, val)
+    assert not np.array_equal(other, val)
     net = MultiLayerNetwork.from_sizes([3, 8, 4], rng=0)
     history = net.fit(X, y, optimizer="adam", lr=0.05, epochs=5, validation_split=0.2, seed=5,
                       verbose=0)

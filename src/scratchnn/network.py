@@ -7,17 +7,17 @@ import math
 import numpy as np
 
 from ._validation import as_float_array, as_rng, assume_finite, check_float, check_positive_int
-from .activations import softmax
 from .layers import (
     Flatten,
     Layer,
     LeakyReLULayer,
     LinearLayer,
     ReLULayer,
-    SigmoidLayer,
-    SoftmaxLayer,
     activation_class,
 )
+from .tasks import check_task, head_of, probabilities, task_of_head
+from .training import evaluate as _evaluate
+from .training import fit as _fit
 
 _RELU_LIKE = (ReLULayer, LeakyReLULayer)
 
@@ -52,9 +52,10 @@ class MultiLayerNetwork:
     of the one before.
     """
 
-    def __init__(self, layers=(), input_shape=None):
+    def __init__(self, layers=(), input_shape=None, task=None):
         self.layers = []
         self._training = True
+        self._task = check_task(task)
         self._input_shape = None if input_shape is None else _check_shape(input_shape)
         self._shapes = []  # each layer's per-sample output shape; None where it is unknown
         for layer in layers:
@@ -205,6 +206,17 @@ class MultiLayerNetwork:
         return shape[0] if shape is not None and len(shape) == 1 else None
 
     @property
+    def task(self):
+        """"binary", "multiclass", "multilabel" or "regression" (see ``scratchnn.tasks``): as
+        given or recorded by ``fit``, else as the output layer says (a sigmoid or softmax), else
+        None."""
+        return self._task or task_of_head(head_of(self.layers), self.n_outputs)
+
+    @task.setter
+    def task(self, value):
+        self._task = check_task(value)
+
+    @property
     def dtype(self):
         """The dtype of the first parameterised layer (float32 for a network without any)."""
         for layer in self.layers:
@@ -342,38 +354,45 @@ class MultiLayerNetwork:
         return np.concatenate(outs)
 
     def predict_proba(self, x, batch_size=1024):
-        """Class probabilities (batch, C): the softmax of the outputs unless the network already
-        ends in a SoftmaxLayer; a single sigmoid output is returned as it is."""
-        out = self.predict_raw(x, batch_size)
-        if out.shape[1] > 1 and not isinstance(self.layers[-1], SoftmaxLayer):
-            out = softmax(out)
-        return out
+        """Class probabilities, as scikit-learn gives them: (batch, 2) for a binary classifier
+        (columns: class 0, class 1), (batch, C) for classes, (batch, k) for multi-label outputs.
+        Raw scores go through the sigmoid or softmax; a network that ends in one is read as is.
+        """
+        task = self._classifier_task("predict_proba")
+        p = probabilities(self.predict_raw(x, batch_size), task, head_of(self.layers))
+        return np.concatenate([1 - p, p], axis=1) if task == "binary" else p
 
     def predict(self, x, batch_size=1024):
-        """Class labels for a classifier, values for a regressor.
-
-        Several outputs: the index of the largest (batch,). One output after a SigmoidLayer:
-        0/1 labels from p > 0.5. Any other single output: the raw values (batch, 1).
-        """
+        """What the network predicts for x, by its task (see ``scratchnn.tasks``): labels (batch,)
+        for binary and multiclass, 0/1 rows (batch, k) for multi-label, values (batch, k) for
+        regression."""
         out = self.predict_raw(x, batch_size)
-        if out.shape[1] > 1:
-            return out.argmax(axis=1)
-        if isinstance(self.layers[-1], SigmoidLayer):
-            return (out[:, 0] > 0.5).astype(np.int64)
-        return out
+        task = self.task or ("multiclass" if out.shape[1] > 1 else "regression")
+        if task == "regression":
+            return out
+        p = probabilities(out, task, head_of(self.layers))
+        if task == "multiclass":
+            return p.argmax(axis=1)
+        labels = (p > 0.5).astype(np.int64)
+        return labels[:, 0] if task == "binary" else labels
+
+    def _classifier_task(self, what):
+        task = self.task
+        if task is None and (self.n_outputs or 0) > 1:
+            return "multiclass"
+        if task is None:
+            raise ValueError(
+                f"{what} needs to know the network's task: one raw output may be a logit or a "
+                "value. Set network.task = 'binary' (or train it: fit records the task)."
+            )
+        if task == "regression":
+            raise ValueError(f"{what} is for classifiers; this network's task is regression.")
+        return task
 
     # -- training ---------------------------------------------------------------------------------
-    def fit(self, X, y, **kwargs):
-        """Train the network; see ``scratchnn.training.fit`` for every argument."""
-        from .training import fit
-
-        return fit(self, X, y, **kwargs)
-
-    def evaluate(self, X, y, loss=None, metrics=None, batch_size=1024):
-        """Mean loss and metrics on (X, y), computed in batches; see ``scratchnn.training``."""
-        from .training import evaluate
-
-        return evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
+    # The loop lives in scratchnn.training; these are it, signatures and docstrings included.
+    fit = _fit
+    evaluate = _evaluate
 
     # -- display ----------------------------------------------------------------------------------
     def __repr__(self):

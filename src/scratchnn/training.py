@@ -27,6 +27,7 @@ from ._validation import (
     as_float_array,
     as_labels,
     assume_finite,
+    check_float,
     check_positive_int,
     check_same_length,
 )
@@ -37,7 +38,8 @@ from .callbacks import (  # noqa: F401  (EarlyStopping, ModelCheckpoint: importa
     as_callback,
 )
 from .losses import BinaryCrossEntropyLoss, CrossEntropyLoss, get_loss
-from .utils import to_labels
+from .metrics import default_metrics, get_metric
+from .tasks import default_loss, head_of, probabilities, task_of_loss, task_of_targets
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -48,57 +50,21 @@ class TrainingDivergedError(FloatingPointError):
         self.history = history
 
 
-# -- metrics
-def _accuracy(y_true, y_pred):
-    return float(np.mean(to_labels(y_true) == to_labels(y_pred)))
+# -- what the training is for: the task, its loss, its targets and its metrics
+def _resolve_task(network, loss, y):
+    """The task fit trains for: the network's own (given, recorded or read from its output
+    layer), else the loss's, else what the targets look like (see ``scratchnn.tasks``)."""
+    n_out = network.n_outputs
+    task = network.task
+    if task is None and loss is not None:
+        task = task_of_loss(get_loss(loss), n_out)
+    return task or task_of_targets(y, n_out)
 
 
-def _mse(y_true, y_pred):
-    return float(np.mean((y_pred - y_true.reshape(y_pred.shape)) ** 2))
+def _loss_for(network, task, loss):
+    return get_loss(loss) if loss is not None else default_loss(task, head_of(network.layers))
 
 
-def _mae(y_true, y_pred):
-    return float(np.mean(np.abs(y_pred - y_true.reshape(y_pred.shape))))
-
-
-def _rmse(y_true, y_pred):
-    return math.sqrt(_mse(y_true, y_pred))
-
-
-METRICS = {"accuracy": _accuracy, "mse": _mse, "mae": _mae, "rmse": _rmse}
-
-
-def _get_metrics(metrics, loss):
-    if metrics is None:
-        classify = isinstance(loss, (CrossEntropyLoss, BinaryCrossEntropyLoss))
-        metrics = ["accuracy"] if classify else []
-    if isinstance(metrics, str) or callable(metrics):
-        metrics = [metrics]
-    out = {}
-    for m in metrics:
-        if callable(m):
-            out[getattr(m, "__name__", "metric")] = m
-        elif isinstance(m, str) and m.lower() in METRICS:
-            out[m.lower()] = METRICS[m.lower()]
-        else:
-            raise ValueError(
-                f"unknown metric {m!r}; choose a callable or one of {sorted(METRICS)}."
-            )
-    return out
-
-
-def _binary_from_logits(loss):
-    return isinstance(loss, BinaryCrossEntropyLoss) and loss.from_logits
-
-
-def _metric_input(loss, out):
-    """What a metric compares with the targets: probabilities for a logit-trained binary model."""
-    if _binary_from_logits(loss) and out.shape[1] == 1:
-        return 1.0 / (1.0 + np.exp(-out))
-    return out
-
-
-# -- data checks
 def _prepare_targets(network, loss, y, name="y"):
     """Targets in the form the loss wants: int labels or rows for cross-entropy, else (n, k)."""
     n_out = network.n_outputs
@@ -117,25 +83,99 @@ def _prepare_targets(network, loss, y, name="y"):
     if y_arr.ndim != 2:
         raise ValueError(f"{name} must be 1-D or 2-D, got shape {y_arr.shape}.")
     if n_out is not None and y_arr.shape[1] != n_out:
-        raise ValueError(f"{name} has {y_arr.shape[1]} columns, the network outputs {n_out}.")
+        hint = ""
+        if y_arr.shape[1] == 1 and n_out > 1:
+            hint = (f" If {name} holds class labels, train with loss='cross_entropy' (or leave "
+                    f"loss out); {type(loss).__name__} reads {name} as {n_out} values per row.")
+        raise ValueError(
+            f"{name} has {y_arr.shape[1]} columns, the network outputs {n_out}.{hint}")
+    if isinstance(loss, BinaryCrossEntropyLoss) and (y_arr.min() < 0 or y_arr.max() > 1):
+        raise ValueError(
+            f"{name} holds values from {y_arr.min():g} to {y_arr.max():g}, but binary "
+            "cross-entropy needs targets in [0, 1] (labels 0 and 1); for more classes give the "
+            "network one output per class."
+        )
     return y_arr
 
 
-def _default_loss(network, y):
-    y_arr = np.asarray(y)
-    integral = y_arr.dtype.kind in "iub"
-    return "cross_entropy" if integral and (network.n_outputs or 0) > 1 else "mse"
+def _metric_fns(metrics, task):
+    """{name: f(y_true, y_pred, sample_weight)} for ``metrics`` (names or callables)."""
+    if metrics is None:
+        metrics = default_metrics(task)
+    if isinstance(metrics, str) or callable(metrics):
+        metrics = [metrics]
+    if not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"metrics must be a list of names or callables, got {metrics!r}.")
+    fns = [get_metric(m, task) for m in metrics]
+    return {fn.__name__: fn for fn in fns}
+
+
+def _metric_input(network, task, out):
+    """What metrics are given: probabilities for a classifier, the values for a regressor."""
+    return probabilities(out, task, head_of(network.layers))
+
+
+def _sample_weights(sample_weight, class_weight, task, y, n):
+    """One weight per sample (or None): sample_weight times the weight of each sample's class."""
+    w = None
+    if sample_weight is not None:
+        w = as_float_array(sample_weight, "sample_weight", ndim=1).astype(np.float64)
+        if len(w) != n:
+            raise ValueError(f"sample_weight has {len(w)} values for {n} samples; give one each.")
+        if (w < 0).any():
+            raise ValueError(f"sample_weight has {int((w < 0).sum())} negative value(s); "
+                             "weights must be >= 0.")
+        if not w.any():
+            raise ValueError("sample_weight is all zeros; at least one sample needs a positive "
+                             "weight.")
+    if class_weight is None:
+        return w
+    if task not in ("binary", "multiclass"):
+        raise ValueError(f"class_weight is for classifiers with one label per sample; this "
+                         f"network's task is {task}.")
+    labels = as_labels(_labels_of(y) if _labels_of(y) is not None else y, "y")
+    by_class = _class_weights(class_weight, labels, task)
+    cw = by_class[labels]
+    return cw if w is None else w * cw
+
+
+def _class_weights(class_weight, labels, task):
+    """class_weight ("balanced" or {class: weight}) as an array indexed by class."""
+    n_classes = max(int(labels.max()) + 1, 2 if task == "binary" else 0)
+    weights = np.ones(n_classes)
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be 'balanced' or a dict {{class: weight}}, got "
+                             f"{class_weight!r}.")
+        from sklearn.utils.class_weight import compute_class_weight  # slow import
+
+        present = np.unique(labels)
+        weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+        return weights
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be 'balanced' or a dict {{class: weight}}, got "
+                        f"{type(class_weight).__name__}.")
+    for key, value in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral) or not (
+                0 <= key < n_classes):
+            raise ValueError(f"class_weight names class {key!r}, but the classes are 0.."
+                             f"{n_classes - 1}.")
+        weights[key] = check_float(value, f"class_weight[{key!r}]", low=0.0)
+    if not weights[np.unique(labels)].any():
+        raise ValueError("class_weight gives every class in y a weight of 0.")
+    return weights
 
 
 def _split_validation(X, y, validation_data, validation_split, streams, stratify):
+    """(training indices, validation indices or the given validation_data) of (X, y)."""
     if validation_data is not None and validation_split:
         raise ValueError("give either validation_data or validation_split, not both.")
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a tuple (X_val, y_val).")
-        return X, y, validation_data
+        return np.arange(len(X)), validation_data
     if not validation_split:
-        return X, y, None
+        return np.arange(len(X)), None
     if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
         raise TypeError(f"validation_split must be a fraction in (0, 1), got {validation_split!r}.")
     if not 0 < validation_split < 1:
@@ -160,7 +200,7 @@ def _split_validation(X, y, validation_data, validation_split, streams, stratify
     val_idx.sort()
     if stratify:
         _warn_missing_classes(y, train_idx, val_idx)
-    return X[train_idx], y[train_idx], (X[val_idx], y[val_idx])
+    return train_idx, val_idx
 
 
 def _labels_of(y):
@@ -206,22 +246,30 @@ class _RandomStreams:
 
 
 # -- evaluation
-def evaluate(network, X, y, loss=None, metrics=None, batch_size=1024):
-    """Mean loss and each metric over (X, y), in batches of ``batch_size`` (evaluation mode)."""
+def evaluate(network, X, y, loss=None, metrics=None, batch_size=1024, sample_weight=None):
+    """Mean loss and each metric over (X, y), in batches of ``batch_size`` (evaluation mode).
+
+    Without ``loss`` and ``metrics``, those of the network's task (see ``scratchnn.tasks``):
+    cross-entropy and accuracy for classes, binary cross-entropy and accuracy for binary and
+    multi-label outputs, MSE and MAE for regression. ``sample_weight`` (n,) weighs each sample
+    in the loss and the metrics.
+    """
     X = network._check_x(X)
-    loss = get_loss(loss if loss is not None else _default_loss(network, y))
+    task = _resolve_task(network, loss, y)
+    loss = _loss_for(network, task, loss)
+    w = _sample_weights(sample_weight, None, task, y, len(X))
     y = _prepare_targets(network, loss, y)
     check_same_length(X, y)
-    return _evaluate(network, X, y, loss, _get_metrics(metrics, loss), batch_size)
+    return _evaluate(network, X, y, w, loss, task, _metric_fns(metrics, task), batch_size)
 
 
-def _evaluate(network, X, y, loss, metric_fns, batch_size=1024):
+def _evaluate(network, X, y, w, loss, task, metric_fns, batch_size=1024):
     """evaluate() on inputs already checked: {"loss": ..., name: value for each metric}."""
     out = network.predict_raw(X, batch_size=batch_size)
-    results = {"loss": loss.forward(y, out)}
-    shown = _metric_input(loss, out)
+    results = {"loss": loss.forward(y, out) if w is None else loss.forward(y, out, w)}
+    shown = _metric_input(network, task, out)
     for name, fn in metric_fns.items():
-        results[name] = float(fn(y, shown))
+        results[name] = float(fn(y, shown, sample_weight=w))
     return results
 
 
@@ -249,32 +297,39 @@ class _DeferredInterrupt:
 
 
 # -- the loop
-def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_size=32,
+def fit(network, X, y, *, loss=None, optimizer="adam", lr=None, epochs=10, batch_size=32,
         shuffle=True, seed=None, validation_data=None, validation_split=0.0, metrics=None,
-        callbacks=None, verbose=1, initial_epoch=None):
+        callbacks=None, verbose=1, initial_epoch=None, sample_weight=None, class_weight=None):
     """Train ``network`` on (X, y) with minibatches; returns a ``History``.
 
     Parameters
     ----------
     X : (n, *network.input_shape) array: rows (n, n_features), or images (n, C, H, W) for a
         network of convolutions.  y : labels (n,), one-hot rows (n, C), or targets (n, k).
-    loss : a Loss or its name ("cross_entropy", "mse", "mae", "bce"); by default cross-entropy
-        for integer labels with several outputs, MSE otherwise.
+    loss : a Loss or its name ("cross_entropy", "mse", "mae", "bce"); by default the loss of the
+        network's task (see ``scratchnn.tasks``): cross-entropy for classes, binary
+        cross-entropy (on logits, or on the probabilities of a SigmoidLayer) for binary and
+        multi-label outputs, MSE for regression. fit records the task on the network.
     optimizer : an optimizer from ``scratchnn.optim`` or its name ("sgd", "adam", ...); ``lr``
-        sets the learning rate of a named one.
+        sets the learning rate of a named one. Default: Adam with lr 1e-3 (as the command line).
     epochs, batch_size : passes over the data and rows per step (the last batch may be shorter).
     shuffle, seed : reshuffle every epoch; the same seed gives bit-identical runs (at the same
         number of BLAS threads). Epoch e's shuffle and dropout masks depend only on (seed, e).
     validation_data : (X_val, y_val), or validation_split : a fraction of (X, y) held out,
-        drawn with the seed (stratified by class for classification losses).
-    metrics : names ("accuracy", "mse", "mae", "rmse") or callables f(y_true, y_pred); accuracy
-        by default for classification losses.
+        drawn with the seed (stratified by class for classifiers).
+    metrics : names from ``scratchnn.metrics`` ("accuracy", "f1", "roc_auc", "mae", "r2", ...)
+        or callables f(y_true, y_pred); by default accuracy for classifiers, MAE for regression.
+        Classifier metrics are given probabilities. They are computed once per epoch, over all
+        of its batches.
     callbacks : Callback objects, or plain callables f(epoch, logs) run after each epoch.
     verbose : 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
     initial_epoch : the number of the first epoch (0-based); by default ``optimizer.epochs``, the
         epochs this optimizer has already trained. So a second ``fit`` with the same optimizer
         (or one loaded from a model file) continues: schedules, shuffles and dropout go on from
         epoch ``initial_epoch`` and 3 + 3 epochs with one seed equal 6 epochs bit for bit.
+    sample_weight : (n,) weights >= 0: each sample's share in the loss (a weighted mean).
+    class_weight : for classifiers, {class: weight} or "balanced" (n / (C * count), as
+        scikit-learn): multiplies the weight of each sample of that class.
 
     Ctrl-C stops training cleanly between two steps and returns the history so far
     (``history.interrupted`` is True). A NaN or infinite loss raises ``TrainingDivergedError`` and
@@ -289,31 +344,40 @@ def fit(network, X, y, *, loss=None, optimizer="sgd", lr=None, epochs=10, batch_
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
     X = network._check_x(X)  # first: a network that does not know its input shape learns it here
-    loss = get_loss(loss if loss is not None else _default_loss(network, y))
+    task = _resolve_task(network, loss, y)
+    loss = _loss_for(network, task, loss)
     optimizer = get_optimizer(optimizer, lr=lr)
-    metric_fns = _get_metrics(metrics, loss)
-
-    streams = _RandomStreams(seed)
-    classify = isinstance(loss, (CrossEntropyLoss, BinaryCrossEntropyLoss))
-    X, y, validation_data = _split_validation(X, y, validation_data, validation_split, streams,
-                                              stratify=classify)
-    y = _prepare_targets(network, loss, y)
+    metric_fns = _metric_fns(metrics, task)
     check_same_length(X, y)
     if len(X) == 0:
         raise ValueError("X is empty; fit needs at least one sample.")
+    weights = _sample_weights(sample_weight, class_weight, task, y, len(X))
+
+    streams = _RandomStreams(seed)
+    train_idx, validation_data = _split_validation(
+        X, y, validation_data, validation_split, streams,
+        stratify=task in ("binary", "multiclass"))
+    y = _prepare_targets(network, loss, y)
     validation = None
-    if validation_data is not None:
+    if isinstance(validation_data, np.ndarray):  # indices of (X, y)
+        idx = validation_data
+        validation = (X[idx], y[idx], None if weights is None else weights[idx])
+    elif validation_data is not None:
         X_val = network._check_x(validation_data[0], "X_val")
         y_val = _prepare_targets(network, loss, validation_data[1], "y_val")
         check_same_length(X_val, y_val, "X_val", "y_val")
-        validation = (X_val, y_val)
+        validation = (X_val, y_val, None)
+    if len(train_idx) < len(X):
+        X, y = X[train_idx], y[train_idx]
+        weights = None if weights is None else weights[train_idx]
     if initial_epoch is None:
         initial_epoch = getattr(optimizer, "epochs", 0)
     initial_epoch = check_positive_int(initial_epoch, "initial_epoch", minimum=0)
 
+    network.task = task
     callbacks = [as_callback(cb) for cb in (callbacks or [])]
-    loop = _FitLoop(network, loss, optimizer, metric_fns, X, y, batch_size, validation, callbacks)
-
+    loop = _FitLoop(network, loss, task, optimizer, metric_fns, X, y, weights, batch_size,
+                    validation, callbacks)
     network.training = True
     try:
         with _DeferredInterrupt() as interrupt:
@@ -328,11 +392,11 @@ class _FitLoop:
     """The epochs of one ``fit``: minibatch steps, validation and callbacks. The batch buffers are
     allocated once for the whole fit."""
 
-    def __init__(self, network, loss, optimizer, metric_fns, X, y, batch_size, validation,
-                 callbacks):
-        self.network, self.loss, self.optimizer = network, loss, optimizer
+    def __init__(self, network, loss, task, optimizer, metric_fns, X, y, weights, batch_size,
+                 validation, callbacks):
+        self.network, self.loss, self.task, self.optimizer = network, loss, task, optimizer
         self.metric_fns = metric_fns
-        self.X, self.y, self.batch_size = X, y, batch_size
+        self.X, self.y, self.weights, self.batch_size = X, y, weights, batch_size
         self.validation = validation
         self.history = History()
         self.callbacks = [self.history, *callbacks]
@@ -367,7 +431,8 @@ class _FitLoop:
                 break
             self.optimizer.epochs = epoch + 1
             if self.validation is not None:
-                val = _evaluate(self.network, *self.validation, self.loss, self.metric_fns)
+                val = _evaluate(self.network, *self.validation, self.loss, self.task,
+                                self.metric_fns)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             logs["lr"] = float(self.optimizer.lr)
             for cb in self.callbacks:
@@ -384,35 +449,40 @@ class _FitLoop:
             cb.on_train_end({})
 
     def _batch(self, order, start, stop):
+        """The rows of one minibatch: x, y and their weights (or None)."""
+        w = self.weights
         if order is None:
-            return self.X[start:stop], self.y[start:stop]
+            return self.X[start:stop], self.y[start:stop], None if w is None else w[start:stop]
         idx = order[start:stop]
         xb, yb = self.x_buf[: len(idx)], self.y_buf[: len(idx)]
         # mode="clip" lets take write straight into the buffer (mode="raise" copies through a
         # temporary); the indices come from a permutation, so none is out of range.
         np.take(self.X, idx, axis=0, out=xb, mode="clip")
         np.take(self.y, idx, axis=0, out=yb, mode="clip")
-        return xb, yb
+        return xb, yb, None if w is None else w[idx]
 
     def run_epoch(self, epoch, epochs, order, verbose, interrupt):
         """Returns this epoch's logs, or None if Ctrl-C was pressed."""
         net, loss, opt = self.network, self.loss, self.optimizer
         weights_at_start = net.get_weights()
         state_at_start = opt.state_dict()
-        bar = tqdm(self.bounds, desc=f"epoch {epoch + 1}/{epochs}", leave=True, file=sys.stdout,
-                   disable=verbose != 1, dynamic_ncols=True)
-        total_loss, seen = 0.0, 0
-        metric_sums = dict.fromkeys(self.metric_fns, 0.0)
+        bar = tqdm(total=len(self.bounds), desc=f"epoch {epoch + 1}/{epochs}", leave=True,
+                   file=sys.stdout, disable=verbose != 1, dynamic_ncols=True)
+        total_loss, seen = 0.0, 0.0
+        seen_by_metrics = ([], [], [])  # each batch's targets, outputs and weights
         # X was checked for NaN/inf once, in fit. Overflow on the way to a diverging loss is not
         # bad data: it shows up as a non-finite loss, reported below as one clear error.
         with np.errstate(over="ignore", invalid="ignore"), assume_finite():
-            for step, (start, stop) in enumerate(bar):
+            for step, (start, stop) in enumerate(self.bounds):
+                bar.update(1)
                 if interrupt.requested:
                     bar.close()
                     return None
-                xb, yb = self._batch(order, start, stop)
+                xb, yb, wb = self._batch(order, start, stop)
+                if wb is not None and not wb.any():
+                    continue  # every sample of this batch has weight 0: nothing to learn
                 out = net.forward(xb)
-                value = loss.forward(yb, out)
+                value = loss.forward(yb, out) if wb is None else loss.forward(yb, out, wb)
                 if not math.isfinite(value):
                     bar.close()
                     self._restore_finite(weights_at_start, state_at_start)
@@ -422,27 +492,37 @@ class _FitLoop:
                     )
                 net.backward(loss.backward(), input_grad=False)
                 opt.step(net)
-                n = len(xb)
-                total_loss += value * n
-                seen += n
-                shown = _metric_input(loss, out) if self.metric_fns else None
-                for name, fn in self.metric_fns.items():
-                    metric_sums[name] += fn(yb, shown) * n
-                if verbose == 1 and (step % 10 == 0 or start + n >= len(self.X)):
-                    bar.set_description(
-                        f"epoch {epoch + 1}/{epochs} loss {total_loss / seen:.4f}"
-                        + "".join(f" {k} {v / seen:.4f}" for k, v in metric_sums.items())
-                    )
-        bar.close()
+                share = len(xb) if wb is None else float(wb.sum())
+                total_loss += value * share
+                seen += share
+                if self.metric_fns:
+                    for kept, part in zip(seen_by_metrics, (yb, out, wb), strict=True):
+                        kept.append(None if part is None else part.copy())
+                if verbose == 1 and (step % 10 == 0 or stop >= len(self.X)):
+                    bar.set_description(f"epoch {epoch + 1}/{epochs} loss {total_loss / seen:.4f}")
         # The last step's update is not followed by a loss that would show an overflow in it.
         if self._restore_finite(weights_at_start, state_at_start):
+            bar.close()
             raise TrainingDivergedError(
                 f"weights became NaN or infinite in epoch {epoch + 1}: try a smaller learning "
                 "rate, or scale the inputs."
             )
         logs = {"loss": total_loss / seen}
-        logs.update({name: s / seen for name, s in metric_sums.items()})
+        logs.update(self._epoch_metrics(*seen_by_metrics))
+        if verbose == 1:
+            bar.set_description(f"epoch {epoch + 1}/{epochs} " + _format_logs(logs, " "))
+        bar.close()
         return logs
+
+    def _epoch_metrics(self, targets, outputs, weights):
+        """Each metric once over the epoch's batches (with the weights in force as they ran)."""
+        if not self.metric_fns or not targets:
+            return {}
+        y = np.concatenate(targets)
+        shown = _metric_input(self.network, self.task, np.concatenate(outputs))
+        w = None if weights[0] is None else np.concatenate(weights)
+        return {name: float(fn(y, shown, sample_weight=w))
+                for name, fn in self.metric_fns.items()}
 
     def _restore_finite(self, weights_at_start, state_at_start):
         """Keep the weights if all are finite; otherwise roll back to the start of the epoch,
@@ -468,7 +548,7 @@ def _batch_bounds(n, batch_size, network):
     return bounds
 
 
-def _format_logs(logs):
-    return " - ".join(f"{k} {v:.4g}" for k, v in logs.items())
+def _format_logs(logs, sep=" - "):
+    return sep.join(f"{k} {v:.4g}" for k, v in logs.items())
 
 
