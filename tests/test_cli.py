@@ -238,7 +238,7 @@ def test_regression_reports_rmse_r2_and_a_linear_baseline(housing_run, capsys):
     # The target was standardised for training; the file keeps that scaling.
     assert isinstance(model.target_scaler, Scaler)
     assert model.target_scaler.center_[0] == pytest.approx(y_train.mean())
-    network_rmse = np.sqrt(np.mean((model.predict(X_test)[:, 0] - y_test) ** 2))
+    network_rmse = np.sqrt(np.mean((model.predict(X_test) - y_test) ** 2))  # (n,), as y
     assert network_rmse == pytest.approx(test_rmse, rel=1e-3)
 
     code, stdout, _ = run(capsys, "evaluate", "--model", folder / "run" / "model.npz")
@@ -258,7 +258,7 @@ def test_predict_regression_from_raw_rows(housing_run, tmp_path, capsys):
     assert code == 0, err
     predicted = pd.read_csv(tmp_path / "p.csv")["prediction"].to_numpy()
     model = load_model_file(folder / "run" / "model.npz")
-    np.testing.assert_allclose(predicted, model.predict(rows)[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(predicted, model.predict(rows), rtol=1e-6)
     assert np.all((predicted > 0) & (predicted < 1e6))
     # The unseen category is predicted, but not silently.
     assert err.strip() == ("scratchnn predict: note: ocean_proximity has 'ON THE MOON' (1 row), "

@@ -36,8 +36,10 @@ from .losses import (
     mae,
     mse,
 )
+from .model import Model
 from .network import MultiLayerNetwork
 from .serialization import ModelFileError, SavedModel, load, load_model_file, save
+from .threads import get_num_threads, set_num_threads
 from .training import TrainingDivergedError
 from .utils import accuracy, get_batches, initialize_weights, one_hot, shuffle
 
@@ -59,6 +61,7 @@ __all__ = [
     "Flatten",
     "GlobalAvgPool2D",
     "MaxPool2D",
+    "Model",
     "Reshape",
     "BinaryCrossEntropyLoss",
     "CrossEntropyLoss",
@@ -104,6 +107,8 @@ __all__ = [
     "preprocessing",
     "relu",
     "save",
+    "set_num_threads",
+    "get_num_threads",
     "shuffle",
     "sigmoid",
     "softmax",

@@ -171,6 +171,8 @@ _TRAIN_OPTIONS = {
                        "stop after PATIENCE epochs without a better validation loss and keep "
                        "the best weights (uses --validation-split, 0.1 if not given)"),
     "dtype": (_choice("float32", "float64"), "float32", "DTYPE", "float32 (default) or float64"),
+    "threads": (_integer(1), None, "N", "BLAS threads while training (default: one, unless the "
+                                      "batches are huge; see docs/cli.md)"),
     "out": (_text, None, "DIR", "folder for model.npz, history.json and curves.png "
                                 "(default runs/<data name>)"),
 }
@@ -431,59 +433,33 @@ def _infer_task(y):
 
 
 # -- preparing data for the network ----------------------------------------------------------------
-@dataclass
-class _Prepared:
-    """What training needs: the fitted preprocessing and the data passed through it."""
-
-    preprocessor: object
-    target_scaler: object
-    class_names: list | None
-    X_train: np.ndarray
-    X_test: np.ndarray
-    y_train: np.ndarray  # labels (n,) or standardised targets (n, 1)
-    y_test: np.ndarray
-
-
-def _prepare(data, dtype):
-    from .preprocessing import LabelEncoder, Preprocessor, Scaler
+def _preprocessor(data):
+    """The preprocessing of raw X, fitted on the training rows only."""
+    from .preprocessing import Preprocessor, Scaler
 
     if data.is_image:
         n_pixels = data.X_train.shape[1]
         # Fitting min-max scaling to the pixel range (not to the data) maps 0..max to [0, 1].
-        pre = Scaler("minmax").fit(np.array([[0.0] * n_pixels, [data.max_value] * n_pixels]))
-    else:
-        pre = Preprocessor().fit(data.X_train)  # statistics of the training rows only
-    X_train = pre.transform(data.X_train).astype(dtype, copy=False)
-    X_test = pre.transform(data.X_test).astype(dtype, copy=False)
-    if data.task == "classification":
-        # The class list comes from every row, so a class absent from the training part is
-        # still a known (if never predicted) class when the test part is scored.
-        encoder = LabelEncoder().fit(_concat(data.y_train, data.y_test))
-        return _Prepared(pre, None, encoder.classes_.tolist(), X_train, X_test,
-                         encoder.transform(data.y_train), encoder.transform(data.y_test))
-    y_train = np.asarray(data.y_train, dtype=np.float64).reshape(-1, 1)
-    scaler = Scaler("standard").fit(y_train)  # large targets make MSE training diverge unscaled
-    y_test = np.asarray(data.y_test, dtype=np.float64).reshape(-1, 1)
-    return _Prepared(pre, scaler, None, X_train, X_test,
-                     scaler.transform(y_train.astype(dtype)), y_test)
+        return Scaler("minmax").fit(np.array([[0.0] * n_pixels, [data.max_value] * n_pixels]))
+    return Preprocessor().fit(data.X_train)
+
+
+def _class_list(data):
+    """Every class name, from every row: a class absent from the training part is still a
+    known (if never predicted) class when the test part is scored."""
+    from .preprocessing import LabelEncoder
+
+    return LabelEncoder().fit(_concat(data.y_train, data.y_test)).classes_.tolist()
 
 
 # -- metrics ---------------------------------------------------------------------------------------
-def _classification_metrics(model, X, labels):
-    """Accuracy and mean cross-entropy of a loaded or trained model on preprocessed rows."""
-    results = model.network.evaluate(X, labels, loss="cross_entropy", metrics=["accuracy"])
-    return {"accuracy": results["accuracy"], "loss": results["loss"]}
-
-
-def _regression_metrics(y_true, y_pred):
-    """RMSE, MAE and R^2 in the target's own units (float64)."""
-    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
-    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
-    err = y_pred - y_true
-    total = np.sum((y_true - y_true.mean()) ** 2)
-    r2 = 1.0 - np.sum(err**2) / total if total > 0 else float("nan")
-    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))),
-            "r2": float(r2)}
+def _scores(model, X, y):
+    """A model's metrics on raw rows: accuracy and loss, or RMSE, MAE and R^2 in the target's
+    units."""
+    scores = model.evaluate(X, y)
+    if model.is_classifier:
+        return {"accuracy": scores["accuracy"], "loss": scores["loss"]}
+    return scores
 
 
 def _format_metrics(metrics):
@@ -500,17 +476,22 @@ def _format_metrics(metrics):
     return "  ".join(parts)
 
 
-def _linear_baseline(prepared, data):
+def _linear_baseline(model, data):
     """Test metrics of scikit-learn's LinearRegression on the same split and preprocessing."""
     from sklearn.linear_model import LinearRegression
 
+    from . import metrics
+
     y_train = np.asarray(data.y_train, dtype=np.float64)
-    baseline = LinearRegression().fit(prepared.X_train.astype(np.float64), y_train)
-    return _regression_metrics(prepared.y_test, baseline.predict(prepared.X_test))
+    baseline = LinearRegression().fit(model.transform(data.X_train).astype(np.float64), y_train)
+    y_true = np.asarray(data.y_test, dtype=np.float64)
+    y_pred = baseline.predict(model.transform(data.X_test).astype(np.float64))
+    return {name: metrics.METRICS[name](y_true, y_pred) for name in ("rmse", "mae", "r2")}
 
 
 # -- train -----------------------------------------------------------------------------------------
 def _cmd_train(args):
+    from .model import Model
     from .optim import get_optimizer
     from .plots import plot_history
     from .training import EarlyStopping
@@ -521,18 +502,21 @@ def _cmd_train(args):
         data = _with_test_data(data, opts["test-data"])
     out = _output_folder(Path(opts["out"] if opts["out"] is not None else Path("runs") / data.name))
     dtype = np.dtype(opts["dtype"]).type
-    prep = _prepare(data, dtype)
+    preprocessor = _preprocessor(data)
+    n_features = preprocessor.transform(data.X_train[:1]).shape[1]
     classify = data.task == "classification"
-    n_out = len(prep.class_names) if classify else 1
+    classes = _class_list(data) if classify else None
+    n_out = len(classes) if classify else 1
     if opts["layers"] is not None:
-        network = _network_from_spec(opts["layers"], data, prep.X_train.shape[1], n_out,
-                                     opts["seed"], dtype)
+        network = _network_from_spec(opts["layers"], data, n_features, n_out, opts["seed"], dtype)
         shown = opts["layers"]
     else:
-        sizes = [prep.X_train.shape[1], *opts["hidden"], n_out]
+        sizes = [n_features, *opts["hidden"], n_out]
         network = MultiLayerNetwork.from_sizes(sizes, activation=opts["activation"],
                                                rng=opts["seed"], dtype=dtype)
         shown = f"{'-'.join(map(str, sizes))} ({opts['activation']})"
+    model = Model(network, preprocessor=preprocessor, seed=opts["seed"],
+                  task="multiclass" if classify else "regression")
     optimizer = get_optimizer(opts["optimizer"], lr=opts["lr"])
     validation_split, callbacks = opts["validation-split"], []
     if opts["early-stopping"] is not None:
@@ -540,47 +524,50 @@ def _cmd_train(args):
         callbacks.append(EarlyStopping("val_loss", patience=opts["early-stopping"],
                                        restore_best_weights=True))
 
-    what = f"{len(prep.class_names)} classes" if classify else f"{data.target} (regression)"
-    _say(f"data: {data.spec}: {len(prep.X_train)} training rows, {len(prep.X_test)} test rows "
-         f"({data.split}), {prep.X_train.shape[1]} features -> {what}")
+    n_train, n_test = len(data.X_train), len(data.X_test)
+    what = f"{n_out} classes" if classify else f"{data.target} (regression)"
+    _say(f"data: {data.spec}: {n_train} training rows, {n_test} test rows "
+         f"({data.split}), {n_features} features -> {what}")
     _say(f"network: {shown}, {network.n_params:,} parameters, {opts['dtype']}; "
          f"optimizer {optimizer!r}")
     start = time.perf_counter()
-    history = network.fit(
-        prep.X_train, prep.y_train, loss="cross_entropy" if classify else "mse",
-        optimizer=optimizer, epochs=opts["epochs"], batch_size=opts["batch-size"],
-        seed=opts["seed"], validation_split=validation_split, callbacks=callbacks,
-        verbose=0 if args.quiet else 1)
+    model.fit(data.X_train, data.y_train, classes=classes, optimizer=optimizer,
+              epochs=opts["epochs"], batch_size=opts["batch-size"],
+              validation_split=validation_split, callbacks=callbacks,
+              threads=opts["threads"] or "auto", verbose=0 if args.quiet else 1)
+    history = model.history
     seconds = time.perf_counter() - start
     epochs_run = len(history.epoch)
     note = " (interrupted)" if history.interrupted else (
         " (early stopping; best weights kept)" if history.stopped_epoch is not None else "")
     _say(f"trained {epochs_run} epoch(s) in {seconds:.1f} s{note}")
 
-    metrics = _final_metrics(network, prep, data)
+    metrics = {"train": _scores(model, data.X_train, data.y_train),
+               "test": _scores(model, data.X_test, data.y_test)}
+    if not classify:
+        metrics["baseline"] = _linear_baseline(model, data)
     for part in ("train", "test"):
         _say(f"{part + ':':<7}{_format_metrics(metrics[part])}")
     if "baseline" in metrics:
         _say(f"baseline (scikit-learn LinearRegression, same split and preprocessing): test "
              f"{_format_metrics(metrics['baseline'])}")
 
-    metadata = {
+    model.metadata.update({
         "task": data.task, "data": data.spec, "test_data": data.test_spec,
         "target": data.target, "split": data.split,
-        "input": _input_description(data, prep),
+        "input": _input_description(data, preprocessor, n_features),
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in opts.items()},
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2), "epochs_run": epochs_run,
         "stopped_early": history.stopped_epoch is not None, "interrupted": history.interrupted,
-        "n_train": len(prep.X_train), "n_test": len(prep.X_test), "metrics": metrics,
+        "n_train": n_train, "n_test": n_test, "metrics": metrics,
         "python": platform.python_version(), "numpy": np.__version__,
-    }
+    })
     model_path = out / "model.npz"
-    save(network, model_path, optimizer=optimizer, preprocessor=prep.preprocessor,
-         class_names=prep.class_names, target_scaler=prep.target_scaler, metadata=metadata)
+    save(model, model_path)
     _write_json(out / "history.json", {"epochs": [e + 1 for e in history.epoch],
                                         "history": history.history,
-                                        "stopped_early": metadata["stopped_early"],
+                                        "stopped_early": model.metadata["stopped_early"],
                                         "interrupted": history.interrupted})
     plot_history(history, path=out / "curves.png")
     _say(f"wrote {model_path}, {out / 'history.json'} and {out / 'curves.png'}")
@@ -619,25 +606,11 @@ def _output_folder(out):
     return out
 
 
-def _final_metrics(network, prep, data):
-    from .serialization import SavedModel
-
-    model = SavedModel(network, class_names=prep.class_names, target_scaler=prep.target_scaler)
-    if prep.class_names is not None:
-        return {"train": _classification_metrics(model, prep.X_train, prep.y_train),
-                "test": _classification_metrics(model, prep.X_test, prep.y_test)}
-    y_train = np.asarray(data.y_train, dtype=np.float64)
-    return {"train": _regression_metrics(y_train, model.predict(prep.X_train)),
-            "test": _regression_metrics(prep.y_test, model.predict(prep.X_test)),
-            "baseline": _linear_baseline(prep, data)}
-
-
-def _input_description(data, prep):
+def _input_description(data, preprocessor, n_features):
     if data.is_image:
         return {"kind": "image", "shape": list(data.image_shape) if data.image_shape else None,
-                "max_value": data.max_value, "n_features": prep.X_train.shape[1]}
-    return {"kind": "table", "columns": list(prep.preprocessor.columns_),
-            "n_features": prep.X_train.shape[1]}
+                "max_value": data.max_value, "n_features": n_features}
+    return {"kind": "table", "columns": list(preprocessor.columns_), "n_features": n_features}
 
 
 def _write_json(path, obj):
@@ -682,15 +655,15 @@ def _cmd_evaluate(args):
 
         encoder = LabelEncoder.from_config({"kind": "LabelEncoder", "classes": model.class_names})
         labels = encoder.transform(y_raw)
-        _say(_format_metrics(_classification_metrics(model, X, labels)))
+        scores = model.network.evaluate(X, labels)
+        _say(_format_metrics({"accuracy": scores["accuracy"], "loss": scores["loss"]}))
         predicted = model.network.predict(X)
         _say_confusion(labels, predicted, model.class_names)
         path = Path(args.confusion_matrix or Path(args.model).parent / "confusion_matrix.png")
         plot_confusion_matrix(labels, predicted, class_names=model.class_names, path=path)
         _say(f"wrote {path}")
     else:
-        predicted = model.predict(X_raw)
-        _say(_format_metrics(_regression_metrics(y_raw, predicted)))
+        _say(_format_metrics(_scores(model, X_raw, y_raw)))
     return 0
 
 
@@ -799,7 +772,7 @@ def _cmd_predict(args):
         table["prediction"] = np.asarray(model.class_names)[model.network.predict(X)]
         table["probability"] = np.round(proba.max(axis=1), 4)
     else:
-        values = model.predict(X_raw)
+        values = model.predict(X_raw).reshape(len(X), -1)
         for j in range(values.shape[1]):
             table["prediction" if values.shape[1] == 1 else f"prediction_{j}"] = values[:, j]
     if args.output:

@@ -26,13 +26,13 @@ import inspect
 import json
 import os
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ._files import atomic_write
 from .layers import LAYERS
+from .model import Model
 from .network import MultiLayerNetwork
 from .optim import Optimizer
 
@@ -57,7 +57,9 @@ def save(network, path, *, optimizer=None, preprocessor=None, class_names=None,
 
     Parameters
     ----------
-    network : MultiLayerNetwork built from scratchnn's layer types.
+    network : MultiLayerNetwork built from scratchnn's layer types, or a fitted ``Model``, whose
+        optimizer, preprocessing, class names, target scaling and metadata are saved with it
+        (the keyword arguments, when given, take their place).
     path : str or os.PathLike; written as an ``.npz`` archive under exactly this name (missing
         parent folders are created).
     optimizer : an optimizer from ``scratchnn.optim`` whose state is saved too, so that training
@@ -69,6 +71,15 @@ def save(network, path, *, optimizer=None, preprocessor=None, class_names=None,
         standardised with; predictions are mapped back through it.
     metadata : a JSON-serialisable dict of how the model was made (data, options, metrics...).
     """
+    if isinstance(network, Model):
+        model = network
+        model._check_fitted()
+        network = model.network
+        optimizer = model.optimizer if optimizer is None else optimizer
+        preprocessor = model.preprocessor if preprocessor is None else preprocessor
+        class_names = model.class_names if class_names is None else class_names
+        target_scaler = model.target_scaler if target_scaler is None else target_scaler
+        metadata = {**model.metadata, **(metadata or {})}
     if not isinstance(network, MultiLayerNetwork):
         raise TypeError(f"network must be a MultiLayerNetwork, got {type(network).__name__}.")
     if not network.layers:
@@ -88,6 +99,7 @@ def save(network, path, *, optimizer=None, preprocessor=None, class_names=None,
         "input_shape": None if network.input_shape is None else list(network.input_shape),
         "n_features": network.n_features,
         "n_outputs": network.n_outputs,
+        "task": network.task,
         "layers": layers,
         "class_names": _check_class_names(class_names, network),
         "preprocessor": _config_of(preprocessor, "preprocessor"),
@@ -203,53 +215,7 @@ def _optimizer_entries(optimizer):
 
 
 # -- reading ---------------------------------------------------------------------------------------
-@dataclass
-class SavedModel:
-    """Everything a model file holds (see ``load_model_file``).
-
-    ``network`` is ready to predict; ``optimizer`` (or None) has its saved state, so
-    ``network.fit(..., optimizer=saved.optimizer)`` continues the training it came from.
-    """
-
-    network: MultiLayerNetwork
-    optimizer: object = None
-    preprocessor: object = None
-    class_names: list | None = None
-    target_scaler: object = None
-    metadata: dict = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
-    scratchnn_version: str | None = None
-
-    @property
-    def is_classifier(self):
-        """True when the file names the classes the outputs stand for."""
-        return self.class_names is not None
-
-    def transform(self, data):
-        """Raw input -> network input, through the saved preprocessing (if there is one).
-
-        data: (n, raw columns) table or array -> (n, n_features).
-        """
-        return data if self.preprocessor is None else self.preprocessor.transform(data)
-
-    def predict(self, data):
-        """Predictions for raw input, in the terms of the data the model was trained on.
-
-        A classifier gives the class name of each row (n,); a regressor saved with a target
-        scaler gives values (n, n_outputs) in the target's own units; any other model gives
-        ``network.predict`` of the preprocessed input.
-        """
-        x = self.transform(data)
-        if self.target_scaler is not None:
-            return self.target_scaler.inverse_transform(self.network.predict_raw(x))
-        predicted = self.network.predict(x)
-        if self.class_names is not None:
-            return np.asarray(self.class_names)[predicted]
-        return predicted
-
-    def predict_proba(self, data):
-        """Class probabilities (n, n_classes) for raw input; see ``network.predict_proba``."""
-        return self.network.predict_proba(self.transform(data))
+SavedModel = Model  # the name load_model_file's result had before Model existed
 
 
 def load(path):
@@ -260,7 +226,7 @@ def load(path):
 def load_model_file(path):
     """Read the model file ``path``: the network, optimizer, preprocessing and metadata.
 
-    Returns a ``SavedModel``. Raises ``FileNotFoundError`` when there is no file and
+    Returns a fitted ``Model``. Raises ``FileNotFoundError`` when there is no file and
     ``ModelFileError`` (a ValueError) when the file is not a complete, safe scratchnn model.
     """
     path = _check_path(path)
@@ -271,7 +237,7 @@ def load_model_file(path):
     optimizer = reader.optimizer(desc.get("optimizer"), arrays, network)
     if arrays:
         reader.fail(f"holds arrays its description does not mention: {sorted(arrays)}")
-    return SavedModel(
+    return Model(
         network=network,
         optimizer=optimizer,
         preprocessor=reader.preprocessing(desc.get("preprocessor"), "preprocessor"),
@@ -370,6 +336,10 @@ class _Reader:
             except ValueError as exc:
                 self.fail(f"describes layers that do not fit together: {exc}")
         network.training = False
+        try:
+            network.task = desc.get("task")
+        except ValueError as exc:
+            self.fail(f"has an invalid task: {exc}")
         for key in ("n_features", "n_outputs"):
             if key in desc and desc[key] != getattr(network, key):
                 self.fail(f"says {key} = {desc[key]} but its layers give {getattr(network, key)}")

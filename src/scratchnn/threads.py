@@ -61,7 +61,8 @@ import contextlib
 import numbers
 import threading
 
-__all__ = ["LARGE_WORK", "default_threads", "get_num_threads", "set_num_threads", "threads"]
+__all__ = ["LARGE_WORK", "configured", "default_threads", "get_num_threads", "set_num_threads",
+           "threads"]
 
 # Values in the largest matrix-product input of a step (batch_size * width) from which the BLAS
 # default is used instead of one thread; see the module docstring.
@@ -93,6 +94,11 @@ def _blas_controller():
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController().select(user_api="blas")
+
+
+def configured():
+    """True after ``set_num_threads(n)`` with an n (until ``set_num_threads(None)``)."""
+    return _setting is not None
 
 
 def get_num_threads():
