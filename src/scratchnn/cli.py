@@ -696,9 +696,9 @@ def _evaluation_part(data, meta, all_rows):
 
 
 def _say_confusion(labels, predicted, class_names):
-    n = len(class_names)
-    matrix = np.zeros((n, n), dtype=np.int64)
-    np.add.at(matrix, (labels, predicted), 1)
+    from .metrics import confusion_matrix
+
+    matrix = confusion_matrix(labels, predicted, n_classes=len(class_names))
     names = [str(c) for c in class_names]
     width = max(max(map(len, names)), len(str(matrix.max())), 4)
     _say("confusion matrix (rows: true class, columns: predicted):")

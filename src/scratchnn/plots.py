@@ -413,7 +413,9 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=False, pat
     matplotlib.figure.Figure
         The matrix as an image with a colour bar; axes labelled "True label" / "Predicted label".
     """
-    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    from .metrics import confusion_matrix
 
     if normalize is True:
         normalize = "true"
@@ -430,7 +432,11 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=False, pat
         raise ValueError("y_true is empty: a confusion matrix needs at least one sample.")
     if n_classes is None:
         n_classes = int(max(true.max(), pred.max())) + 1
-    cm = confusion_matrix(true, pred, labels=np.arange(n_classes), normalize=normalize or None)
+    cm = confusion_matrix(true, pred, n_classes=n_classes)
+    if normalize:  # as scikit-learn's normalize=: by row (true), column (pred) or the total
+        axis = {"true": 1, "pred": 0, "all": None}[normalize]
+        totals = cm.sum(axis=axis, keepdims=axis is not None)
+        cm = np.divide(cm, totals, out=np.zeros(cm.shape), where=totals > 0)
 
     side = max(4.0, 0.55 * n_classes + 2.5)
     fig, axes = _subplots(1, 1, (side + 1.0, side), dpi)
