@@ -247,7 +247,7 @@ CHAPTER_1 = [
     t01 = (t_xor > 0).astype(np.float32)  # 0/1 targets for binary cross-entropy
     xor_net.fit(X_xor, t01, loss="bce", optimizer=Adam(lr=0.05), epochs=300, batch_size=4,
                 seed=SEED, verbose=0)
-    print("network's probabilities:", xor_net.predict_proba(X_xor).ravel().round(3))
+    print("network's probabilities:", xor_net.predict_proba(X_xor)[:, 1].round(3))
     print("XOR classified correctly:", np.array_equal(xor_net.predict(X_xor), t01.astype(int)))
     """),
     code("""
@@ -257,7 +257,7 @@ CHAPTER_1 = [
     regions = {
         "perceptron (linear): fails": points @ w_xor + b_xor,
         "kernel perceptron (degree 2)": poly_kernel(points, X_xor) @ (alpha * t_xor),
-        "network 2-4-1 (tanh)": xor_net.predict_proba(points).ravel() - 0.5,
+        "network 2-4-1 (tanh)": xor_net.predict_proba(points)[:, 1] - 0.5,
     }
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), layout="constrained")
     for ax, (title, score) in zip(axes, regions.items()):
@@ -773,10 +773,10 @@ CHAPTER_8 = [
     lr, epochs, batch_size = 0.1, 25, 32
     hand_net = MultiLayerNetwork.from_sizes([64, 32, 10], rng=SEED)
     ce = CrossEntropyLoss()
-    rng = np.random.default_rng(SEED)
     hand_history = {"loss": [], "accuracy": [], "val_accuracy": []}
 
     for epoch in range(epochs):
+        rng = np.random.default_rng([SEED, 0, epoch])  # epoch e's order, as fit draws it
         X_shuf, y_shuf = shuffle(X_train, y_train, rng)
         total_loss = correct = 0.0
         for xb, yb in zip(get_batches(X_shuf, batch_size), get_batches(y_shuf, batch_size)):
@@ -796,7 +796,9 @@ CHAPTER_8 = [
     md(r"""
     `fit` runs the same loop (plus validation, metrics, callbacks, and a clear error if the loss
     diverges). Started from the same weights, with plain SGD at the same learning rate and the
-    same shuffling seed, it should follow the hand-written loop step for step. Here the test set
+    same shuffling seed, it should follow the hand-written loop step for step (fit also draws
+    epoch $e$'s order from the seed and $e$ alone, so that a training resumed at epoch $e$
+    shuffles as one that never stopped). Here the test set
     is passed as `validation_data`, so the curves labelled "validation" are test curves.
     """),
     code("""

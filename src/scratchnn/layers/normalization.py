@@ -51,8 +51,15 @@ class _BatchNorm(Layer):
         return v.reshape((1, -1) + (1,) * (len(self._axes) - 1))
 
     def _mean(self, a):
-        # Accumulated in float64 (as torch does on the CPU), then back to the layer's dtype.
-        return a.mean(axis=self._axes, dtype=np.float64).astype(self.dtype)
+        """Per-channel mean of a (N, C, ...): (C,), in the layer's dtype.
+
+        The sums over each image's pixels are one matrix-vector product (BLAS), about 15x
+        faster than ``a.mean(axis=(0, 2, 3))``; the N partial sums per channel are then added
+        in float64, as torch accumulates on the CPU."""
+        rows = np.ascontiguousarray(a).reshape(a.shape[0] * self.size, -1)
+        per_image = rows @ np.ones(rows.shape[1], dtype=rows.dtype)
+        total = per_image.reshape(a.shape[0], self.size).sum(axis=0, dtype=np.float64)
+        return (total / (a.size // self.size)).astype(self.dtype)
 
     def forward(self, x):
         x = self._check_input(x, dtype=self.dtype, ndim=len(self._axes) + 1, layout=self._layout)
@@ -67,35 +74,43 @@ class _BatchNorm(Layer):
                     f"channel; train with batches of 2 or more, or set training = False.")
             mean = self._mean(x)
             x_centred = x - self._per_channel(mean)
-            var = self._mean(np.square(x_centred))
+            out = np.square(x_centred)  # a scratch buffer until it holds the output
+            var = self._mean(out)
             m = self.momentum
             self.state["running_mean"][...] = (1 - m) * self.state["running_mean"] + m * mean
             self.state["running_var"][...] = ((1 - m) * self.state["running_var"]
                                               + m * var * (n / (n - 1)))
         else:
             x_centred = x - self._per_channel(self.state["running_mean"])
+            out = np.empty_like(x_centred)
             var = self.state["running_var"]
         self._inv_std = self._per_channel(1 / np.sqrt(var + self.dtype(self.eps)))
-        self._xhat = x_centred * self._inv_std
+        self._xhat = np.multiply(x_centred, self._inv_std, out=x_centred)
         self._batch_stats = self.training  # backward follows the mode of this forward pass
-        self._out = (self._per_channel(self.params["gamma"]) * self._xhat
-                     + self._per_channel(self.params["beta"]))
-        return self._out
+        # out = gamma * xhat + beta, written into the buffer already allocated
+        np.multiply(self._xhat, self._per_channel(self.params["gamma"]), out=out)
+        out += self._per_channel(self.params["beta"])
+        self._out = out
+        return out
 
     def backward(self, grad_z, input_grad=True):
         g = self._check_grad(grad_z)
         xhat = self._xhat
-        self.grads["beta"][...] = g.sum(axis=self._axes, dtype=np.float64)
-        self.grads["gamma"][...] = (g * xhat).sum(axis=self._axes, dtype=np.float64)
+        n = g.size // self.size
+        g_xhat = g * xhat
+        self.grads["beta"][...] = self._mean(g) * n
+        self.grads["gamma"][...] = self._mean(g_xhat) * n
         if not input_grad:
             return None
         scale = self._per_channel(self.params["gamma"]) * self._inv_std
         if not self._batch_stats:
             return scale * g
-        n = g.size // self.size
-        sum_g = self._per_channel(self.grads["beta"])
-        sum_g_xhat = self._per_channel(self.grads["gamma"])
-        return (scale / n) * (n * g - sum_g - xhat * sum_g_xhat)
+        # dx = scale * (g - mean(g) - xhat * mean(g xhat)), in the g_xhat buffer
+        dx = np.multiply(xhat, self._per_channel(self.grads["gamma"] / n), out=g_xhat)
+        dx += self._per_channel(self.grads["beta"] / n)
+        np.subtract(g, dx, out=dx)
+        dx *= scale
+        return dx
 
     # -- self-description -------------------------------------------------------------------------
     def output_shape(self, input_shape):
