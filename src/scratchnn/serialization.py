@@ -70,7 +70,13 @@ def save(network, path, *, optimizer=None, preprocessor=None, class_names=None,
     target_scaler : for regression, the fitted scaler (with ``to_config()``) the targets were
         standardised with; predictions are mapped back through it.
     metadata : a JSON-serialisable dict of how the model was made (data, options, metrics...).
+
+    Any other object with a ``to_model()`` method (the estimators of ``scratchnn.sklearn``) is
+    saved as the ``Model`` that method returns.
     """
+    if not isinstance(network, (Model, MultiLayerNetwork)) and callable(
+            getattr(network, "to_model", None)):
+        network = network.to_model()
     if isinstance(network, Model):
         model = network
         model._check_fitted()
