@@ -30,6 +30,13 @@ class _Pool2D(Layer):
             for v in range(kw):
                 yield u, v, x[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw]
 
+    def _fold_windows(self, x, ufunc):
+        """ufunc (np.maximum, np.add) of every window's pixels: (N, C, Ho, Wo)."""
+        out = None
+        for _, _, window in self._offsets(x):
+            out = window.copy() if out is None else ufunc(out, window, out=out)
+        return out
+
     @property
     def _tiles(self):
         """True when the windows never overlap, so each pixel gets the gradient of one window."""
@@ -67,12 +74,8 @@ class MaxPool2D(_Pool2D):
     """
 
     def forward(self, x):
-        x = self._start(x)
-        out = None
-        for _, _, window in self._offsets(x):
-            out = window.copy() if out is None else np.maximum(out, window, out=out)
-        self._out = out
-        return out
+        self._out = self._fold_windows(self._start(x), np.maximum)
+        return self._out
 
     def backward(self, grad_z, input_grad=True):
         g = self._check_grad(grad_z)
@@ -102,11 +105,8 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x):
         x = self._start(x)
-        scale = x.dtype.type(1 / (self.kernel_size[0] * self.kernel_size[1]))
-        out = None
-        for _, _, window in self._offsets(x):
-            out = window.copy() if out is None else np.add(out, window, out=out)
-        out *= scale
+        out = self._fold_windows(x, np.add)
+        out *= x.dtype.type(1 / (self.kernel_size[0] * self.kernel_size[1]))
         self._out = out
         return out
 
