@@ -45,11 +45,11 @@ class Conv2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  init="he_uniform", rng=None, dtype=np.float32):
         super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.out_channels = check_positive_int(out_channels, "out_channels")
-        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
-        self.stride = _pair(stride, "stride", 1)
-        self.padding = _pair(padding, "padding", 0)
+        self.in_channels = check_positive_int(in_channels, "Conv2D in_channels")
+        self.out_channels = check_positive_int(out_channels, "Conv2D out_channels")
+        self.kernel_size = _pair(kernel_size, f"{type(self).__name__} kernel_size", 1)
+        self.stride = _pair(stride, f"{type(self).__name__} stride", 1)
+        self.padding = _pair(padding, f"{type(self).__name__} padding", 0)
         self.dtype = check_dtype(dtype)
         self.init = init if isinstance(init, str) else getattr(init, "__name__", "custom")
         F, C, (kh, kw) = self.out_channels, self.in_channels, self.kernel_size

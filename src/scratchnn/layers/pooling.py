@@ -19,8 +19,9 @@ class _Pool2D(Layer):
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", 1)
+        name = type(self).__name__
+        self.kernel_size = _pair(kernel_size, f"{name} kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else _pair(stride, f"{name} stride", 1)
 
     def _offsets(self, x):
         """(u, v, x's (N, C, Ho, Wo) slice under kernel offset (u, v)) for every offset in order."""
