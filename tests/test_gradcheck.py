@@ -17,6 +17,7 @@ from scratchnn import (
     MAELoss,
     MSELoss,
     MultiLayerNetwork,
+    ReLULayer,
     SigmoidLayer,
     SoftmaxLayer,
     check_loss,
@@ -290,3 +291,21 @@ def test_a_parameter_without_a_gradient_is_refused():
 def test_gradcheck_refuses_bad_input():
     with pytest.raises(ValueError, match="x must be a 2-D array"):
         gradcheck(LinearLayer(3, 2, dtype=np.float64), np.ones(3))
+
+
+def test_gradcheck_takes_images_and_whole_convolutional_networks():
+    from scratchnn import BatchNorm2D, Conv2D, Flatten, MaxPool2D
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 2, 5, 5))
+    conv = Conv2D(2, 3, 3, stride=2, padding=1, rng=0, dtype=np.float64)
+    result = gradcheck(conv, x)
+    assert result.passed and set(result.errors) == {"x", "W", "b"}
+    # (A bias right before a BatchNorm has a zero gradient, which no relative error can check.)
+    net = MultiLayerNetwork([Conv2D(2, 3, 3, padding=1, rng=0, dtype=np.float64), ReLULayer(),
+                             BatchNorm2D(3, dtype=np.float64), MaxPool2D(2),
+                             Flatten(), LinearLayer(12, 2, rng=1, dtype=np.float64)])
+    x = rng.normal(size=(3, 2, 5, 5))
+    result = gradcheck(net, x)
+    assert result.passed, str(result)
+    assert {"0.W", "0.b", "2.gamma", "2.beta", "5.W", "5.b"} <= set(result.errors)
