@@ -76,8 +76,6 @@ class _NeuralNetBase(BaseEstimator):
     """What the classifier and the regressor share: hyper-parameters, building the Model,
     fit / partial_fit, saving."""
 
-    _task = None  # "classification" or "regression", set by the subclasses
-
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "layers": [str, list, None],
@@ -264,7 +262,6 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
     n_iter_ : the number of epochs trained so far.
     """
 
-    _task = "classification"
     _parameter_constraints: dict = {
         **_NeuralNetBase._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -382,8 +379,6 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
     Attributes: n_features_in_, feature_names_in_, model_, network_, history_ ({"loss": [...],
     "mae": [...]}, in standardised units), n_iter_.
     """
-
-    _task = "regression"
 
     def __init__(self, hidden_layer_sizes=(64,), *, layers=None, activation="relu",
                  optimizer="adam", learning_rate=1e-3, epochs=100, batch_size="auto",
