@@ -12,7 +12,9 @@ DIR holds ``mnist5k/mnist_5k.csv.gz`` (5,000 MNIST training samples, 500 per dig
 * cnn-bn: the same with BatchNorm after each convolution and dropout 0.3 before the last layer.
 
 Each trains with Adam (lr 1e-3), batch 64, for --epochs epochs (15 by default), seed 0, and
-prints its test accuracy and training time. ``--torch`` trains the plain cnn in PyTorch too,
+prints its test accuracy and training time. Measured on 2026-12-02 (one BLAS/torch thread, a
+shared 2-core machine): mlp 93.43%, cnn 97.89% (71 s), cnn-bn 97.35% (69 s), PyTorch's cnn
+97.72% (63 s). ``--torch`` trains the plain cnn in PyTorch too,
 from its own default initialisation, as the reference the scratchnn numbers are compared with.
 """
 
