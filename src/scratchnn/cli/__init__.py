@@ -4,6 +4,7 @@
     scratchnn evaluate --model runs/digits/model.npz
     scratchnn predict --model runs/digits/model.npz --input digit.png
     scratchnn info --model runs/digits/model.npz
+    scratchnn export --model runs/digits/model.npz --out digits.onnx
 
 Training goes through ``MultiLayerNetwork.fit``; the model file (``scratchnn.save``) keeps the
 preprocessing, so ``predict`` takes raw rows or images. Every error a user can cause ends the
@@ -24,6 +25,7 @@ import sys
 from ._common import UsageError, _describe, _error
 from .commands import _cmd_evaluate, _cmd_info, _cmd_predict, _cmd_train, _format_metrics
 from .data import _image_row
+from .export import _add_export
 from .options import _TRAIN_OPTIONS
 
 # Also importable from here, for the tests and for anyone scripting the command line.
@@ -48,7 +50,7 @@ def _command(commands, name, run, summary, description, *, takes_model=True):
 
 
 def build_parser():
-    """The argparse parser of the ``scratchnn`` command and its four subcommands."""
+    """The argparse parser of the ``scratchnn`` command and its subcommands."""
     from .. import __version__
 
     parser = _Parser(prog="scratchnn", description="Neural networks from scratch in NumPy: "
@@ -87,7 +89,9 @@ def build_parser():
     predict.add_argument("--output", metavar="CSV", help="write here instead of to stdout")
 
     _command(commands, "info", _cmd_info, "describe a saved model",
-             "The architecture, parameter count and how a saved model was trained.")
+             "The architecture, parameter count and how a saved model was trained; for an "
+             ".onnx file its inputs, outputs and opset.")
+    _add_export(commands, _command)
     return parser
 
 

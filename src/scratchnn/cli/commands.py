@@ -324,6 +324,10 @@ def _cmd_predict(args):
 
 # -- info ------------------------------------------------------------------------------------------
 def _cmd_info(args):
+    if Path(args.model).suffix.lower() == ".onnx":
+        from .export import _cmd_info_onnx
+
+        return _cmd_info_onnx(args.model)
     model = load_model_file(args.model)
     net, meta = model.network, model.metadata
     _say(f"model: {args.model} (format {model.format_version}, written by scratchnn "
