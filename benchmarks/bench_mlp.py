@@ -2,6 +2,9 @@
 
     python benchmarks/bench_mlp.py [--rounds 5] [--batch-sizes 32,128] [--skip sklearn]
 
+Every contender's library is imported once before anything is timed: a missing one (PyTorch is
+only in the test extra) stops the run at once, naming the ``--skip`` that leaves it out.
+
 ReLU, softmax cross-entropy, plain SGD with lr 0.1, float32, shuffled every epoch. Each contender
 runs in its own subprocess (so peak memory is its own) on the same random data:
 
@@ -22,6 +25,7 @@ does not depend on pixel values, so random data serves.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -186,9 +190,22 @@ PRELOAD = {"scratchnn": "scratchnn", "pytorch": "torch", "sklearn": "sklearn.neu
            "numpy-loop": "numpy", "floor": "numpy"}
 
 
-def worker(name, batch_size, repeats):
-    import importlib
+def check_contenders(names):
+    """Fail at once, in one sentence, if a contender is unknown or its library does not import,
+    rather than after the other contenders' rounds (minutes) when its first worker dies."""
+    unknown = [n for n in names if n not in RUNNERS]
+    if unknown:
+        sys.exit(f"bench_mlp: no contender {', '.join(map(repr, unknown))}; the contenders are "
+                 f"{', '.join(RUNNERS)}.")
+    for name in names:
+        try:
+            importlib.import_module(PRELOAD[name])
+        except ImportError as err:
+            sys.exit(f"bench_mlp: the {name} contender needs {PRELOAD[name]}, which does not "
+                     f"import ({err}); install it, or leave it out with --skip {name}.")
 
+
+def worker(name, batch_size, repeats):
     importlib.import_module(PRELOAD[name])
     X, y = make_data()
     base = current_rss_mb()
@@ -219,7 +236,9 @@ def main():
         worker(args.worker, batch_sizes[0], args.repeats)
         return
     skip = set(filter(None, args.skip.split(",")))
+    check_contenders(skip)
     names = [n for n in RUNNERS if n not in skip]
+    check_contenders(names)
     print(f"MLP 784-256-128-10, ReLU, softmax cross-entropy, SGD lr {LR}, float32, "
           f"{N_SAMPLES:,} samples; median of {args.rounds} rounds, contenders interleaved "
           f"in each round, each timed on its second epoch in a fresh process; "

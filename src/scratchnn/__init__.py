@@ -1,8 +1,13 @@
-"""scratchnn: neural networks from scratch in plain NumPy, every gradient visible and checked."""
+"""scratchnn: neural networks from scratch in plain NumPy, every gradient visible and checked.
+
+``import scratchnn`` loads NumPy, tqdm and the core: ``datasets``, ``plots`` and ``preprocessing``
+are loaded on first use (``scratchnn.plots.plot_history`` works as usual), so a command that does
+not plot or download does not pay for matplotlib, scikit-learn, pandas or http.client.
+"""
 
 import importlib
 
-from . import callbacks, datasets, init, optim, plots
+from . import callbacks, init, optim
 from .activations import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .callbacks import EarlyStopping, History, ModelCheckpoint
 from .gradient_check import check_loss, gradcheck, numerical_gradient
@@ -46,11 +51,19 @@ from .utils import accuracy, get_batches, initialize_weights, one_hot, shuffle
 __version__ = "0.1.0"
 
 
+# Submodules loaded on first use: preprocessing needs pandas (half a second to import), plots
+# matplotlib (pyplot: about one), datasets http.client and urllib for download_mnist.
+_LAZY_SUBMODULES = ("datasets", "plots", "preprocessing")
+
+
 def __getattr__(name):
-    # preprocessing needs pandas, which takes half a second to import: load it on first use.
-    if name == "preprocessing":
-        return importlib.import_module(".preprocessing", __name__)
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'scratchnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY_SUBMODULES})
 
 
 __all__ = [

@@ -41,9 +41,10 @@ def as_float_array(x, name="x", *, ndim=None, dtype=None, allow_nonfinite=False)
     """
     fast = isinstance(x, np.ndarray) and x.dtype in FLOAT_DTYPES
     if fast and (dtype is None or x.dtype == dtype):
-        arr = x  # the common case inside training: nothing to convert
+        source = arr = x  # the common case inside training: nothing to convert
     else:
-        arr = _to_float(x, name, dtype)
+        source = _as_numbers(x, name)
+        arr = _to_float(source, dtype)
     if ndim is not None and arr.ndim != ndim:
         shape_hint = "(batch, features)" if ndim == 2 else f"{ndim}-D"
         extra = ""
@@ -54,6 +55,8 @@ def as_float_array(x, name="x", *, ndim=None, dtype=None, allow_nonfinite=False)
             f"{arr.shape}.{extra}"
         )
     if not allow_nonfinite and not getattr(_config, "assume_finite", False):
+        if source.dtype.kind == "f" and source.dtype.itemsize > arr.dtype.itemsize:
+            _check_cast(source, arr, name)
         _check_finite(arr, name)
     return arr
 
@@ -65,11 +68,33 @@ def _check_finite(arr, name):
     with np.errstate(over="ignore", invalid="ignore"):
         finite_sum = np.isfinite(arr.sum())
     if not finite_sum and not np.isfinite(arr).all():
-        n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); clean the data first.")
+        n_nan = int(np.count_nonzero(np.isnan(arr)))
+        n_inf = int(np.count_nonzero(np.isinf(arr)))
+        which = ", ".join(f"{n} {kind}" for n, kind in ((n_nan, "NaN"), (n_inf, "infinite")) if n)
+        raise ValueError(f"{name} contains {n_nan + n_inf} NaN or infinite value(s) ({which}); "
+                         "clean the data first.")
 
 
-def _to_float(x, name, dtype):
+def _check_cast(source, arr, name):
+    """Refuse finite values of ``source`` that became infinite in ``arr``, its cast to a
+    narrower float (1e308 does not fit in float32, whose largest value is about 3.4e38)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite_sum = np.isfinite(arr.sum())
+    if finite_sum:
+        return
+    overflowed = np.isinf(arr) & np.isfinite(source)
+    if overflowed.any():
+        biggest = float(np.abs(source[overflowed]).max())
+        limit = float(np.finfo(arr.dtype).max)
+        raise ValueError(
+            f"{name} has {int(overflowed.sum())} value(s) that overflow {arr.dtype} (up to "
+            f"{biggest:.3g}; {arr.dtype} holds at most {limit:.3g}): rescale {name}, or use "
+            "float64."
+        )
+
+
+def _as_numbers(x, name):
+    """``x`` as an ndarray of real numbers (any numeric or bool dtype), or a TypeError."""
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}.")
     try:
@@ -82,8 +107,14 @@ def _to_float(x, name, dtype):
         raise TypeError(f"{name} must hold numbers, got an array of dtype {arr.dtype}.")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}.")
+    return arr
+
+
+def _to_float(arr, dtype):
+    """``arr`` in ``dtype``, or by default float32/float64 kept and anything else float64."""
     if dtype is not None:
-        return arr.astype(dtype, copy=False)
+        with np.errstate(over="ignore"):  # a value that overflows is refused by _check_cast
+            return arr.astype(dtype, copy=False)
     return arr if arr.dtype in FLOAT_DTYPES else arr.astype(np.float64)
 
 

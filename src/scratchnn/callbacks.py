@@ -15,6 +15,8 @@ weights). Setting ``self.stop_training = True`` ends training after the current 
 from __future__ import annotations
 
 import math
+import os
+import string
 
 from ._validation import check_float, check_positive_int
 
@@ -165,12 +167,16 @@ class EarlyStopping(MonitorCallback):
 class ModelCheckpoint(MonitorCallback):
     """Save the network to ``path`` after each epoch (or only when ``monitor`` improves).
 
-    ``path`` may contain ``{epoch}`` (1-based). Files are written with ``scratchnn.save``.
+    ``path`` may contain ``{epoch}`` (1-based), with a format spec such as ``{epoch:03d}``; no
+    other field (write ``{{`` and ``}}`` for a literal brace). Files are written with
+    ``scratchnn.save``.
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
         super().__init__(monitor, mode)
-        self.path = str(path)
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
+        self.path = _checked_pattern(os.fspath(path))
         self.save_best_only = bool(save_best_only)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -183,6 +189,27 @@ class ModelCheckpoint(MonitorCallback):
                 return
             self.best = value
         save(self.network, self.path.format(epoch=epoch + 1), optimizer=self.optimizer)
+
+
+def _checked_pattern(path):
+    """``path`` if ``path.format(epoch=...)`` works, else a ValueError saying why: checked when
+    the checkpoint is made, not after the first epoch has been trained."""
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(path) if field is not None]
+    except ValueError as err:  # a lone { or }
+        raise ValueError(f"ModelCheckpoint path {path!r} is not a valid pattern ({err}); "
+                         "write {{ and }} for a literal brace.") from None
+    others = [f"{{{field}}}" for field in fields if field != "epoch"]
+    if others:
+        raise ValueError(f"ModelCheckpoint path {path!r} has {', '.join(others)}; only {{epoch}} "
+                         "(the epoch number, from 1) can be filled in. Write {{ and }} for a "
+                         "literal brace.")
+    try:
+        path.format(epoch=1)
+    except (ValueError, TypeError) as err:  # a format spec that does not fit an int: {epoch:s}
+        raise ValueError(f"ModelCheckpoint path {path!r} cannot be filled in with an epoch "
+                         f"number: {err}.") from None
+    return path
 
 
 # -- learning-rate schedules ----------------------------------------------------------------------

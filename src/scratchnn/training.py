@@ -15,13 +15,6 @@ import threading
 import warnings
 
 import numpy as np
-from tqdm import TqdmWarning
-
-with warnings.catch_warnings():
-    # In Jupyter without ipywidgets, tqdm.auto warns on import ("IProgress not found") and falls
-    # back to the text bar, which works there; a learner's first cell should not show a warning.
-    warnings.simplefilter("ignore", TqdmWarning)
-    from tqdm.auto import tqdm
 
 from ._validation import (
     as_float_array,
@@ -330,8 +323,10 @@ def fit(network, X, y, *, loss=None, optimizer="adam", lr=None, epochs=10, batch
     optimizer : an optimizer from ``scratchnn.optim`` or its name ("sgd", "adam", ...); ``lr``
         sets the learning rate of a named one. Default: Adam with lr 1e-3 (as the command line).
     epochs, batch_size : passes over the data and rows per step (the last batch may be shorter).
-    shuffle, seed : reshuffle every epoch; the same seed gives bit-identical runs (at the same
-        number of BLAS threads). Epoch e's shuffle and dropout masks depend only on (seed, e).
+    shuffle, seed : reshuffle every epoch; the same seed gives bit-identical runs at the same
+        number of BLAS threads (``threads``: with another count the matrix products sum in
+        another order, so the weights differ in the last bits, and the difference grows with the
+        epochs). Epoch e's shuffle and dropout masks depend only on (seed, e).
     validation_data : (X_val, y_val), or validation_split : a fraction of (X, y) held out,
         drawn with the seed (stratified by class for classifiers).
     metrics : names from ``scratchnn.metrics`` ("accuracy", "f1", "roc_auc", "mae", "r2", ...)
@@ -339,7 +334,9 @@ def fit(network, X, y, *, loss=None, optimizer="adam", lr=None, epochs=10, batch
         Classifier metrics are given probabilities. They are computed once per epoch, over all
         of its batches.
     callbacks : Callback objects, or plain callables f(epoch, logs) run after each epoch.
-    verbose : 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+    verbose : 0 silent, 1 a progress bar per epoch, 2 one line per epoch. A bar needs a terminal
+        (or a notebook): when stdout is a file or a pipe (a log, CI), 1 prints one line per epoch
+        too, as the bar's last state, instead of redrawing the bar into the log.
     initial_epoch : the number of the first epoch (0-based); by default ``optimizer.epochs``, the
         epochs this optimizer has already trained. So a second ``fit`` with the same optimizer
         (or one loaded from a model file) continues: schedules, shuffles and dropout go on from
@@ -403,7 +400,7 @@ def fit(network, X, y, *, loss=None, optimizer="adam", lr=None, epochs=10, batch
     try:
         with _DeferredInterrupt() as interrupt, _blas_threads(threads, network, batch_size):
             loop.run(range(initial_epoch, initial_epoch + epochs), streams if shuffle else None,
-                     streams if seed is not None else None, verbose, interrupt)
+                     streams if seed is not None else None, _progress(verbose), interrupt)
     finally:
         network.training = False  # what follows fit is evaluation: dropout off
     return loop.history
@@ -428,10 +425,10 @@ class _FitLoop:
         self.x_buf = np.empty((size, *X.shape[1:]), dtype=X.dtype)
         self.y_buf = np.empty((size, *y.shape[1:]), dtype=y.dtype)
 
-    def run(self, epochs, shuffling, seeding, verbose, interrupt):
+    def run(self, epochs, shuffling, seeding, progress, interrupt):
         """Train the ``epochs`` (a range of epoch numbers). ``shuffling`` (a _RandomStreams, or
         None to keep the order) gives each epoch's order, ``seeding`` (or None) reseeds the
-        stochastic layers for each epoch."""
+        stochastic layers for each epoch. ``progress`` is what is shown (see ``_progress``)."""
         history = self.history
         last = epochs.stop
         for cb in self.callbacks:
@@ -443,7 +440,7 @@ class _FitLoop:
             if seeding is not None:
                 seeding.reseed(self.network.layers, epoch)
             try:
-                logs = self.run_epoch(epoch, last, order, verbose, interrupt)
+                logs = self.run_epoch(epoch, last, order, progress == "bar", interrupt)
             except TrainingDivergedError as err:
                 err.history = history
                 raise
@@ -458,8 +455,11 @@ class _FitLoop:
             logs["lr"] = float(self.optimizer.lr)
             for cb in self.callbacks:
                 cb.on_epoch_end(epoch, logs)
-            if verbose == 2:
-                tqdm.write(f"epoch {epoch + 1}/{last} - " + _format_logs(logs), file=sys.stdout)
+            if progress == "lines":
+                print(f"epoch {epoch + 1}/{last} - " + _format_logs(logs), flush=True)
+            elif progress == "bar-as-lines":
+                shown = {k: v for k, v in logs.items() if k != "lr"}
+                print(f"epoch {epoch + 1}/{last} " + _format_logs(shown, " "), flush=True)
             if any(cb.stop_training for cb in self.callbacks):
                 history.stopped_epoch = epoch
                 break
@@ -482,13 +482,12 @@ class _FitLoop:
         np.take(self.y, idx, axis=0, out=yb, mode="clip")
         return xb, yb, None if w is None else w[idx]
 
-    def run_epoch(self, epoch, epochs, order, verbose, interrupt):
+    def run_epoch(self, epoch, epochs, order, show_bar, interrupt):
         """Returns this epoch's logs, or None if Ctrl-C was pressed."""
         net, loss, opt = self.network, self.loss, self.optimizer
         weights_at_start = net.get_weights()
         state_at_start = opt.state_dict()
-        bar = tqdm(total=len(self.bounds), desc=f"epoch {epoch + 1}/{epochs}", leave=True,
-                   file=sys.stdout, disable=verbose != 1, dynamic_ncols=True)
+        bar = _progress_bar(len(self.bounds), f"epoch {epoch + 1}/{epochs}", show_bar)
         total_loss, seen = 0.0, 0.0
         seen_by_metrics = ([], [], [])  # each batch's targets, outputs and weights
         # X was checked for NaN/inf once, in fit. Overflow on the way to a diverging loss is not
@@ -519,7 +518,7 @@ class _FitLoop:
                 if self.metric_fns:
                     for kept, part in zip(seen_by_metrics, (yb, out, wb), strict=True):
                         kept.append(None if part is None else part.copy())
-                if verbose == 1 and (step % 10 == 0 or stop >= len(self.X)):
+                if show_bar and (step % 10 == 0 or stop >= len(self.X)):
                     bar.set_description(f"epoch {epoch + 1}/{epochs} loss {total_loss / seen:.4f}")
         # The last step's update is not followed by a loss that would show an overflow in it.
         if self._restore_finite(weights_at_start, state_at_start):
@@ -530,7 +529,7 @@ class _FitLoop:
             )
         logs = {"loss": total_loss / seen}
         logs.update(self._epoch_metrics(*seen_by_metrics))
-        if verbose == 1:
+        if show_bar:
             bar.set_description(f"epoch {epoch + 1}/{epochs} " + _format_logs(logs, " "))
         bar.close()
         return logs
@@ -567,6 +566,60 @@ def _batch_bounds(n, batch_size, network):
             layer.batch_statistics for layer in network.layers):
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds
+
+
+def _progress(verbose):
+    """What fit shows: None (verbose 0), "lines" (verbose 2: one line per epoch with every log),
+    "bar" (verbose 1 on a terminal or in a notebook) or "bar-as-lines" (verbose 1 into a file or
+    a pipe: one line per epoch, the bar's last state, since a bar redrawn there floods the log
+    with one copy per update)."""
+    if verbose == 2:
+        return "lines"
+    if verbose == 1:
+        return "bar" if _redraws_in_place(sys.stdout) else "bar-as-lines"
+    return None
+
+
+def _redraws_in_place(stream):
+    """Whether ``stream`` shows a progress bar redrawn in place: a terminal, or a Jupyter
+    kernel's output (not a tty, but it renders the bar's carriage returns, or tqdm's widget)."""
+    try:
+        if stream.isatty():
+            return True
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+    return type(stream).__module__.startswith("ipykernel")
+
+
+class _NoBar:
+    """What run_epoch calls on a bar, doing nothing: no bar is shown."""
+
+    def update(self, n=1):
+        pass
+
+    def set_description(self, desc):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total, description, show):
+    """A tqdm bar over ``total`` steps on stdout, or a _NoBar. tqdm (with asyncio, which
+    tqdm.auto imports) is loaded here, by the first fit that shows a bar, not by
+    ``import scratchnn``."""
+    if not show:
+        return _NoBar()
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        # In Jupyter without ipywidgets, tqdm.auto warns on import ("IProgress not found") and
+        # falls back to the text bar, which works there; a learner's first cell should show no
+        # warning.
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, leave=True, file=sys.stdout, dynamic_ncols=True)
 
 
 def _format_logs(logs, sep=" - "):
