@@ -3,7 +3,9 @@
     python notebooks/build_exercises.py
 
 The notebook is written here as Python strings so that it can be reviewed in a diff and
-regenerated; edit this file, not the .ipynb. It is saved without outputs.
+regenerated; edit this file, not the .ipynb. It is saved without outputs. Building it needs
+nbformat (`pip install -e ".[dev]"`). The build is deterministic: cell ids come from the cell's
+position ("cell-0", ...), so rebuilding an unchanged notebook leaves git clean.
 
 Each blank the learner fills is a code cell tagged ``exercise-<name>`` that defines exactly one
 function or class called ``<name>``; the cell after it, tagged ``check``, runs its checker from
@@ -736,6 +738,8 @@ def build():
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"  # stable: nbformat's are random, a rebuild would change them all
     return nb
 
 

@@ -5,7 +5,13 @@
                                                    # and copy the README figure to docs/images/
 
 The notebook is written here as Python strings so that it can be reviewed in a diff and
-regenerated; edit this file, not the .ipynb. Running it needs nbformat, nbclient and ipykernel.
+regenerated; edit this file, not the .ipynb. Running it needs nbformat, nbclient, ipykernel and
+matplotlib: `pip install -e ".[dev]"`.
+
+The build is deterministic, so rebuilding an unchanged tutorial leaves git clean: cell ids come
+from the cell's position ("cell-0", "cell-1", ...), not nbformat's random ones, and no execution
+timestamps are recorded, and each cell's printed text is one output however the kernel sent it.
+Everything the cells compute is seeded and runs on one BLAS thread.
 """
 
 from __future__ import annotations
@@ -981,6 +987,8 @@ def build():
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"  # stable: nbformat's are random, a rebuild would change them all
     return nb
 
 
@@ -993,8 +1001,10 @@ def execute(nb, timeout=300):
     """Run every cell in a fresh kernel started in this folder, keeping the outputs."""
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(HERE)}})
+    # record_timing=False: no "execution" timestamps in each cell's metadata. coalesce_streams:
+    # how a cell's printing is cut into stream outputs depends on timing; merged, it does not.
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            coalesce_streams=True, resources={"metadata": {"path": str(HERE)}})
     client.execute(env={**os.environ, **SINGLE_THREADED})
     return nb
 
