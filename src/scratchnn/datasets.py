@@ -99,80 +99,140 @@ def _is_gzip(path):
         return f.read(2) == b"\x1f\x8b"
 
 
-def _read_bytes(path, limit=-1):
-    """The file's bytes (the first ``limit`` of them when given), gunzipped when it is gzip --
-    told by its magic bytes, not its name."""
-    try:
-        with (gzip.open if _is_gzip(path) else open)(path, "rb") as f:
-            return f.read(limit)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise ValueError(f"{path} is a damaged or truncated gzip file ({exc}).") from None
+def _open_data(path):
+    """``path`` opened for reading bytes, gunzipped when it is gzip -- told by its magic bytes,
+    not its name."""
+    return (gzip.open if _is_gzip(path) else open)(path, "rb")
+
+
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _damaged_gzip(path, exc):
+    return ValueError(f"{path} is a damaged or truncated gzip file ({exc}).")
 
 
 # -- IDX ------------------------------------------------------------------------------------------
 # The third byte of an IDX magic number is the element type; big-endian, as the format specifies.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049  # unsigned bytes with 3 dimensions / with 1 dimension
+_IDX_MAX_DIMS = 32  # the most NumPy takes everywhere; MNIST files have 1 or 3
+_READ_CHUNK = 1 << 24
+_EXTRA_SHOWN = 1 << 20  # how far past the announced data a gzip file is read to count the excess
 
 
 def _idx_magic(data):
     return int.from_bytes(data[:4], "big") if len(data) >= 4 else None
 
 
-def _parse_idx(data, path):
-    magic = _idx_magic(data)
-    if magic is None or data[:2] != b"\0\0" or data[2] not in _IDX_DTYPES or data[3] == 0:
+def _peek_magic(path):
+    """The IDX magic number at the start of the (maybe gzipped) file, or None."""
+    try:
+        with _open_data(path) as f:
+            return _idx_magic(f.read(4))
+    except _GZIP_ERRORS as exc:
+        raise _damaged_gzip(path, exc) from None
+
+
+def _check_idx_magic(head, path):
+    magic = _idx_magic(head)
+    if magic is None or head[:2] != b"\0\0" or head[2] not in _IDX_DTYPES or head[3] == 0:
         shown = "too short to hold one" if magic is None else f"0x{magic:08x}"
         raise ValueError(
             f"{path} is not an IDX file: its magic number is {shown} (expected 0x0000TTDD, "
             "TT the element type, DD the number of dimensions)."
         )
-    ndim = data[3]
-    start = 4 + 4 * ndim
-    if len(data) < start:
-        raise ValueError(f"{path} is truncated: it ends inside its {ndim}-dimension header.")
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
-    expected, found = math.prod(shape) * dtype.itemsize, len(data) - start
-    if found < expected:
+    if head[3] > _IDX_MAX_DIMS:
         raise ValueError(
-            f"{path} is truncated: its header announces shape {shape} ({expected} bytes of data) "
-            f"but only {found} bytes follow. Download the file again."
+            f"{path} announces {head[3]} dimensions in its magic number 0x{magic:08x}; an IDX "
+            f"file readable here has at most {_IDX_MAX_DIMS}."
         )
-    if found > expected:
+
+
+def _read_announced(f, nbytes):
+    """Up to ``nbytes`` from ``f``, read in chunks: the memory taken grows with what the file
+    really holds, never with what a (maybe lying) header announces."""
+    data = bytearray()
+    while len(data) < nbytes:
+        chunk = f.read(min(_READ_CHUNK, nbytes - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _read_idx_file(path, check_magic=None):
+    """Header first, then exactly the bytes it announces and never more: a gzip file that
+    inflates to far more than its header says is refused after reading a little past it.
+
+    ``check_magic(magic)`` runs before any data is read (the MNIST loaders check the kind).
+    """
+    try:
+        with _open_data(path) as f:
+            head = f.read(4)
+            if check_magic is not None:
+                check_magic(_idx_magic(head))
+            _check_idx_magic(head, path)
+            ndim = head[3]
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise ValueError(
+                    f"{path} is truncated: it ends inside its {ndim}-dimension header."
+                )
+            shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            dtype = np.dtype(_IDX_DTYPES[head[2]])
+            expected = math.prod(shape) * dtype.itemsize
+            data = _read_announced(f, expected)
+            if len(data) < expected:
+                raise ValueError(
+                    f"{path} is truncated: its header announces shape {shape} ({expected} bytes "
+                    f"of data) but only {len(data)} bytes follow. Download the file again."
+                )
+            extra = len(f.read(_EXTRA_SHOWN))
+    except _GZIP_ERRORS as exc:
+        raise _damaged_gzip(path, exc) from None
+    if extra:
+        more = f"at least {extra}" if extra == _EXTRA_SHOWN else str(extra)
         raise ValueError(
-            f"{path} is damaged: it holds {found - expected} bytes more than its header "
-            f"announces for shape {shape}."
+            f"{path} is damaged: it holds {more} bytes more than its header announces for "
+            f"shape {shape}."
         )
-    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=start)
-    return array.reshape(shape).astype(dtype.newbyteorder("="))
+    try:  # a zero-length dimension beside huge ones passes the size checks above
+        array = np.frombuffer(data, dtype=dtype).reshape(shape)
+    except ValueError as exc:
+        raise ValueError(
+            f"{path} announces shape {shape}, which NumPy cannot hold ({exc})."
+        ) from None
+    return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 def read_idx(path):
     """Any IDX file (gzipped or not) as a native-endian ndarray of the shape in its header.
 
-    Raises ValueError for a file that is not IDX, is truncated, or has bytes past its data.
+    The data is read in chunks up to the size its header announces, so a small gzip file that
+    inflates to gigabytes costs no more than the announced size. Raises ValueError for a file
+    that is not IDX, is truncated, or has bytes past its data.
     """
-    path = _existing_file(path, "IDX file")
-    return _parse_idx(_read_bytes(path), path)
+    return _read_idx_file(_existing_file(path, "IDX file"))
 
 
 def _read_mnist_idx(path, kind):
     """An MNIST images (kind="images") or labels file, its magic number checked first."""
-    data = _read_bytes(path)
     expected, other = (
         (_IMAGES_MAGIC, "labels") if kind == "images" else (_LABELS_MAGIC, "images")
     )
-    magic = _idx_magic(data)
-    if magic != expected:
-        hint = ""
-        if magic == (_LABELS_MAGIC if kind == "images" else _IMAGES_MAGIC):
-            hint = f" It is an IDX {other} file: were the file names swapped?"
-        raise ValueError(
-            f"{path} should be an IDX {kind} file with magic number {expected}, but its magic "
-            f"number is {magic}.{hint}"
-        )
-    return _parse_idx(data, path)
+
+    def check(magic):
+        if magic != expected:
+            hint = ""
+            if magic == (_LABELS_MAGIC if kind == "images" else _IMAGES_MAGIC):
+                hint = f" It is an IDX {other} file: were the file names swapped?"
+            raise ValueError(
+                f"{path} should be an IDX {kind} file with magic number {expected}, but its "
+                f"magic number is {magic}.{hint}"
+            )
+
+    return _read_idx_file(path, check)
 
 
 def _load_idx_pair(images_path, labels_path, flatten):
@@ -202,21 +262,21 @@ def _could_be_digit_labels(column):
     return bool(np.all((column == np.round(column)) & (column >= 0) & (column <= 9)))
 
 
-def _headerless_label_index(values, path):
+def _headerless_label_index(first, last, path):
     """0 or -1: which end column of a headerless table holds labels 0..9.
 
     The label column varies over the digits; the pixel at the other end (an image corner) is
     nearly always 0, so when both ends could be labels the one with more distinct values wins.
     """
-    candidates = [i for i in (0, -1) if _could_be_digit_labels(values[:, i])]
+    candidates = [i for i, column in ((0, first), (-1, last)) if _could_be_digit_labels(column)]
     if len(candidates) == 2:
-        first, last = (len(np.unique(values[:, i])) for i in (0, -1))
-        if first == last:
+        n_first, n_last = len(np.unique(first)), len(np.unique(last))
+        if n_first == n_last:
             raise ValueError(
                 f"Cannot tell whether the label is the first or the last column of {path}; "
                 "pass label_column='first' or label_column='last'."
             )
-        return 0 if first > last else -1
+        return 0 if n_first > n_last else -1
     if not candidates:
         raise ValueError(
             f"Neither the first nor the last column of {path} holds digit labels 0..9, so it is "
@@ -226,50 +286,72 @@ def _headerless_label_index(values, path):
     return candidates[0]
 
 
+def _numbers(column):
+    """A column read as text -> int64 when every field is a whole number written as one (exact,
+    however large), else float64 with NaN for what is not a number."""
+    import pandas as pd
+
+    values = pd.to_numeric(column, errors="coerce")
+    if values.dtype.kind not in "iuf":  # integers beyond 64 bits come back as objects
+        values = pd.to_numeric(column.astype(str), errors="coerce").astype(np.float64)
+    return values.to_numpy()
+
+
 def _read_mnist_csv(path, label_column, flatten):
+    """Pixels are read as float32; the columns that may hold the label (the two ends and one
+    named ``label``) as text, so labels stay exact integers (float32 merges labels >= 2**24)."""
     import pandas as pd  # only the CSV paths need pandas
 
-    gz = _is_gzip(path)
-    opener = gzip.open if gz else open
+    compression = "gzip" if _is_gzip(path) else None
     try:
-        with opener(path, "rt") as f:
+        with (gzip.open if compression else open)(path, "rt") as f:
             first_line = f.readline()
         has_header = not all(_is_number(t) for t in first_line.strip().split(","))
+        names = list(pd.read_csv(path, header=0 if has_header else None,
+                                 nrows=0 if has_header else 1, compression=compression).columns)
+        n_columns = len(names)
+        named = [i for i, n in enumerate(names) if str(n).strip().lower() == "label"]
+        text_columns = {0, n_columns - 1, *named[:1]}
         table = pd.read_csv(
-            path, header=0 if has_header else None, dtype=np.float32,
-            compression="gzip" if gz else None,
+            path, header=None, skiprows=1 if has_header else 0, names=range(n_columns),
+            dtype={i: str if i in text_columns else np.float32 for i in range(n_columns)},
+            compression=compression,
         )
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty; an MNIST-style CSV needs rows of pixels.") from None
     except (EOFError, OSError, zlib.error, UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path} could not be read as an MNIST-style CSV: {exc}") from None
-    values = table.to_numpy()
-    if values.shape[0] == 0 or values.shape[1] < 2:
+    if table.shape[0] == 0 or table.shape[1] < 2:
         raise ValueError(
-            f"{path} has {values.shape[0]} rows and {values.shape[1]} columns; an MNIST-style CSV "
+            f"{path} has {table.shape[0]} rows and {table.shape[1]} columns; an MNIST-style CSV "
             "needs a label column and pixel columns."
         )
-    if not np.isfinite(values).all():
+    ends = {i: _numbers(table[i]) for i in sorted(text_columns)}
+    if not all(np.isfinite(v.astype(np.float64)).all() for v in ends.values()) or not all(
+        np.isfinite(table[i].to_numpy()).all() for i in table.columns if i not in text_columns
+    ):
         raise ValueError(f"{path} has empty or non-numeric fields; each pixel and label is needed.")
 
     if label_column == "first":
         index = 0
     elif label_column == "last":
-        index = values.shape[1] - 1
+        index = n_columns - 1
     elif has_header:
-        names = [str(c).strip().lower() for c in table.columns]
-        if "label" not in names:
-            shown = ", ".join(map(str, table.columns[:5]))
+        if not named:
+            shown = ", ".join(map(str, names[:5]))
             raise ValueError(
                 f"{path} has a header but no 'label' column (it starts with {shown}, ...); "
                 "pass label_column='first' or 'last'."
             )
-        index = names.index("label")
+        index = named[0]
     else:
-        index = _headerless_label_index(values, path) % values.shape[1]
+        index = _headerless_label_index(ends[0], ends[n_columns - 1], path) % n_columns
 
-    labels = as_labels(values[:, index], f"the label column of {path.name}")
-    # pandas hands back a column-major array; rows must be contiguous, or every minibatch gather
-    # in fit is many times slower.
-    pixels = np.ascontiguousarray(np.delete(values, index, axis=1))
+    labels = as_labels(ends[index], f"the label column of {path.name}")
+    for i in text_columns - {index}:
+        table[i] = ends[i].astype(np.float32)
+    # Rows must be contiguous, or every minibatch gather in fit is many times slower.
+    pixels = np.ascontiguousarray(table.drop(columns=index).to_numpy(dtype=np.float32))
     if not np.all((pixels == np.round(pixels)) & (pixels >= 0) & (pixels <= 255)):
         raise ValueError(
             f"{path} has pixel values outside the whole numbers 0..255 (from {pixels.min()} to "
@@ -334,7 +416,7 @@ def _find_split(folder, split):
 
 def _load_file(path, label_column, flatten):
     """One file given by path: a CSV, or an IDX images file whose labels file sits beside it."""
-    magic = _idx_magic(_read_bytes(path, 4))
+    magic = _peek_magic(path)
     if magic == _LABELS_MAGIC:
         raise ValueError(
             f"{path} is an IDX labels file; pass its images file, or the folder holding both."
