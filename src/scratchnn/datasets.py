@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import http.client
 import math
 import os
 import re
+import socket
+import stat
 import tempfile
-import urllib.error
-import urllib.request
+import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ._validation import as_labels
+
+try:
+    import fcntl
+except ImportError:  # Windows: stale download temporaries are not detected there
+    fcntl = None
 
 __all__ = [
     "MNIST_FILES",
@@ -565,23 +570,134 @@ def _check_checksums(checksums):
     return {name: checksums[name].lower() for name in MNIST_FILES}
 
 
-def _fetch(url, out, timeout, by_hand):
-    """Stream ``url`` into the open file ``out``; return the MD5 hex digest of what came."""
-    digest, received = hashlib.md5(usedforsecurity=False), 0
+# The most bytes each file may have. The published ones are at most 26.4 MB (Fashion-MNIST's
+# training images), 4.4 MB, 29.5 KB and 5.1 KB; a server sending more is refused at this size,
+# so an endless or oversized body cannot fill the disk.
+_MAX_DOWNLOAD_BYTES = dict(zip(MNIST_FILES, (32 << 20, 64 << 10, 8 << 20, 16 << 10), strict=True))
+_STALL_SECONDS = 30.0  # the longest wait for a server's next byte (connect, headers, body)
+
+
+class _Deadline:
+    """Shuts the sockets of one download at a fixed time, so the timeout bounds the whole file:
+    a server trickling a byte now and then never lets a read time out, but cannot pass this.
+
+    Use ``with _Deadline(seconds) as deadline`` and open URLs with ``deadline.opener()``.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+
+    def _expire(self):
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def _watch(self, sock):
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def opener(self):
+        """A urllib opener whose connections this deadline watches (redirects included)."""
+        import http.client
+        import urllib.request
+
+        deadline = self
+
+        def watched(connection_class):
+            class Watched(connection_class):
+                def connect(self):
+                    super().connect()
+                    deadline._watch(self.sock)
+
+            return Watched
+
+        class HTTPHandler(urllib.request.HTTPHandler):
+            def http_open(self, req):
+                return self.do_open(watched(http.client.HTTPConnection), req)
+
+        class HTTPSHandler(urllib.request.HTTPSHandler):
+            def https_open(self, req):  # the default context: certificates are verified
+                return self.do_open(watched(http.client.HTTPSConnection), req)
+
+        return urllib.request.build_opener(HTTPHandler, HTTPSHandler)
+
+
+def _shut(sock):
+    # shutdown, not close: it wakes a thread blocked reading the socket.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _fetch(url, out, timeout, max_bytes, by_hand):
+    """Stream ``url`` into the open file ``out``; return the MD5 hex digest of what came.
+
+    At most ``max_bytes`` are accepted, and the whole file must arrive within ``timeout``
+    seconds; a server silent for ``_STALL_SECONDS`` (or ``timeout``, if shorter) fails sooner.
+    """
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    digest, received, announced = hashlib.md5(usedforsecurity=False), 0, None
+    timed_out = (
+        f"Could not download {url}: timed out (the file did not arrive within {timeout:g} s; "
+        f"pass a larger timeout for a slow connection). {by_hand}"
+    )
     request = urllib.request.Request(url, headers={"User-Agent": "scratchnn"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            announced = response.headers.get("Content-Length")
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-    except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
-        if isinstance(exc, urllib.error.HTTPError):
-            reason = f"HTTP error {exc.code} {exc.reason}"
-        else:
-            reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-        raise DownloadError(f"Could not download {url}: {reason}. {by_hand}") from exc
+        with _Deadline(timeout) as deadline:
+            try:
+                stall = min(timeout, _STALL_SECONDS)
+                with deadline.opener().open(request, timeout=stall) as response:
+                    announced = response.headers.get("Content-Length")
+                    if announced is not None and announced.isdigit() and (
+                        int(announced) > max_bytes
+                    ):
+                        raise DownloadError(
+                            f"{url} announces {announced} bytes, but that file is at most "
+                            f"{max_bytes} bytes; nothing was kept. {by_hand}"
+                        )
+                    while chunk := response.read(min(1 << 16, max_bytes + 1 - received)):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        if received > max_bytes:
+                            raise DownloadError(
+                                f"{url} sent more than {max_bytes} bytes, the most that file "
+                                f"can be, so the download was stopped; nothing was kept. "
+                                f"{by_hand}"
+                            )
+            except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, DownloadError):
+                    raise
+                if deadline.expired:
+                    raise DownloadError(timed_out) from exc
+                if isinstance(exc, urllib.error.HTTPError):
+                    reason = f"HTTP error {exc.code} {exc.reason}"
+                else:
+                    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+                raise DownloadError(f"Could not download {url}: {reason}. {by_hand}") from exc
+            if deadline.expired:  # the shut socket may read as the end of the body
+                raise DownloadError(timed_out)
+    finally:
+        out.flush()
     # A connection closed early can end the body silently, so compare with what was announced.
     if announced is not None and announced.isdigit() and received != int(announced):
         raise DownloadError(
@@ -591,29 +707,77 @@ def _fetch(url, out, timeout, by_hand):
     return digest.hexdigest()
 
 
+_PART_SUFFIX = ".part"
+
+
+def _lock(fileobj):
+    """Hold an exclusive lock on a download's temporary file while it is written, so that
+    another process tells it from one a killed download left behind. False where there is no
+    ``flock``."""
+    if fcntl is None:
+        return False
+    fcntl.flock(fileobj.fileno(), fcntl.LOCK_EX)  # a cleaner holds it only for a moment
+    return True
+
+
+def _remove_stale_parts(target):
+    """Remove the temporary files killed downloads of ``target`` left beside it.
+
+    Only our own names (``.NAME.XXXXXXXX.part``, as ``_download_one`` makes them) that are
+    regular files nobody holds a lock on: a download running in another process keeps its lock
+    until its file has taken its name. Where ``flock`` is missing, nothing is removed.
+    """
+    if fcntl is None:
+        return
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}{re.escape(_PART_SUFFIX)}")
+    for path in target.parent.iterdir():
+        if not pattern.fullmatch(path.name):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+        except OSError:
+            continue  # gone already, a symlink, or not ours to read
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass  # locked: a download in progress
+        finally:
+            os.close(fd)
+
+
 def _download_one(url, target, md5, timeout, by_hand):
     """Download to a hidden temp file beside ``target``; only a verified file takes its name."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    _remove_stale_parts(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_PART_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as out:
-            got = _fetch(url, out, timeout, by_hand)
-        if got != md5:
-            raise DownloadError(
-                f"{url} arrived with MD5 {got}, not the published {md5}: the file is corrupt or "
-                f"not the expected one, so it was not kept. {by_hand}"
-            )
-        os.replace(tmp, target)
+            locked = _lock(out)
+            got = _fetch(url, out, timeout, _MAX_DOWNLOAD_BYTES[target.name], by_hand)
+            if got != md5:
+                raise DownloadError(
+                    f"{url} arrived with MD5 {got}, not the published {md5}: the file is corrupt "
+                    f"or not the expected one, so it was not kept. {by_hand}"
+                )
+            os.fsync(out.fileno())
+            if locked:  # renamed while still locked; elsewhere an open file cannot be renamed
+                os.replace(tmp, target)
+        if not locked:
+            os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
 
 
-def download_mnist(dest, *, dataset="mnist", base_url=None, checksums=None, timeout=30.0):
+def download_mnist(dest, *, dataset="mnist", base_url=None, checksums=None, timeout=300.0):
     """Fetch the four IDX files into the folder ``dest`` (a cache), then return ``dest``.
 
     Each file is streamed to a temporary file in ``dest``, its MD5 compared with the published
-    one, and only then renamed into place, so ``dest`` never holds a partial or corrupt file. A
+    one, and only then renamed into place, so ``dest`` never holds a partial or corrupt file.
+    A server may send no more than the file can be (32 MB for the training images, less for the
+    others); temporary files a killed download left are removed by the next download. A
     file already in ``dest`` with the right MD5 is not downloaded again; one with a wrong MD5 is
     deleted and fetched anew. Load the result with ``load_mnist(dest)``.
 
@@ -626,7 +790,10 @@ def download_mnist(dest, *, dataset="mnist", base_url=None, checksums=None, time
     checksums : dict, optional
         File name -> MD5 hex digest for each of ``MNIST_FILES``; defaults to the published ones.
     timeout : float
-        Seconds to wait for the server at each step; an unreachable host fails at once.
+        Seconds each file may take, from the request to its last byte: a deadline, so a server
+        sending a byte now and then cannot hold the download open. A server that sends nothing
+        fails sooner, after 30 s (or ``timeout``, if shorter) without a byte; an unreachable
+        host fails at once. 300 s fetches the largest file (26 MB) at 90 KB/s.
 
     Raises DownloadError (an OSError) naming the URL that failed and saying how to place the
     files by hand.
