@@ -7,6 +7,8 @@ Every loader returns float32 features and int64 labels, ready for ``MultiLayerNe
   files (gzipped or not) or the CSV files ``mnist_train.csv`` / ``mnist_test.csv``.
 * ``download_mnist(dest)`` -- fetches the four IDX files once, checks their MD5 and caches them.
 * ``load_csv(path, target=...)`` -- a user's own table with numeric and categorical columns.
+* ``load_housing()`` -- the California housing table shipped with scratchnn (``HOUSING_CSV``),
+  so the regression examples need no download.
 
 Nothing here ever unpickles: IDX files are parsed from their documented header and CSV files by
 pandas' text parser.
@@ -39,6 +41,7 @@ except ImportError:  # Windows: stale download temporaries are not detected ther
     fcntl = None
 
 __all__ = [
+    "HOUSING_CSV",
     "MNIST_FILES",
     "MNIST_SOURCES",
     "DataSplit",
@@ -48,6 +51,7 @@ __all__ = [
     "download_mnist",
     "load_csv",
     "load_digits",
+    "load_housing",
     "load_mnist",
     "read_idx",
 ]
@@ -910,3 +914,21 @@ def load_csv(path, target=None, *, sep=","):
             )
     numeric, categorical = column_kinds(table)
     return TabularData(table, y, numeric, categorical, target)
+
+
+# -- the shipped housing table --------------------------------------------------------------------
+HOUSING_CSV = Path(__file__).resolve().parent / "data" / "housing.csv.gz"
+"""California housing, 1990 census (Pace & Barry 1997, with Géron's ``ocean_proximity``):
+16,512 districts, gzip-compressed CSV. Source and licence: ``data/README.md`` beside it."""
+
+
+def load_housing():
+    """The California housing table shipped with scratchnn, as ``load_csv`` reads it.
+
+    16,512 districts (census block groups) of the 1990 U.S. census: eight numeric columns
+    (``total_bedrooms`` has 168 gaps), the categorical ``ocean_proximity`` and the target
+    ``median_house_value`` in dollars. The same as ``load_csv(HOUSING_CSV,
+    target="median_house_value")``; ``scratchnn train --data housing`` trains on it. Source and
+    licence: ``scratchnn/data/README.md``.
+    """
+    return load_csv(HOUSING_CSV, target="median_house_value")

@@ -71,17 +71,26 @@ def _concat(a, b):
 
 
 def _parse_data_spec(spec, option):
-    """"digits" / "mnist:DIR" / "csv:PATH" -> (kind, absolute path or None)."""
+    """"digits" / "mnist:DIR" / "csv:PATH" / "housing" -> (kind, absolute path or None).
+
+    "housing" is the table shipped with scratchnn, read as csv:PATH of that file."""
     kind, sep, rest = spec.partition(":")
     if spec == "digits":
         return "digits", None
+    if spec == "housing":
+        from ..datasets import HOUSING_CSV
+
+        return "csv", HOUSING_CSV
     if kind in ("mnist", "csv") and sep and rest:
         return kind, Path(rest).expanduser().resolve()
-    raise UsageError(f"{option} must be digits, mnist:DIR or csv:PATH; got {spec!r}.")
+    raise UsageError(f"{option} must be digits, mnist:DIR or csv:PATH (or housing, the table "
+                     f"shipped with scratchnn); got {spec!r}.")
 
 
 def _load_data(spec, target=None, task=None, option="--data"):
     kind, path = _parse_data_spec(spec, option)
+    if spec == "housing" and target is None:  # as --target median_house_value --task regression
+        target, task = "median_house_value", task or "regression"
     if kind != "csv":
         if target is not None:
             raise UsageError(f"--target applies to csv:PATH data, not to {spec}.")
