@@ -3,7 +3,11 @@
 import gzip
 import hashlib
 import http.server
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -11,7 +15,13 @@ import numpy as np
 import pytest
 from fixtures import idx_bytes, mnist_like
 
-from scratchnn.datasets import MNIST_FILES, DownloadError, download_mnist, load_mnist
+from scratchnn.datasets import (
+    _MAX_DOWNLOAD_BYTES,
+    MNIST_FILES,
+    DownloadError,
+    download_mnist,
+    load_mnist,
+)
 
 
 def generated_files():
@@ -25,7 +35,9 @@ def generated_files():
 
 class LocalServer:
     """Serves ``files`` under /good/, the same with one file changed under /corrupt/, with one
-    file cut short under /drop/, and never answers under /hang/."""
+    file cut short under /drop/, and never answers under /hang/. Hostile ones: /endless/ sends
+    zeros forever without a Content-Length, /huge/ announces 10**12 bytes and sends zeros,
+    /trickle/ sends the right file a byte every 0.1 s, /slowheaders/ its headers so."""
 
     def __init__(self):
         self.files = generated_files()
@@ -48,6 +60,9 @@ class LocalServer:
                 if mode == "hang":
                     server.release.wait(10)
                     return
+                if mode in ("endless", "huge", "trickle", "slowheaders"):
+                    self.hostile(mode, data)
+                    return
                 if mode == "corrupt" and name == MNIST_FILES[2]:
                     data = data[:-1] + bytes([data[-1] ^ 0xFF])
                 self.send_response(200)
@@ -59,7 +74,35 @@ class LocalServer:
                     return
                 self.wfile.write(data)
 
+            def hostile(self, mode, data):
+                try:
+                    if mode == "slowheaders":
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                        while not server.release.wait(0.1):
+                            self.wfile.write(b"a")
+                            self.wfile.flush()
+                        return
+                    self.send_response(200)
+                    if mode == "huge":
+                        self.send_header("Content-Length", str(10**12))
+                    if mode == "trickle":
+                        self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if mode == "trickle":
+                        for byte in data:
+                            if server.release.wait(0.1):
+                                return
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                        return
+                    block = bytes(1 << 16)
+                    while not server.release.is_set():
+                        self.wfile.write(block)
+                except OSError:  # the client hung up: what a refusal looks like from here
+                    pass
+
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
@@ -169,3 +212,81 @@ def test_bad_arguments(tmp_path, server):
     with pytest.raises(TypeError, match="dest must be"):
         download_mnist(None)
     assert server.requests == []
+
+
+# -- hostile servers (issue 13, item 6) and killed downloads (item 2) ------------------------------
+def test_an_endless_body_is_cut_at_the_most_the_file_can_be(server, tmp_path):
+    cap = _MAX_DOWNLOAD_BYTES[MNIST_FILES[0]]
+    start = time.perf_counter()
+    with pytest.raises(DownloadError, match=rf"/endless/{MNIST_FILES[0]} sent more than {cap} "
+                                            "bytes.*nothing was kept"):
+        download_mnist(tmp_path, base_url=server.url + "/endless", checksums=server.checksums)
+    assert time.perf_counter() - start < 10
+    assert cache_listing(tmp_path) == []
+
+
+def test_a_huge_content_length_is_refused_before_reading(server, tmp_path):
+    with pytest.raises(DownloadError, match=r"announces 1000000000000 bytes, but that file is at "
+                                            rf"most {_MAX_DOWNLOAD_BYTES[MNIST_FILES[0]]} bytes"):
+        download_mnist(tmp_path, base_url=server.url + "/huge", checksums=server.checksums)
+    assert cache_listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", ["trickle", "slowheaders"])
+def test_the_timeout_is_a_deadline_for_the_whole_file(server, tmp_path, mode):
+    # A byte every 0.1 s never lets one read wait 1 s, but the file cannot take longer than 1 s.
+    start = time.perf_counter()
+    with pytest.raises(DownloadError, match=rf"/{mode}/{MNIST_FILES[0]}: timed out \(the file "
+                                            r"did not arrive within 1 s"):
+        download_mnist(tmp_path, base_url=f"{server.url}/{mode}", checksums=server.checksums,
+                       timeout=1)
+    assert 0.9 < time.perf_counter() - start < 3
+    assert cache_listing(tmp_path) == []
+
+
+def test_the_caps_fit_the_published_files():
+    # The published sizes (MNIST, Fashion-MNIST, KMNIST): the largest of each file must pass.
+    largest = dict(zip(MNIST_FILES, (26_421_880, 29_515, 4_422_102, 5_148), strict=True))
+    for name, size in largest.items():
+        assert size < _MAX_DOWNLOAD_BYTES[name] < 2 * size + (1 << 20)
+
+
+def test_stale_part_files_are_removed_but_a_running_download_s_is_kept(server, tmp_path):
+    fcntl = pytest.importorskip("fcntl")  # where there is no flock, nothing is removed
+    stale = tmp_path / f".{MNIST_FILES[0]}.k1ll3d_x.part"
+    stale.write_bytes(b"\0" * 1000)
+    running = tmp_path / f".{MNIST_FILES[1]}.runn1ng_.part"
+    running.write_bytes(b"\0" * 10)
+    foreign = tmp_path / ".notes.part"  # not a name of ours: never touched
+    foreign.write_bytes(b"mine")
+    with open(running, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as the download writing it holds it
+        download_mnist(tmp_path, base_url=server.url + "/good", checksums=server.checksums)
+        assert cache_listing(tmp_path) == sorted([*MNIST_FILES, running.name, foreign.name])
+
+
+_DOWNLOAD_AND_WAIT = """
+import sys
+from scratchnn.datasets import download_mnist
+download_mnist(sys.argv[1], base_url=sys.argv[2], checksums=dict(zip(sys.argv[3::2],
+               sys.argv[4::2])), timeout=60)
+"""
+
+
+def test_a_download_killed_with_sigkill_leaves_a_part_the_next_one_removes(server, tmp_path):
+    args = [a for item in server.checksums.items() for a in item]
+    child = subprocess.Popen([sys.executable, "-c", _DOWNLOAD_AND_WAIT, str(tmp_path),
+                              server.url + "/trickle", *args])
+    try:
+        deadline = time.monotonic() + 20
+        while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.3)  # some bytes on their way
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    left = cache_listing(tmp_path)
+    assert len(left) == 1 and left[0].startswith(f".{MNIST_FILES[0]}.")
+    download_mnist(tmp_path, base_url=server.url + "/good", checksums=server.checksums)
+    assert cache_listing(tmp_path) == sorted(MNIST_FILES)
