@@ -223,6 +223,17 @@ def test_a_zip_bomb_weight_is_refused_from_the_directory(tmp_path):
     refused(path, "zip bomb", peak_below=4 * MiB)
 
 
+def test_compressed_members_are_capped_together(tmp_path):
+    # Two deflated members of 12 MiB each: each under the 16 MiB floor, together over it.
+    path = tmp_path / "bombs.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members(model_bytes()).items():
+            zf.writestr(name, data)
+        for name in ("a.npy", "b.npy"):
+            deflated_zeros(name, npy_header((3 * MiB,)), 12 * MiB)(zf)
+    refused(path, "zip bomb", peak_below=4 * MiB)
+
+
 def test_a_member_the_description_does_not_mention_is_never_read(tmp_path):
     files = members(model_bytes())
     files["extra.npy"] = npy(np.zeros(8 * MiB // 4, dtype=np.float32))  # stored, 8 MiB
@@ -310,6 +321,7 @@ def input_edit(**changes):
     return edit
 
 
+LONG_KEY = "optimizer/state." + "9" * 5000 + ".W.exp_avg"  # int() refuses 5000 digits
 WRONG_TYPES = {
     "input-list": meta_edit("input", []),
     "input-null": meta_edit("input", None),
@@ -327,7 +339,7 @@ WRONG_TYPES = {
     "metadata-list": lambda d, f: d.__setitem__("metadata", [1]),
     "n-in-text": lambda d, f: d["layers"][0]["config"].__setitem__("n_in", "4"),
     "n-in-float": lambda d, f: d["layers"][0]["config"].__setitem__("n_in", 4.0),
-    "kernel-dict": lambda d, f: d["layers"][0]["config"].__setitem__("dtype", {"a": 1}),
+    "dtype-object": lambda d, f: d["layers"][0]["config"].__setitem__("dtype", {"a": 1}),
     "params-shape-text": lambda d, f: d["layers"][0].__setitem__("params", {"W": "4x6"}),
     "layer-not-object": lambda d, f: d["layers"].__setitem__(0, "LinearLayer"),
     "layers-object": lambda d, f: d.__setitem__("layers", {"0": {}}),
@@ -335,6 +347,8 @@ WRONG_TYPES = {
     "class-names-nested": lambda d, f: d.__setitem__("class_names", [["a"], "b", "c"]),
     "optimizer-keys": lambda d, f: d["optimizer"].__setitem__("keys", 5),
     "optimizer-key-number": lambda d, f: d["optimizer"]["keys"].append(5),
+    "optimizer-key-index": lambda d, f: (
+        d["optimizer"]["keys"].append(LONG_KEY), f.__setitem__(LONG_KEY + ".npy", npy([0.0]))),
     "preprocessor-list": lambda d, f: d.__setitem__("preprocessor", ["Scaler"]),
     "preprocessor-center": lambda d, f: d["preprocessor"]["config"].__setitem__("center", 5),
     "preprocessor-method": lambda d, f: d["preprocessor"]["config"].__setitem__("method", []),

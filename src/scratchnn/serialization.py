@@ -12,9 +12,16 @@ A model file is one ``.npz`` archive (a zip of ``.npy`` arrays) holding
 Each layer is described by its class name and its ``get_config()`` settings, and rebuilt through
 the one registry ``scratchnn.layers.LAYERS``. Loading never unpickles (``allow_pickle=False``) and
 builds only the classes of that registry, so a file from a stranger cannot run code. It trusts
-nothing else either: a truncated file, a pickle, an unknown layer type or setting, or an array
-that does not match the shape and dtype the description gives are all refused with a
-``ModelFileError`` naming the file and the problem.
+nothing else either: a truncated file, a pickle, an unknown layer type or setting, an array that
+does not match the shape and dtype the description gives, NaN or infinite weights, or a
+description whose entries (the metadata the command line reads included) have the wrong types
+are all refused with a ``ModelFileError`` naming the file and the problem; no other error.
+
+Nor can a file make the reader allocate what it does not hold: each layer's array shapes follow
+from its settings and are checked against the description, the arrays' own npy headers and the
+zip directory's sizes before any array is read or any layer built; members are read in chunks of
+their checked size; members the description does not name, overlapping members, compressed
+members inflating over 100-fold and descriptions over 16 MiB or nested over 100 deep are refused.
 
 Saving is atomic: the archive is written to a temporary file in the same folder and then renamed
 over ``path``, so a crash mid-save leaves the previous file as it was.
@@ -236,8 +243,8 @@ _MAX_NESTING = 100  # JSON depth; far deeper input would exhaust Python's recurs
 _MAX_LAYERS = 10_000
 _MAX_MEMBERS = 100_000
 _MAX_SMALL_ARRAY_BYTES = 2**16  # an optimizer counter, learning rate or hyper-parameter
-# A compressed member (np.savez_compressed) may inflate at most this much once it is bigger than
-# _INFLATION_FLOOR: trained weights hardly compress, a zip bomb's zeros compress ~1000-fold.
+# Compressed members (np.savez_compressed) may inflate at most this much together, once they
+# exceed _INFLATION_FLOOR: trained weights hardly compress, a zip bomb's zeros ~1000-fold.
 _MAX_INFLATION = 100
 _INFLATION_FLOOR = 16 * 2**20
 _READ_CHUNK = 16 * 2**20
@@ -440,12 +447,20 @@ class _Reader:
             if info.compress_type not in _COMPRESSIONS:
                 self.fail(f"stores {_shown(key)} with zip compression method "
                           f"{info.compress_type}; model files are stored or deflated")
-            if (info.compress_type != zipfile.ZIP_STORED and info.file_size > _INFLATION_FLOOR
-                    and info.file_size > _MAX_INFLATION * max(info.compress_size, 1)):
-                self.fail(f"has a member {_shown(key)} of {info.compress_size:,} bytes that "
-                          f"inflates to {info.file_size:,}; weights never compress that well, "
-                          "so it is refused as a zip bomb")
             self.members[key] = info
+        # Members that share their bytes (overlapping entries) would be read many times over.
+        stored = sum(info.compress_size for info in infos)
+        if stored > self.path.stat().st_size:
+            self.fail(f"has members that claim {stored:,} bytes of a {self.path.stat().st_size:,}"
+                      "-byte file (overlapping entries); it is refused as a zip bomb")
+        deflated = [info for info in infos if info.compress_type != zipfile.ZIP_STORED]
+        inflated = sum(info.file_size for info in deflated)
+        packed = sum(info.compress_size for info in deflated)
+        if inflated > _INFLATION_FLOOR and inflated > _MAX_INFLATION * max(packed, 1):
+            self.fail(f"has compressed members of {packed:,} bytes that inflate to "
+                      f"{inflated:,} ({inflated // max(packed, 1):,}-fold, largest "
+                      f"{_shown(max(deflated, key=lambda i: i.file_size).filename)}); weights "
+                      "never compress that well, so it is refused as a zip bomb")
 
     def header(self, key):
         """The npy header of the member ``key``, checked against the member's size."""
@@ -719,7 +734,8 @@ class _Reader:
         parts = name.split(".")
         if parts[0] == "state" and parts[-1] != "step":
             index, param = (parts[1], parts[2]) if len(parts) == 4 else ("", "")
-            layer = plan[int(index)] if index.isdecimal() and int(index) < len(plan) else None
+            known = index.isascii() and index.isdigit() and int(index[:9]) < len(plan)
+            layer = plan[int(index)] if known else None
             shape = layer.arrays.get("params", {}).get(param) if layer else None
             if shape is None:
                 self.fail(f"has optimizer state {key!r} for a parameter the network does not have")
