@@ -35,14 +35,37 @@ __all__ = ["UsageError", "_TRAIN_OPTIONS", "_format_metrics", "_image_row", "bui
 
 # -- the command line ------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
+    commands = None  # on the top parser: {name: the subcommand's parser}
+
     def error(self, message):
         # One line, not argparse's usage block plus the message.
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def parse_args(self, args=None, namespace=None):
+        # argparse reports a subcommand's unknown options from the top parser ("scratchnn:
+        # error"); the subcommand's own parser names the command and its --help.
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            parser = (self.commands or {}).get(getattr(parsed, "command", None), self)
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
 
-def _command(commands, name, run, summary, description, *, takes_model=True):
+
+_DOCS = "The guide to every command and option: docs/cli.md in the scratchnn repository."
+_TRAIN_EXAMPLES = f"""examples:
+  scratchnn train --data digits --hidden 64,32 --epochs 30 --out runs/digits
+  scratchnn train --data housing --hidden 64,64 --early-stopping 5
+  scratchnn train --data mnist:data/mnist --layers 'conv 16 3 pad 1, relu, maxpool 2, flatten,
+      dense 64, relu' --epochs 5
+  scratchnn train --config run.toml --epochs 5   (a TOML file of these options)
+
+{_DOCS}"""
+
+
+def _command(commands, name, run, summary, description, *, takes_model=True, epilog=_DOCS):
     """A subcommand that calls ``run(args)``, with the --model option most of them share."""
-    sub = commands.add_parser(name, help=summary, description=description)
+    sub = commands.add_parser(name, help=summary, description=description, epilog=epilog,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     sub.set_defaults(run=run)
     if takes_model:
         sub.add_argument("--model", required=True, metavar="FILE", help="a model.npz")
@@ -54,14 +77,15 @@ def build_parser():
     from .. import __version__
 
     parser = _Parser(prog="scratchnn", description="Neural networks from scratch in NumPy: "
-                     "train, evaluate, predict and inspect models.")
+                     "train, evaluate, predict and inspect models.", epilog=_DOCS)
     parser.add_argument("--version", action="version", version=f"scratchnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
+    parser.commands = commands.choices
 
     train = _command(commands, "train", _cmd_train, "train a network and save it",
                      "Train a network; write model.npz, history.json and curves.png into --out.",
-                     takes_model=False)
+                     takes_model=False, epilog=_TRAIN_EXAMPLES)
     train.add_argument("--config", metavar="FILE",
                        help="TOML file of these options (the command line wins)")
     for name, (_, _, metavar, text) in _TRAIN_OPTIONS.items():
@@ -106,8 +130,15 @@ def main(argv=None):
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("scratchnn: interrupted", file=sys.stderr)
+        print(f"scratchnn {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        # The checks before allocating (image sizes, network sizes) should make this rare.
+        if debug:
+            raise
+        _error(f"scratchnn {args.command}: error: out of memory; try smaller data, layers or "
+               "--batch-size.")
+        return 1
     except BrokenPipeError:
         # The reader of stdout has gone (`scratchnn predict ... | head`): stop quietly, and point
         # stdout at /dev/null so that flushing it at exit does not fail a second time.

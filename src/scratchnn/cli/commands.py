@@ -3,9 +3,12 @@ library's ``Model``)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import os
 import platform
+import stat
 import sys
 import tempfile
 import time
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write, replaced_together
 from ..network import MultiLayerNetwork
 from ..serialization import load_model_file, save
 from ._common import _IMAGE_SUFFIXES, UsageError, _say
@@ -86,6 +89,7 @@ def _cmd_train(args):
     classify = data.task == "classification"
     classes = _class_list(data) if classify else None
     n_out = len(classes) if classify else 1
+    _check_memory(opts, data, n_features, n_out)
     if opts["layers"] is not None:
         network = _network_from_spec(opts["layers"], data, n_features, n_out, opts["seed"], dtype)
         shown = opts["layers"]
@@ -117,6 +121,9 @@ def _cmd_train(args):
     history = model.history
     seconds = time.perf_counter() - start
     epochs_run = len(history.epoch)
+    if history.interrupted and epochs_run == 0:
+        _say(f"interrupted during the first epoch, after {seconds:.1f} s; nothing was written")
+        return 130
     note = " (interrupted)" if history.interrupted else (
         " (early stopping; best weights kept)" if history.stopped_epoch is not None else "")
     _say(f"trained {epochs_run} epoch(s) in {seconds:.1f} s{note}")
@@ -143,14 +150,118 @@ def _cmd_train(args):
         "python": platform.python_version(), "numpy": np.__version__,
     })
     model_path = out / "model.npz"
-    save(model, model_path)
-    _write_json(out / "history.json", {"epochs": [e + 1 for e in history.epoch],
-                                        "history": history.history,
-                                        "stopped_early": model.metadata["stopped_early"],
-                                        "interrupted": history.interrupted})
-    plot_history(history, path=out / "curves.png")
+    # The three files of a run are replaced together: a failure (a full disk while drawing the
+    # curves) leaves the previous run's files as they were, never a mix of two runs.
+    with replaced_together():
+        save(model, model_path)
+        _write_json(out / "history.json", {"epochs": [e + 1 for e in history.epoch],
+                                            "history": history.history,
+                                            "stopped_early": model.metadata["stopped_early"],
+                                            "interrupted": history.interrupted})
+        plot_history(history, path=out / "curves.png")
     _say(f"wrote {model_path}, {out / 'history.json'} and {out / 'curves.png'}")
+    if history.interrupted:
+        _say(f"interrupted after {epochs_run} of {opts['epochs']} epochs: the files hold the "
+             "partly trained model")
+        return 130
     return 0
+
+
+# -- memory, before anything is allocated ----------------------------------------------------------
+_OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "rmsprop": 1, "adagrad": 1, "adam": 2, "adamw": 2}
+
+
+def _check_memory(opts, data, n_features, n_out):
+    """Refuse a network whose training needs more memory than the machine has available, with
+    the estimate, before its weights are allocated.
+
+    The estimate: per parameter the weights, their gradients, one scratch array of the
+    optimizer, a copy of the weights taken at each epoch's start (to roll back a diverging
+    epoch), and the optimizer's per-parameter buffers (Adam: 2) with their copy; per sample of
+    a batch (at least 1024 rows, as predict runs), three arrays per layer output (forward,
+    backward, cache), and the unfolded patches of each convolution.
+    """
+    if opts["layers"] is not None:
+        from ..layers.spec import parse_spec
+
+        images = data.is_image and data.image_shape is not None
+        shape = (1, *data.image_shape) if images else (n_features,)
+        size = _spec_size(parse_spec(opts["layers"]), shape, n_out)
+        what = f"--layers {opts['layers']!r}"
+    else:
+        widths = [n_features, *opts["hidden"], n_out]
+        size = (sum(a * b + b for a, b in itertools.pairwise(widths)), 2 * sum(widths[1:]))
+        what = f"hidden layers {','.join(map(str, opts['hidden']))}"
+    if size is None:
+        return  # a spec whose shapes do not fit: building it says what is wrong
+    n_params, per_sample = size
+    itemsize = np.dtype(opts["dtype"]).itemsize
+    slots = _OPTIMIZER_SLOTS.get(opts["optimizer"], 2)
+    rows = max(opts["batch-size"], 1024)
+    need = itemsize * (n_params * (4 + 2 * slots) + 3 * rows * per_sample)
+    available = _available_memory()
+    if available is not None and need > available:
+        raise ValueError(f"{what}: a network of {n_params:,} parameters; training it "
+                         f"({opts['dtype']}, {opts['optimizer']}, batch {opts['batch-size']}) "
+                         f"would need about {_gigabytes(need)} of memory, and this machine has "
+                         f"{_gigabytes(available)} available; use smaller layers.")
+
+
+def _spec_size(parsed, shape, n_out):
+    """(parameters, values per sample of the layer outputs) of a parsed layer spec on inputs of
+    ``shape``, with the output layer ``from_spec`` adds; None if the shapes do not fit."""
+    items = [(name, args) for name, args, _ in parsed]
+    if items[-1][0] != "dense":
+        items += [("flatten", {}), ("dense", {"N": n_out})]
+    n_params = values = 0
+    for name, args in items:
+        if name in ("conv", "maxpool", "avgpool", "globalavgpool") and len(shape) != 3:
+            return None
+        if name == "conv":
+            (c, h, w), k, stride, pad = shape, args["K"], args.get("stride", 1), args.get("pad", 0)
+            h, w = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+            n_params += args["F"] * c * k * k + args["F"]
+            values += c * k * k * h * w  # the unfolded patches (im2col)
+            shape = (args["F"], h, w)
+        elif name in ("maxpool", "avgpool"):
+            (c, h, w), k = shape, args["K"]
+            stride = args.get("stride") or k
+            shape = (c, (h - k) // stride + 1, (w - k) // stride + 1)
+        elif name == "globalavgpool":
+            shape = shape[:1]
+        elif name == "flatten":
+            shape = (math.prod(shape),)
+        elif name == "dense":
+            if len(shape) != 1:
+                return None
+            n_params += shape[0] * args["N"] + args["N"]
+            shape = (args["N"],)
+        elif name == "batchnorm":
+            n_params += 4 * shape[0]  # scale, shift and the two running statistics
+        if min(shape) < 1:
+            return None
+        values += math.prod(shape)
+    return n_params, values
+
+
+def _available_memory():
+    """Bytes of memory available to a new allocation (Linux's MemAvailable), or the physical
+    memory where that is not known, or None."""
+    try:
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gigabytes(n):
+    return f"{n / 2**30:,.1f} GB" if n >= 2**30 else f"{n / 2**20:,.0f} MB"
 
 
 def _network_from_spec(spec, data, n_features, n_out, seed, dtype):
@@ -172,10 +283,23 @@ def _network_from_spec(spec, data, n_features, n_out, seed, dtype):
     return MultiLayerNetwork([Reshape(shape), *net.layers]) if images else net
 
 
+_RUN_FILES = ("model.npz", "history.json", "curves.png")
+
+
 def _output_folder(out):
-    """``out``, created and checked writable now rather than after the training time is spent."""
+    """``out``, created and checked writable now rather than after the training time is spent,
+    and without a folder (or socket...) where a file of the run goes."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file; --out needs a folder.")
+    for name in _RUN_FILES:
+        try:
+            mode = (out / name).stat().st_mode
+        except OSError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise ValueError(f"{out / name} is {kind}, and training writes {name} there; move "
+                             "it away or choose another --out.")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -218,6 +342,15 @@ def _cmd_evaluate(args):
     spec = args.data or meta.get("test_data") or meta.get("data")
     if spec is None:
         raise UsageError("this model file does not say what data it was trained on; give --data.")
+    if not isinstance(spec, str):
+        raise ValueError(f"{args.model} records {spec!r} as its data, which is not a data "
+                         "spec; give --data.")
+    if args.data is None:
+        # The model file chose this data: say so before reading it (a file from elsewhere may
+        # name any path; _load_data reads only regular files and folders).
+        tested = "tested" if spec == meta.get("test_data") else "trained"
+        _say(f"evaluating {spec}: the data the model file says it was {tested} on (give --data "
+             "to choose)")
     task = meta.get("task") or _task_of(model)
     if task == "regression" and not spec.startswith("csv:"):
         raise ValueError(f"the model predicts {meta.get('target') or 'a number'} (regression); "

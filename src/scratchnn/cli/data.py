@@ -89,6 +89,8 @@ def _parse_data_spec(spec, option):
 
 def _load_data(spec, target=None, task=None, option="--data"):
     kind, path = _parse_data_spec(spec, option)
+    if path is not None:
+        _check_regular(path, f"{option} {spec}")
     if spec == "housing" and target is None:  # as --target median_house_value --task regression
         target, task = "median_house_value", task or "regression"
     if kind != "csv":
@@ -101,6 +103,26 @@ def _load_data(spec, target=None, task=None, option="--data"):
     if kind == "mnist":
         return _mnist_data(path)
     return _csv_data(path, target, task)
+
+
+def _check_regular(path, where):
+    """Refuse a path that is neither a folder nor a regular file: a device (mnist:/dev/zero
+    reads until memory runs out), a FIFO or a socket. Only what ``where`` names is checked;
+    the readers take only regular files from inside a folder."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return  # the reader says what it expected there
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot read {path}: {exc.strerror}") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        kind = ("a character device" if stat.S_ISCHR(mode) else "a block device"
+                if stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
+                if stat.S_ISSOCK(mode) else "not a regular file")
+        raise ValueError(f"{where}: {path} is {kind}; data is read only from regular files "
+                         "and folders.")
 
 
 def _with_test_data(data, spec):
@@ -285,12 +307,16 @@ def _read_rows(path, model):
     from ..datasets import load_csv
 
     if model.metadata.get("input", {}).get("kind") == "table":
-        return load_csv(path).X
+        table = load_csv(path).X
+        _refuse_empty_rows(table.isna().to_numpy().all(axis=1), path, header=True)
+        return table
     if not path.is_file():
         raise FileNotFoundError(f"no input file at {path}.")
     try:
         frame = pd.read_csv(path, header=None)
-        if pd.to_numeric(frame.iloc[0], errors="coerce").isna().any():
+        header = any(isinstance(v, str) and pd.isna(pd.to_numeric(v, errors="coerce"))
+                     for v in frame.iloc[0])  # a word, not a number nor "nan" or empty
+        if header:
             frame = pd.read_csv(path)  # the first line names the columns
             frame = frame.drop(columns=[c for c in frame.columns
                                         if str(c).strip().lower() == "label"])
@@ -299,9 +325,21 @@ def _read_rows(path, model):
     if frame.empty:
         raise ValueError(f"{path} has no rows to predict.")
     values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    if np.isnan(values).any():
-        raise ValueError(f"{path} has empty or non-numeric values; each row must be numbers.")
+    missing = np.isnan(values)
+    _refuse_empty_rows(missing.all(axis=1), path, header)
+    if missing.any():
+        row, column = np.argwhere(missing)[0]
+        raise ValueError(f"line {row + 1 + header} of {path} has an empty or non-numeric value "
+                         f"in column {column + 1}; each row must be numbers.")
     return values.astype(model.network.dtype)
+
+
+def _refuse_empty_rows(empty, path, header):
+    """A row whose every field is empty or NaN is not a row to predict, and says so."""
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise ValueError(f"line {row + 1 + header} of {path} has no values (every field is "
+                         "empty or NaN); each row must be numbers.")
 
 
 def _image_rows(paths, want):
@@ -320,11 +358,40 @@ def _image_rows(paths, want):
     return np.stack(rows).astype(np.float32)
 
 
+# An image is padded to a square of its longer side (float32) before it is resized: 4096 is
+# 64 MB; a 100000x1 strip would be 37 GB. An image more than 32 times as long as it is wide is
+# no picture of a digit (or of anything a square model takes), whatever its size.
+_MAX_IMAGE_SIDE = 4096
+_MAX_IMAGE_RATIO = 32
+
+
+def _check_image_size(path, width, height):
+    """Refuse an oversized or degenerate image from the size in its header, before decoding."""
+    size = f"{path} is {width}x{height} pixels"
+    if width < 1 or height < 1:
+        raise ValueError(f"{size}: it has no pixels.")
+    if max(width, height) > _MAX_IMAGE_SIDE:
+        raise ValueError(f"{size}; images up to {_MAX_IMAGE_SIDE} pixels on a side are read "
+                         "(the model scales them down to its input anyway): scale it down first.")
+    if max(width, height) > _MAX_IMAGE_RATIO * min(width, height):
+        raise ValueError(f"{size}, a strip rather than a picture: an image is padded to a "
+                         f"square, and one more than {_MAX_IMAGE_RATIO} times as long as it "
+                         "is wide is refused; crop it to the digit.")
+
+
 def _image_row(path, shape, max_value):
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # Pillow warns of a "decompression bomb" above 89 megapixels; the size check below
+            # refuses far smaller images, so the warning would only add noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            _check_image_size(path, *img.size)  # from the header: nothing is decoded yet
             img.load()
             if "A" in img.getbands() or "transparency" in img.info:
                 rgba = img.convert("RGBA")
@@ -332,6 +399,9 @@ def _image_row(path, shape, max_value):
             gray = np.asarray(img.convert("L"), dtype=np.float32) / np.float32(255)
     except FileNotFoundError:
         raise FileNotFoundError(f"no image file at {path}.") from None
+    except Image.DecompressionBombError:  # over 179 megapixels: Pillow refuses it at open
+        raise ValueError(f"{path} is an image of more than {_MAX_IMAGE_SIDE} pixels on a "
+                         "side, which is refused; scale it down first.") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"{path} could not be read as an image ({exc}).") from None
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])

@@ -71,12 +71,17 @@ def _fraction(value):
 
 
 def _hidden(value):
-    """"64,32" or [64, 32] -> (64, 32); "" or [] -> () (no hidden layer)."""
+    """"64,32" or [64, 32] -> (64, 32); "" or [] -> () (no hidden layer). "64,,32" is refused:
+    the missing size may be a typo for a layer."""
     sizes = value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         sizes = [value]
     elif isinstance(value, str):
-        sizes = [v for v in value.replace(" ", "").split(",") if v]
+        text = value.replace(" ", "")
+        sizes = text.split(",") if text else []
+        if "" in sizes:
+            raise UsageError(f"has an empty size between commas ({value!r}); write sizes such "
+                             "as 64,32, or \"\" for no hidden layer")
     try:
         if not isinstance(sizes, list):
             raise UsageError
@@ -174,6 +179,10 @@ def _read_config(path):
         raise FileNotFoundError(f"no config file at {path}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}.") from None
+    except RecursionError:
+        # tomllib reads nested arrays and tables recursively; no option nests at all.
+        raise ValueError(f"{path} nests arrays or tables too deeply to read; the train options "
+                         "are numbers, strings and lists of them.") from None
     out = {}
     for key, value in table.items():
         name = key.replace("_", "-")
