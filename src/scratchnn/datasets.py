@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import math
 import os
 import re
@@ -126,7 +127,7 @@ def _damaged_gzip(path, exc):
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049  # unsigned bytes with 3 dimensions / with 1 dimension
 _IDX_MAX_DIMS = 32  # the most NumPy takes everywhere; MNIST files have 1 or 3
-_READ_CHUNK = 1 << 24
+_READ_CHUNK = 1 << 22
 _EXTRA_SHOWN = 1 << 20  # how far past the announced data a gzip file is read to count the excess
 
 
@@ -212,7 +213,9 @@ def _read_idx_file(path, check_magic=None):
         raise ValueError(
             f"{path} announces shape {shape}, which NumPy cannot hold ({exc})."
         ) from None
-    return array.astype(dtype.newbyteorder("="), copy=False)
+    if not dtype.isnative:  # swapped in place: no second copy of a large file
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return array
 
 
 def read_idx(path):
@@ -256,6 +259,46 @@ def _load_idx_pair(images_path, labels_path, flatten):
     if flatten:
         X = X.reshape(len(X), -1)
     return DataSplit(X, labels.astype(np.int64))
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+_MAX_CSV_LINE = 1 << 20  # an MNIST row is about 2 KB; a line of a megabyte is no table's
+
+
+class _LineTooLong(ValueError):
+    pass
+
+
+class _LineLimited(io.RawIOBase):
+    """The bytes of a (maybe gzipped) file, refusing a line longer than ``_MAX_CSV_LINE``: a
+    gzip bomb without newlines would otherwise be inflated whole into one line by the reader."""
+
+    def __init__(self, raw, path):
+        self._raw, self._path, self._run = raw, path, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = self._raw.readinto(buffer)
+        if n:
+            last = bytes(memoryview(buffer)[:n]).rfind(b"\n")
+            self._run = self._run + n if last < 0 else n - last - 1
+            if self._run > _MAX_CSV_LINE:
+                raise _LineTooLong(
+                    f"{self._path} has a line longer than {_MAX_CSV_LINE} bytes, so it is not a "
+                    "CSV table (or it is damaged)."
+                )
+        return n
+
+    def close(self):
+        self._raw.close()
+        super().close()
+
+
+def _open_csv(path):
+    """``path`` for reading as bytes, gunzipped when it is gzip, lines at most a megabyte."""
+    return io.BufferedReader(_LineLimited(_open_data(path), path), 1 << 16)
 
 
 # -- MNIST CSV ------------------------------------------------------------------------------------
@@ -311,23 +354,25 @@ def _read_mnist_csv(path, label_column, flatten):
     named ``label``) as text, so labels stay exact integers (float32 merges labels >= 2**24)."""
     import pandas as pd  # only the CSV paths need pandas
 
-    compression = "gzip" if _is_gzip(path) else None
     try:
-        with (gzip.open if compression else open)(path, "rt") as f:
-            first_line = f.readline()
+        with _open_csv(path) as f:
+            first_line = f.readline().decode()
         has_header = not all(_is_number(t) for t in first_line.strip().split(","))
-        names = list(pd.read_csv(path, header=0 if has_header else None,
-                                 nrows=0 if has_header else 1, compression=compression).columns)
+        with _open_csv(path) as f:
+            names = list(pd.read_csv(f, header=0 if has_header else None,
+                                     nrows=0 if has_header else 1).columns)
         n_columns = len(names)
         named = [i for i, n in enumerate(names) if str(n).strip().lower() == "label"]
         text_columns = {0, n_columns - 1, *named[:1]}
-        table = pd.read_csv(
-            path, header=None, skiprows=1 if has_header else 0, names=range(n_columns),
-            dtype={i: str if i in text_columns else np.float32 for i in range(n_columns)},
-            compression=compression,
-        )
+        with _open_csv(path) as f:
+            table = pd.read_csv(
+                f, header=None, skiprows=1 if has_header else 0, names=range(n_columns),
+                dtype={i: str if i in text_columns else np.float32 for i in range(n_columns)},
+            )
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty; an MNIST-style CSV needs rows of pixels.") from None
+    except _LineTooLong as exc:
+        raise ValueError(str(exc)) from None
     except (EOFError, OSError, zlib.error, UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path} could not be read as an MNIST-style CSV: {exc}") from None
     if table.shape[0] == 0 or table.shape[1] < 2:
@@ -359,8 +404,9 @@ def _read_mnist_csv(path, label_column, flatten):
     labels = as_labels(ends[index], f"the label column of {path.name}")
     for i in text_columns - {index}:
         table[i] = ends[i].astype(np.float32)
-    # Rows must be contiguous, or every minibatch gather in fit is many times slower.
-    pixels = np.ascontiguousarray(table.drop(columns=index).to_numpy(dtype=np.float32))
+    # Rows must be contiguous, or every minibatch gather in fit is many times slower; writable
+    # for the scaling in place (one column comes back as a read-only view).
+    pixels = np.require(table.drop(columns=index).to_numpy(dtype=np.float32), requirements="CW")
     if not np.all((pixels == np.round(pixels)) & (pixels >= 0) & (pixels <= 255)):
         raise ValueError(
             f"{path} has pixel values outside the whole numbers 0..255 (from {pixels.min()} to "
@@ -889,9 +935,12 @@ def load_csv(path, target=None, *, sep=","):
 
     path = _existing_file(path, "CSV file")
     try:
-        table = pd.read_csv(path, sep=sep)
+        with _open_csv(path) as f:
+            table = pd.read_csv(f, sep=sep)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty; a header row is needed.") from None
+    except _LineTooLong as exc:
+        raise ValueError(str(exc)) from None
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, zlib.error) as exc:
         raise ValueError(f"{path} could not be read as CSV: {exc}") from None
     if len(table) == 0:
