@@ -163,11 +163,6 @@ def test_every_skip_is_still_needed():
         assert any(key in a for argv in argvs for a in argv), f"{key!r} skips nothing now"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "README: `check_linear_layer(LinearLayer)` runs scratchnn's own float32 LinearLayer through a "
-    "finite-difference check at float64 tolerance (x: relative error 2.6e-3). The fix belongs "
-    "in scratchnn.exercises (check in float64, or at float32 tolerance), outside this test's "
-    "files; remove this marker when it passes."))
 def test_the_readme_checker_example_passes_on_scratchnns_own_layer(capsys):
     from scratchnn import LinearLayer
     from scratchnn.exercises import check_linear_layer

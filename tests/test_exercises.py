@@ -869,3 +869,23 @@ def test_blank_optimizer_is_not_implemented():
 
     assert_not_implemented(check_optimizer(Momentum, "momentum", verbose=False))
     assert_not_implemented(check_optimizer(Empty, "sgd", verbose=False))
+
+
+def test_a_float32_layer_is_judged_by_its_formula_not_its_dtype(capsys):
+    from scratchnn import LinearLayer
+
+    class Float32Only(LinearLayer):  # takes no dtype: checked at float32's tolerance
+        def __init__(self, n_in, n_out):
+            super().__init__(n_in, n_out)
+
+    assert check_linear_layer(LinearLayer, verbose=False)  # rebuilt in float64
+    result = check_linear_layer(Float32Only)
+    assert result, capsys.readouterr().out
+    assert "uses a float32 tolerance" in capsys.readouterr().out
+
+    class WrongInFloat32(Float32Only):
+        def backward(self, grad_z, input_grad=True):
+            dx = super().backward(grad_z, input_grad)
+            return None if dx is None else 1.5 * dx
+
+    assert not check_linear_layer(WrongInFloat32, verbose=False)
