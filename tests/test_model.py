@@ -291,3 +291,16 @@ def test_model_errors_name_the_problem():
     with pytest.raises(ValueError, match="the network has 5 outputs, but the multiclass targets "
                                          "need 2"):
         Model(MultiLayerNetwork.from_sizes([1, 5])).fit(frame, [0, 1, 0, 1], verbose=0)
+
+
+@pytest.mark.parametrize("y, message", [
+    (np.full(10, 1e308), r"y has 10 value\(s\) that overflow float32"),
+    (np.r_[np.inf, np.full(9, 0.5)], r"y contains 1 NaN or infinite value\(s\) \(1 infinite\)"),
+    (np.ones(10), r"y holds one class only \(1\.0\); a classifier needs two or more"),
+])
+def test_model_checks_targets_before_scaling_them(y, message):
+    import warnings
+
+    with warnings.catch_warnings(), pytest.raises(ValueError, match=message):
+        warnings.simplefilter("error")  # no RuntimeWarning from statistics of bad values
+        Model().fit(np.random.default_rng(0).random((10, 2)), y, verbose=0)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_positive_int
+from ._validation import as_float_array, check_positive_int
 from .network import MultiLayerNetwork
 from .optim import get_optimizer
 from .tasks import check_task
@@ -140,7 +140,9 @@ class Model:
         values = values.reshape(-1)
         if values.dtype.kind not in "iuf":
             return "multiclass"
-        whole = values.dtype.kind in "iu" or bool(np.all(values == np.round(values)))
+        whole = values.dtype.kind in "iu" or bool(
+            np.all(np.isfinite(values)) and np.all(values == np.round(values))
+            and np.abs(values).max(initial=0) < 2**31)
         few = len(np.unique(values)) <= _MAX_CLASSES_OF_NUMBERS
         return "multiclass" if whole and few else "regression"
 
@@ -150,6 +152,10 @@ class Model:
 
         if task in ("binary", "multiclass"):
             encoder = LabelEncoder().fit(y if classes is None else classes)
+            if len(encoder.classes_) < 2:
+                only = encoder.classes_.tolist()[0]
+                raise ValueError(f"y holds one class only ({only!r}); a classifier needs two or "
+                                 "more.")
             if task == "binary" and len(encoder.classes_) != 2:
                 raise ValueError(f"a binary model needs 2 classes, y has "
                                  f"{len(encoder.classes_)}: {encoder.classes_.tolist()[:10]}.")
@@ -159,6 +165,8 @@ class Model:
         if values.dtype.kind not in "biuf":
             raise TypeError(f"a {task} model needs numbers in y, got values such as "
                             f"{values.reshape(-1)[0]!r}; for class names use task='multiclass'.")
+        # Checked before any statistics: NaN, infinite, or beyond the network's dtype.
+        as_float_array(values, "y", dtype=self.network.dtype if self.network else self.dtype)
         values = values.astype(np.float64)
         if task == "multilabel":
             return values
