@@ -562,3 +562,13 @@ def test_installed_entry_point(digits_run, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == f"scratchnn predict: error: no model file at {tmp_path}/none.npz."
+
+
+def test_info_shows_metrics_saved_from_python(tmp_path, capsys):
+    from scratchnn import MultiLayerNetwork, save
+
+    save(MultiLayerNetwork.from_sizes([3, 2], rng=0), tmp_path / "m.npz",
+         metadata={"metrics": {"accuracy": 0.5, "test": {"loss": 0.25}}})
+    code, stdout, err = run(capsys, "info", "--model", tmp_path / "m.npz")
+    assert code == 0, err
+    assert "metrics: accuracy 0.5000" in stdout and "test metrics: loss 0.2500" in stdout

@@ -10,6 +10,7 @@ import importlib
 from . import callbacks, init, optim
 from .activations import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .callbacks import EarlyStopping, History, ModelCheckpoint
+from .export import export_onnx
 from .gradient_check import check_loss, gradcheck, numerical_gradient
 from .layers import (
     AvgPool2D,
@@ -104,6 +105,7 @@ __all__ = [
     "cross_entropy_loss",
     "datasets",
     "get_batches",
+    "export_onnx",
     "gradcheck",
     "init",
     "initialize_weights",

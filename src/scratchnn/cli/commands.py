@@ -488,8 +488,13 @@ def _cmd_info(args):
     if meta.get("options"):
         _say("options: " + " ".join(f"--{k} {_show_option(v)}" for k, v in meta["options"].items()
                                     if v is not None))
-    for part, values in meta.get("metrics", {}).items():
-        _say(f"{part} metrics: {_format_metrics(values)}")
+    metrics = meta.get("metrics", {})
+    flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    if flat:  # saved from Python: {"accuracy": 0.97}
+        _say(f"metrics: {_format_metrics(flat)}")
+    for part, values in metrics.items():  # written by train: {"test": {"accuracy": 0.97}}
+        if isinstance(values, dict):
+            _say(f"{part} metrics: {_format_metrics(values)}")
     if model.optimizer is not None:
         _say(f"optimizer state: {model.optimizer!r} after {model.optimizer.iterations:,} steps "
              "(training can resume)")
