@@ -83,13 +83,31 @@ def load_digits(*, return_images=False):
     8x8; y (1797,) int64 labels 0..9. With ``return_images=True`` X is (1797, 1, 8, 8) instead:
     one-channel images (batch, channels, height, width), as a ``Conv2D`` takes them.
     """
-    from sklearn.datasets import load_digits as sklearn_digits  # slow import, needed only here
-
-    bunch = sklearn_digits()
-    X = bunch.data.astype(np.float32) / np.float32(16)
+    table = _sklearn_digits_table()
+    X = table[:, :64].astype(np.float32) / np.float32(16)
     if return_images:
         X = X.reshape(len(X), 1, 8, 8)
-    return DataSplit(X, bunch.target.astype(np.int64))
+    return DataSplit(X, table[:, 64].astype(np.int64))
+
+
+def _sklearn_digits_table():
+    """scikit-learn's digits as (1797, 65) ints: 64 pixels, then the label. Read from the file
+    scikit-learn ships, found without importing it (``import sklearn.datasets`` takes 1-2 s, which
+    was most of ``scratchnn train --data digits``); through scikit-learn if the file moved."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    path = (Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+            if spec is not None and spec.origin else None)
+    if path is not None and path.is_file():
+        with gzip.open(path, "rt") as fh:
+            table = np.loadtxt(fh, delimiter=",", dtype=np.int64)
+        if table.shape == (1797, 65):
+            return table
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    return np.column_stack([bunch.data.astype(np.int64), bunch.target])
 
 
 # -- files ----------------------------------------------------------------------------------------
