@@ -93,6 +93,27 @@ class _NeuralNetBase(BaseEstimator):
         "verbose": [Interval(numbers.Integral, 0, 2, closed="both"), "boolean"],
     }
 
+    # scikit-learn reads the hyper-parameters from __init__'s signature; the regressor uses
+    # this one as it is, the classifier adds class_weight.
+    def __init__(self, hidden_layer_sizes=(64,), *, layers=None, activation="relu",
+                 optimizer="adam", learning_rate=1e-3, epochs=100, batch_size="auto",
+                 weight_decay=None, dropout=0.0, early_stopping=False, validation_fraction=0.1,
+                 patience=10, random_state=None, verbose=0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.layers = layers
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.verbose = verbose
+
     # -- building the Model ----------------------------------------------------------------------
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -271,21 +292,12 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
                  optimizer="adam", learning_rate=1e-3, epochs=100, batch_size="auto",
                  weight_decay=None, dropout=0.0, early_stopping=False, validation_fraction=0.1,
                  patience=10, class_weight=None, random_state=None, verbose=0):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.layers = layers
-        self.activation = activation
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
+        super().__init__(hidden_layer_sizes, layers=layers, activation=activation,
+                         optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
+                         batch_size=batch_size, weight_decay=weight_decay, dropout=dropout,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction,
+                         patience=patience, random_state=random_state, verbose=verbose)
         self.class_weight = class_weight
-        self.random_state = random_state
-        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -379,25 +391,6 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
     Attributes: n_features_in_, feature_names_in_, model_, network_, history_ ({"loss": [...],
     "mae": [...]}, in standardised units), n_iter_.
     """
-
-    def __init__(self, hidden_layer_sizes=(64,), *, layers=None, activation="relu",
-                 optimizer="adam", learning_rate=1e-3, epochs=100, batch_size="auto",
-                 weight_decay=None, dropout=0.0, early_stopping=False, validation_fraction=0.1,
-                 patience=10, random_state=None, verbose=0):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.layers = layers
-        self.activation = activation
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.random_state = random_state
-        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
