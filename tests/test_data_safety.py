@@ -334,14 +334,6 @@ def test_fuzzed_files_give_only_clean_errors_within_a_memory_limit(fuzzer):
     run_limited(f"t.{fuzzer}()", timeout=300)
 
 
-def test_the_fuzzers_also_run_here_without_a_limit():
-    # Where RLIMIT_AS is missing the readers are still fuzzed; the limit is what Linux adds.
-    if sys.platform.startswith("linux") and not os.environ.get("SCRATCHNN_FUZZ_IN_PROCESS"):
-        pytest.skip("fuzzed in a memory-limited child above")
-    fuzz_read_idx()
-    fuzz_load_mnist_csv()
-
-
 # -- CSV bombs: a line longer than a megabyte is refused while reading -----------------------------
 @pytest.mark.parametrize("reader", ["load_mnist", "load_csv"])
 @needs_rlimit
