@@ -388,3 +388,17 @@ def test_reprs():
     assert repr(LinearLayer(3, 2, dtype=np.float64)) == "LinearLayer(3, 2, dtype=float64)"
     assert repr(ReLULayer()) == "ReLULayer()"
     assert repr(DropoutLayer(0.3)) == "DropoutLayer(p=0.3)"
+
+
+def test_every_registered_layer_tells_its_array_shapes_from_its_settings():
+    from scratchnn.layers import LAYERS
+
+    examples = {"LinearLayer": dict(n_in=3, n_out=2), "Conv2D": dict(
+        in_channels=2, out_channels=4, kernel_size=(3, 2)), "BatchNorm1D": dict(n_features=5),
+        "BatchNorm2D": dict(channels=3), "Reshape": dict(shape=(2, 2)),
+        "MaxPool2D": dict(kernel_size=2), "AvgPool2D": dict(kernel_size=2)}
+    for name, cls in LAYERS.items():
+        layer = cls(**examples.get(name, {}))
+        expected = {kind: {k: a.shape for k, a in getattr(layer, kind).items()}
+                    for kind in ("params", "state") if getattr(layer, kind)}
+        assert cls.array_shapes(layer.get_config()) == expected, name

@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._files import atomic_write
-from ._validation import check_dtype, check_positive_int
+from ._validation import check_dtype
 from .layers import LAYERS
 from .model import Model
 from .network import MultiLayerNetwork
@@ -327,46 +327,6 @@ def _json_depth(raw):
     brackets = opens | (b == ord("]")) | (b == ord("}"))
     steps = np.where(opens[brackets], 1, -1).astype(np.int32)
     return int(np.cumsum(steps).max()) if steps.size else 0
-
-
-def _pair(value, name):
-    if isinstance(value, list):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}.")
-        return tuple(check_positive_int(v, name) for v in value)
-    value = check_positive_int(value, name)
-    return (value, value)
-
-
-# The shapes of the arrays a layer holds, from its settings alone: what the file must provide
-# before the layer is built (a layer type missing here must hold no arrays).
-def _linear_arrays(config):
-    n_in, n_out = check_positive_int(config["n_in"], "n_in"), check_positive_int(
-        config["n_out"], "n_out")
-    return {"params": {"W": (n_in, n_out), "b": (1, n_out)}}
-
-
-def _conv_arrays(config):
-    F = check_positive_int(config["out_channels"], "out_channels")
-    C = check_positive_int(config["in_channels"], "in_channels")
-    kh, kw = _pair(config["kernel_size"], "kernel_size")
-    return {"params": {"W": (F, C, kh, kw), "b": (F,)}}
-
-
-def _batchnorm_arrays(size_name):
-    def arrays(config):
-        n = check_positive_int(config[size_name], size_name)
-        return {"params": {"gamma": (n,), "beta": (n,)},
-                "state": {"running_mean": (n,), "running_var": (n,)}}
-    return arrays
-
-
-_LAYER_ARRAYS = {
-    "LinearLayer": _linear_arrays,
-    "Conv2D": _conv_arrays,
-    "BatchNorm1D": _batchnorm_arrays("n_features"),
-    "BatchNorm2D": _batchnorm_arrays("channels"),
-}
 
 
 class _Header(NamedTuple):
@@ -683,7 +643,7 @@ class _Reader:
             config = {**config, "init": "zeros"}  # the saved weights overwrite it: no random draws
         try:
             dtype = np.dtype(check_dtype(config.get("dtype", "float32")))
-            arrays = _LAYER_ARRAYS.get(kind, lambda config: {})(config)
+            arrays = cls.array_shapes(config)
         except (TypeError, ValueError) as exc:
             self.fail(f"has layer {i} ({kind}) with invalid settings: {exc}")
         for array_kind in _ARRAY_KINDS:

@@ -24,7 +24,9 @@ Describing itself (what the network, model files and exporters read, instead of 
 * ``input_shape``: the per-sample input shape the layer fixes (a LinearLayer fixes (n_in,)), or
   None when it takes many.
 * ``get_config()``: the constructor's settings as plain JSON values; ``cls.from_config(config)``
-  builds an equal layer (with fresh weights).
+  builds an equal layer (with fresh weights). ``cls.array_shapes(config)`` gives the shapes of
+  its ``params`` and ``state`` from those settings alone, so a model file is checked before any
+  layer is built.
 * ``stochastic``: True for layers that draw random numbers while training (dropout). They keep a
   generator in ``self.rng``, which ``fit(seed=...)`` replaces so that runs repeat.
 * ``batch_statistics``: True for layers whose training output depends on the whole batch
@@ -85,6 +87,12 @@ class Layer:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    @classmethod
+    def array_shapes(cls, config):
+        """{"params": {name: shape}, "state": {name: shape}} of a layer built from ``config``,
+        without building it; a layer without arrays has none."""
+        return {}
 
     @property
     def n_params(self):

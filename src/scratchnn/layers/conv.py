@@ -153,6 +153,13 @@ class Conv2D(Layer):
                 f"{_shown(self.padding)}")
         return (self.out_channels, (H - kh) // sh + 1, (W - kw) // sw + 1)
 
+    @classmethod
+    def array_shapes(cls, config):
+        F = check_positive_int(config["out_channels"], "Conv2D out_channels")
+        C = check_positive_int(config["in_channels"], "Conv2D in_channels")
+        kh, kw = _pair(config["kernel_size"], "Conv2D kernel_size", 1)
+        return {"params": {"W": (F, C, kh, kw), "b": (F,)}}
+
     def get_config(self):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": _plain(self.kernel_size), "stride": _plain(self.stride),

@@ -54,6 +54,12 @@ class LinearLayer(Layer):
                                     f"(batch, {self.n_in})")
         return (self.n_out,)
 
+    @classmethod
+    def array_shapes(cls, config):
+        n_in = check_positive_int(config["n_in"], "n_in")
+        n_out = check_positive_int(config["n_out"], "n_out")
+        return {"params": {"W": (n_in, n_out), "b": (1, n_out)}}
+
     def get_config(self):
         return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init,
                 "dtype": np.dtype(self.dtype).name}

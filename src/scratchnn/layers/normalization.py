@@ -119,6 +119,12 @@ class _BatchNorm(Layer):
             raise self._shape_error(input_shape, self._needs())
         return input_shape
 
+    @classmethod
+    def array_shapes(cls, config):
+        n = check_positive_int(config[cls._size_name], cls._size_name)
+        return {"params": {"gamma": (n,), "beta": (n,)},
+                "state": {"running_mean": (n,), "running_var": (n,)}}
+
     def get_config(self):
         return {self._size_name: self.size, "momentum": self.momentum, "eps": self.eps,
                 "dtype": np.dtype(self.dtype).name}
