@@ -15,6 +15,7 @@ from .layers import (
     ReLULayer,
     activation_class,
 )
+from .layers.base import ShapeError
 from .tasks import check_task, head_of, probabilities, task_of_head
 from .training import evaluate as _evaluate
 from .training import fit as _fit
@@ -98,9 +99,8 @@ class MultiLayerNetwork:
                 except ValueError as exc:
                     before = (f"after layer {i - 1}, {layers[i - 1]!r}, whose output is"
                               if i else "as the first layer, with input")
-                    reason = str(exc)
-                    if reason.startswith(f"{layer!r} cannot take input of shape"):
-                        reason = reason.split("): ", 1)[-1]  # the shape is said already
+                    # The shape is said already: say only what the layer needs.
+                    reason = f"it needs {exc.needs}." if isinstance(exc, ShapeError) else exc
                     raise ValueError(
                         f"cannot add {layer!r} {before} {_batch_shape(shapes[-1] if i else shape)}"
                         f": {reason}"

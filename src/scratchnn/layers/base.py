@@ -42,6 +42,15 @@ import numpy as np
 from .._validation import as_float_array
 
 
+class ShapeError(ValueError):
+    """A layer cannot take an input of some shape; ``needs`` says what it takes, so a network
+    can put the sentence in its own words."""
+
+    def __init__(self, message, needs):
+        super().__init__(message)
+        self.needs = needs
+
+
 class Layer:
     """Base class. Subclasses implement ``forward`` and ``backward`` (and describe themselves)."""
 
@@ -123,11 +132,10 @@ class Layer:
         return x
 
     def _shape_error(self, input_shape, needs):
-        """The ValueError for a per-sample input shape this layer cannot take."""
-        return ValueError(
+        """The ShapeError for a per-sample input shape this layer cannot take."""
+        return ShapeError(
             f"{self!r} cannot take input of shape (batch, {', '.join(map(str, input_shape))}): "
-            f"it needs {needs}."
-        )
+            f"it needs {needs}.", needs=needs)
 
     def _check_grad(self, grad_z):
         if self._out is None:
