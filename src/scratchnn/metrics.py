@@ -42,9 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import as_float_array, as_labels, check_positive_int
+from .tasks import CLASSIFICATION_TASKS, TASKS
 
-TASKS = ("binary", "multiclass", "multilabel", "regression")
-CLASSIFICATION_TASKS = ("binary", "multiclass", "multilabel")
 AVERAGES = ("binary", "micro", "macro", "weighted")
 
 __all__ = [

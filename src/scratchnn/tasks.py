@@ -79,7 +79,7 @@ def task_of_targets(y, n_outputs):
     if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
         if n_outputs is not None and n_outputs > 1 and whole:
             return "multiclass"  # one label per row for several outputs: classes
-        if n_outputs == 1 and y.dtype.kind in "bi u".replace(" ", "") and set(
+        if n_outputs == 1 and y.dtype.kind in "biu" and set(
                 np.unique(y).tolist()) <= {0, 1}:
             return "binary"
         return "regression"
