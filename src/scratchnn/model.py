@@ -99,7 +99,7 @@ class Model:
         Returns the model.
         """
         X = self._fit_preprocessor(X)
-        task = self.task or self._task_of(y)
+        task = self.task or task_of_values(y)
         targets = self._fit_targets(y, task, classes)
         n_out = self._n_outputs(task, targets)
         if self.network is None:
@@ -130,21 +130,6 @@ class Model:
         from .preprocessing import Preprocessor  # pandas is slow to import: only when needed
 
         return Preprocessor() if np.ndim(X) == 2 or hasattr(X, "columns") else None
-
-    def _task_of(self, y):
-        """Text, booleans and whole numbers with few distinct values are classes; numbers are
-        values (one column or several)."""
-        values = np.asarray(y)
-        if values.ndim == 2 and values.shape[1] > 1:
-            return "regression"
-        values = values.reshape(-1)
-        if values.dtype.kind not in "iuf":
-            return "multiclass"
-        whole = values.dtype.kind in "iu" or bool(
-            np.all(np.isfinite(values)) and np.all(values == np.round(values))
-            and np.abs(values).max(initial=0) < 2**31)
-        few = len(np.unique(values)) <= _MAX_CLASSES_OF_NUMBERS
-        return "multiclass" if whole and few else "regression"
 
     def _fit_targets(self, y, task, classes):
         """y as the network's targets: labels 0..C-1, 0/1 rows, or standardised values."""
@@ -261,3 +246,20 @@ def _is_fitted(preprocessor):
     attributes ending in _, None until fit, as scikit-learn's)."""
     learnt = [v for k, v in vars(preprocessor).items() if k.endswith("_") and not k.startswith("_")]
     return bool(learnt) and all(v is not None for v in learnt)
+
+
+def task_of_values(y):
+    """The task raw targets imply: text, booleans and whole numbers with few distinct values are
+    classes ("multiclass"); other numbers are values ("regression"), one column or several. The
+    command line reads a table's target with it too."""
+    values = np.asarray(y)
+    if values.ndim == 2 and values.shape[1] > 1:
+        return "regression"
+    values = values.reshape(-1)
+    if values.dtype.kind not in "iuf":
+        return "multiclass"
+    whole = values.dtype.kind in "iu" or bool(
+        np.all(np.isfinite(values)) and np.all(values == np.round(values))
+        and np.abs(values).max(initial=0) < 2**31)
+    few = len(np.unique(values)) <= _MAX_CLASSES_OF_NUMBERS
+    return "multiclass" if whole and few else "regression"

@@ -216,7 +216,9 @@ def _csv_data(path, target, task):
                          f"has {columns}.")
     table = load_csv(path, target)
     if task is None:
-        task = _infer_task(table.y)
+        from ..model import task_of_values
+
+        task = "classification" if task_of_values(table.y) == "multiclass" else "regression"
     if task == "regression":
         import pandas as pd
 
@@ -225,17 +227,6 @@ def _csv_data(path, target, task):
                              f"values such as {table.y.iloc[0]!r}.")
     parts = _split(table.X, table.y, stratify=task == "classification")
     return _Data(f"csv:{path}", path.name.split(".")[0], task, *parts, target=target)
-
-
-def _infer_task(y):
-    """Classification for text, booleans and whole numbers with few distinct values."""
-    import pandas as pd
-
-    if not pd.api.types.is_numeric_dtype(y.dtype) or y.dtype == bool:
-        return "classification"
-    values = y.to_numpy(dtype=np.float64)
-    whole = np.all(values == np.round(values))
-    return "classification" if whole and len(np.unique(values)) <= 20 else "regression"
 
 
 # -- preparing data for the network ----------------------------------------------------------------
