@@ -196,3 +196,32 @@ def as_labels(y, name="y", *, n_classes=None):
             f"(labels must be in 0..{n_classes - 1})."
         )
     return labels
+
+
+def check_sample_weight(sample_weight, n):
+    """sample_weight (or None) as a 1-D float array of n finite weights >= 0, not all zero:
+    what fit, evaluate and the metrics take."""
+    if sample_weight is None:
+        return None
+    w = as_float_array(sample_weight, "sample_weight", allow_nonfinite=True)
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.ndim != 1:
+        raise ValueError(
+            f"sample_weight must be 1-D, one weight per sample, got shape {w.shape}."
+        )
+    if len(w) != n:
+        raise ValueError(f"sample_weight has {len(w)} weights for {n} samples.")
+    n_bad = int(w.size - np.count_nonzero(np.isfinite(w)))
+    if n_bad:
+        raise ValueError(
+            f"sample_weight has {n_bad} NaN or infinite value(s); weights must be finite."
+        )
+    n_negative = int(np.count_nonzero(w < 0))
+    if n_negative:
+        raise ValueError(
+            f"sample_weight has {n_negative} negative value(s); weights must be >= 0."
+        )
+    if not np.any(w > 0):
+        raise ValueError("sample_weight is all zeros; at least one weight must be positive.")
+    return w

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_float_array, as_labels, check_positive_int
+from ._validation import as_float_array, as_labels, check_positive_int, check_sample_weight
 from .tasks import CLASSIFICATION_TASKS, TASKS
 
 AVERAGES = ("binary", "micro", "macro", "weighted")
@@ -224,7 +224,7 @@ def confusion_matrix(y_true, y_pred, n_classes=None, sample_weight=None):
         n_classes = int(max(true.max(), pred.max())) + 1
     elif pred.max() >= n_classes:
         raise ValueError(f"y_pred predicts class {pred.max()} but n_classes is {n_classes}.")
-    weights = _check_weights(sample_weight, len(true))
+    weights = check_sample_weight(sample_weight, len(true))
     return sk_confusion_matrix(true, pred, labels=np.arange(n_classes), sample_weight=weights)
 
 
@@ -550,7 +550,7 @@ def _prepare_classes(y_true, y_pred, sample_weight, task):
         n_classes = 2 if task == "binary" else proba.shape[1]
         target = _labels_from_targets(y_true, n_classes)
         _check_lengths(target, proba)
-    return task, target, proba, _check_weights(sample_weight, len(proba))
+    return task, target, proba, check_sample_weight(sample_weight, len(proba))
 
 
 def _prepare_values(y_true, y_pred, sample_weight):
@@ -565,33 +565,4 @@ def _prepare_values(y_true, y_pred, sample_weight):
             f"y_true has shape {true.shape} and y_pred {pred.shape}; regression metrics need "
             "the same (n,) or (n, k) shape for both."
         )
-    return true, pred, _check_weights(sample_weight, len(true))
-
-
-def _check_weights(sample_weight, n):
-    """sample_weight as a 1-D float array of n finite, non-negative weights, not all zero."""
-    if sample_weight is None:
-        return None
-    w = as_float_array(sample_weight, "sample_weight", allow_nonfinite=True)
-    if w.ndim == 2 and w.shape[1] == 1:
-        w = w[:, 0]
-    if w.ndim != 1:
-        raise ValueError(
-            f"sample_weight must be 1-D, one weight per sample, got shape {w.shape}."
-        )
-    if len(w) != n:
-        raise ValueError(f"sample_weight has {len(w)} weights for {n} samples.")
-    n_bad = int(w.size - np.count_nonzero(np.isfinite(w)))
-    if n_bad:
-        raise ValueError(
-            f"sample_weight has {n_bad} NaN or infinite value(s); weights must be finite."
-        )
-    n_negative = int(np.count_nonzero(w < 0))
-    if n_negative:
-        raise ValueError(
-            f"sample_weight has {n_negative} negative value(s); weights must be >= 0."
-        )
-    if not np.any(w > 0):
-        raise ValueError("sample_weight is all zeros; at least one weight must be positive.")
-    return w
-
+    return true, pred, check_sample_weight(sample_weight, len(true))

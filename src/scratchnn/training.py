@@ -23,6 +23,7 @@ from ._validation import (
     check_float,
     check_positive_int,
     check_same_length,
+    check_sample_weight,
 )
 from .callbacks import (  # noqa: F401  (EarlyStopping, ModelCheckpoint: importable from here too)
     EarlyStopping,
@@ -112,15 +113,10 @@ def _sample_weights(sample_weight, class_weight, task, y, n):
     """One weight per sample (or None): sample_weight times the weight of each sample's class."""
     w = None
     if sample_weight is not None:
-        w = as_float_array(sample_weight, "sample_weight", ndim=1).astype(np.float64)
-        if len(w) != n:
-            raise ValueError(f"sample_weight has {len(w)} values for {n} samples; give one each.")
-        if (w < 0).any():
-            raise ValueError(f"sample_weight has {int((w < 0).sum())} negative value(s); "
-                             "weights must be >= 0.")
-        if not w.any():
-            raise ValueError("sample_weight is all zeros; at least one sample needs a positive "
-                             "weight.")
+        if np.ndim(sample_weight) == 1 and len(sample_weight) != n:
+            raise ValueError(f"sample_weight has {len(sample_weight)} values for {n} samples; "
+                             "give one each.")
+        w = check_sample_weight(sample_weight, n).astype(np.float64)
     if class_weight is None:
         return w
     if task not in ("binary", "multiclass"):
