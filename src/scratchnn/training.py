@@ -419,6 +419,7 @@ class _FitLoop:
         self.bounds = _batch_bounds(len(X), batch_size, network)
         size = max(stop - start for start, stop in self.bounds)
         self.x_buf = np.empty((size, *X.shape[1:]), dtype=X.dtype)
+        self.epoch_out = None  # the network's outputs of an epoch, for its metrics
         self.y_buf = np.empty((size, *y.shape[1:]), dtype=y.dtype)
 
     def run(self, epochs, shuffling, seeding, progress, interrupt):
@@ -485,7 +486,7 @@ class _FitLoop:
         state_at_start = opt.state_dict()
         bar = _progress_bar(len(self.bounds), f"epoch {epoch + 1}/{epochs}", show_bar)
         total_loss, seen = 0.0, 0.0
-        seen_by_metrics = ([], [], [])  # each batch's targets, outputs and weights
+        skipped = []  # (start, stop) of batches with no weight, never run
         # X was checked for NaN/inf once, in fit. Overflow on the way to a diverging loss is not
         # bad data: it shows up as a non-finite loss, reported below as one clear error.
         with np.errstate(over="ignore", invalid="ignore"), assume_finite():
@@ -496,6 +497,7 @@ class _FitLoop:
                     return None
                 xb, yb, wb = self._batch(order, start, stop)
                 if wb is not None and not wb.any():
+                    skipped.append((start, stop))
                     continue  # every sample of this batch has weight 0: nothing to learn
                 out = net.forward(xb)
                 value = loss.forward(yb, out) if wb is None else loss.forward(yb, out, wb)
@@ -511,9 +513,10 @@ class _FitLoop:
                 share = len(xb) if wb is None else float(wb.sum())
                 total_loss += value * share
                 seen += share
-                if self.metric_fns:
-                    for kept, part in zip(seen_by_metrics, (yb, out, wb), strict=True):
-                        kept.append(None if part is None else part.copy())
+                if self.metric_fns:  # kept for the epoch's metrics, in one buffer for the fit
+                    if self.epoch_out is None:
+                        self.epoch_out = np.empty((len(self.X), *out.shape[1:]), out.dtype)
+                    self.epoch_out[start:stop] = out
                 if show_bar and (step % 10 == 0 or stop >= len(self.X)):
                     bar.set_description(f"epoch {epoch + 1}/{epochs} loss {total_loss / seen:.4f}")
         # The last step's update is not followed by a loss that would show an overflow in it.
@@ -524,20 +527,26 @@ class _FitLoop:
                 "rate, or scale the inputs."
             )
         logs = {"loss": total_loss / seen}
-        logs.update(self._epoch_metrics(*seen_by_metrics))
+        logs.update(self._epoch_metrics(order, skipped))
         if show_bar:
             bar.set_description(f"epoch {epoch + 1}/{epochs} " + _format_logs(logs, " "))
         bar.close()
         return logs
 
-    def _epoch_metrics(self, targets, outputs, weights):
-        """Each metric once over the epoch's batches (with the weights in force as they ran)."""
-        if not self.metric_fns or not targets:
+    def _epoch_metrics(self, order, skipped):
+        """Each metric once over the epoch's batches (with the weights in force as they ran),
+        rows in the order the batches took them."""
+        if not self.metric_fns or self.epoch_out is None:
             return {}
-        y = np.concatenate(targets)
-        shown = _metric_input(self.network, self.task, np.concatenate(outputs))
-        w = None if weights[0] is None else np.concatenate(weights)
-        return {name: float(fn(y, shown, sample_weight=w))
+        ran = np.ones(len(self.X), dtype=bool)
+        for start, stop in skipped:
+            ran[start:stop] = False
+        if not ran.any():
+            return {}
+        rows = order if order is not None else np.arange(len(self.X))
+        w = None if self.weights is None else self.weights[rows][ran]
+        shown = _metric_input(self.network, self.task, self.epoch_out[ran])
+        return {name: float(fn(self.y[rows][ran], shown, sample_weight=w))
                 for name, fn in self.metric_fns.items()}
 
     def _restore_finite(self, weights_at_start, state_at_start):
