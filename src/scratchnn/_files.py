@@ -133,28 +133,33 @@ def replaced_together():
         _discard(pending)
 
 
-def remove_stale_temporaries(target):
+def remove_stale_temporaries(target, pattern=None, min_age=_STALE_AFTER):
     """Remove the abandoned temporaries of ``target`` (see the module's docstring); returns
-    how many. Only files named as ``atomic_write`` names them, never anything else."""
+    how many. Only files named as ``atomic_write`` names them (or as ``pattern``, a compiled
+    regular expression for names beside ``target``, says), never anything else. Downloads use
+    it for their ``.part`` files with ``min_age=0``: their writer locks before writing."""
     target = Path(target)
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{12}}\.tmp")
+    if pattern is None:
+        pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{12}}\.tmp")
     removed = 0
     try:
         entries = list(os.scandir(target.parent))
     except OSError:
         return 0
     for entry in entries:
-        if pattern.fullmatch(entry.name) and _remove_if_stale(entry.path):
+        if pattern.fullmatch(entry.name) and _remove_if_stale(entry.path, min_age):
             removed += 1
     return removed
 
 
-def _remove_if_stale(name):
+def _remove_if_stale(name, min_age):
     try:
         before = os.lstat(name)
-        if not stat.S_ISREG(before.st_mode) or time.time() - before.st_mtime < _STALE_AFTER:
+        if not stat.S_ISREG(before.st_mode) or time.time() - before.st_mtime < min_age:
             return False
         if fcntl is None:
+            if not min_age:
+                return False  # without locks only age tells an abandoned file, and none was set
             os.unlink(name)
             return True
         # O_NOFOLLOW and O_NONBLOCK: a link or FIFO put there under that name is not opened.

@@ -24,7 +24,6 @@ import math
 import os
 import re
 import socket
-import stat
 import tempfile
 import threading
 import zlib
@@ -34,6 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._files import remove_stale_temporaries
 from ._validation import as_labels
 
 try:
@@ -789,30 +789,12 @@ def _lock(fileobj):
 
 
 def _remove_stale_parts(target):
-    """Remove the temporary files killed downloads of ``target`` left beside it.
-
-    Only our own names (``.NAME.XXXXXXXX.part``, as ``_download_one`` makes them) that are
-    regular files nobody holds a lock on: a download running in another process keeps its lock
-    until its file has taken its name. Where ``flock`` is missing, nothing is removed.
-    """
-    if fcntl is None:
-        return
+    """Remove the temporary files killed downloads of ``target`` left beside it: our own names
+    (``.NAME.XXXXXXXX.part``, as ``_download_one`` makes them) that nobody holds a lock on (a
+    download running in another process keeps its lock until its file has taken its name).
+    Where ``flock`` is missing, nothing is removed."""
     pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}{re.escape(_PART_SUFFIX)}")
-    for path in target.parent.iterdir():
-        if not pattern.fullmatch(path.name):
-            continue
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
-        except OSError:
-            continue  # gone already, a symlink, or not ours to read
-        try:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                path.unlink(missing_ok=True)
-        except OSError:
-            pass  # locked: a download in progress
-        finally:
-            os.close(fd)
+    remove_stale_temporaries(target, pattern, min_age=0)
 
 
 def _download_one(url, target, md5, timeout, by_hand):
