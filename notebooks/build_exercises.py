@@ -18,33 +18,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from textwrap import dedent
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from cells import check, code, exercise, md
+from nbformat.v4 import new_notebook
 
 NOTEBOOK = Path(__file__).resolve().parent / "exercises.ipynb"
-
-
-def md(text):
-    return new_markdown_cell(dedent(text).strip())
-
-
-def code(text, tag=None):
-    cell = new_code_cell(dedent(text).strip())
-    if tag:
-        cell.metadata["tags"] = [tag]
-    return cell
-
-
-def exercise(name, text):
-    """A blank to fill: the cell that defines ``name``."""
-    return code(text, f"exercise-{name}")
-
-
-def check(text):
-    """The checker call after a blank."""
-    return code(text, "check")
 
 
 INTRO = [

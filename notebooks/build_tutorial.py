@@ -22,26 +22,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from textwrap import dedent
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from cells import code, md
+from nbformat.v4 import new_notebook
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "tutorial.ipynb"
 README_FIGURE = HERE.parent / "docs" / "images" / "tutorial-initialisation.png"
 README_TAG = "readme-figure"  # the cell whose first PNG output becomes README_FIGURE
-
-
-def md(text):
-    return new_markdown_cell(dedent(text).strip())
-
-
-def code(text, tags=()):
-    cell = new_code_cell(dedent(text).strip())
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
 
 
 INTRO = [

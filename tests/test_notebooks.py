@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import inspect
 from pathlib import Path
 
-import exercise_solutions
+import build_tutorial
 import nbformat
 from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+HERE = Path(__file__).resolve().parent
+NOTEBOOKS = HERE.parent / "notebooks"
 EXERCISES = NOTEBOOKS / "exercises.ipynb"
+# The worked solutions: exercise_solutions.py for chapters 1-10, one module per later chapter.
+SOLUTIONS = [importlib.import_module(p.stem) for p in sorted(HERE.glob("exercise_solutions*.py"))]
+
+
+def solution(name):
+    """The source of the worked solution called ``name``, from the one module that defines it."""
+    found = [module for module in SOLUTIONS if hasattr(module, name)]
+    assert len(found) == 1, f"{name} is defined in {len(found)} solution modules: {found}"
+    return inspect.getsource(getattr(found[0], name))
 
 
 def run_notebook(path, edit=None, timeout=120):
@@ -59,7 +69,7 @@ def test_exercises_notebook_runs():
 def test_exercises_notebook_with_the_solutions_passes_every_check():
     def solve(nb):
         for tag, cell in tagged(nb, "exercise-"):
-            cell.source = inspect.getsource(getattr(exercise_solutions, tag[len("exercise-"):]))
+            cell.source = solution(tag[len("exercise-"):])
 
     nb = run_notebook(EXERCISES, edit=solve)
     for _, cell in tagged(nb, "check"):
@@ -75,16 +85,9 @@ def test_exercises_notebook_with_the_solutions_passes_every_check():
 TUTORIAL = NOTEBOOKS / "tutorial.ipynb"
 
 
-def _tutorial_builder():
-    spec = importlib.util.spec_from_file_location("build_tutorial", NOTEBOOKS / "build_tutorial.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_tutorial_notebook_matches_its_builder():
     # The .ipynb is generated: an edit made to only one of the two would be lost or unreviewed.
-    built = _tutorial_builder().build()
+    built = build_tutorial.build()
     committed = nbformat.read(TUTORIAL, as_version=4)
     assert [(c.cell_type, c.source) for c in committed.cells] == [
         (c.cell_type, c.source) for c in built.cells
@@ -97,7 +100,7 @@ def test_tutorial_notebook_matches_its_builder():
 
 def _single_threaded(monkeypatch):
     # As the builder runs it: small matrices are much faster without BLAS threads on a busy machine.
-    for name, value in _tutorial_builder().SINGLE_THREADED.items():
+    for name, value in build_tutorial.SINGLE_THREADED.items():
         monkeypatch.setenv(name, value)
 
 

@@ -1,0 +1,1 @@
+"""The tutorial's and the exercises' later chapters, one module each (see ../cells.py)."""
