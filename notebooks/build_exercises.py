@@ -352,8 +352,9 @@ CHAPTER_5 = [
     ($f' = 1 - a^2$). Careful: $\sigma'$ of the *output* would be $\sigma'(\sigma(x))$.
 
     Softmax mixes the entries of a row, so its backward is a vector-Jacobian product, for each
-    row $g^\top J = s \odot (g - \langle g, s \rangle)$. Every row of $J$ sums to 0, so summing
-    the Jacobian instead of multiplying by it gives zeros.
+    row $g^\top J = s \odot (g - \langle g, s \rangle)$. Every row of $J$ sums to 0 (adding the same
+    number to every logit leaves $s$ unchanged), so summing the Jacobian instead of multiplying
+    by it gives zeros.
     """),
     exercise("ReLULayer", """
     class ReLULayer(Layer):
@@ -704,8 +705,9 @@ CHAPTER_10 = [
     """),
     md(r"""
     When every check passes, you have written the core of `scratchnn`. Compare your code with
-    its source (`scratchnn/layers.py`, `network.py`, `losses.py`, `optim.py`), which adds input
-    checks, float32 support and a few speed-ups around the same maths.
+    its source (`scratchnn/layers/dense.py` and `activations.py`, `network.py`, `losses.py`,
+    `optim.py`), which adds input checks, float32 support and a few speed-ups around the same
+    maths. The capstone at the end of this notebook trains your own classes on the digits.
     """),
 ]
 
