@@ -1,0 +1,496 @@
+"""Checker for chapter 15, the capstone: the learner's own parts train the digits end to end.
+
+``check_capstone`` builds a 64-64-10 network from the learner's ``LinearLayer``, activation
+layer, ``MultiLayerNetwork`` and initialiser, and trains it with the learner's optimizer, loss,
+``one_hot``, ``get_batches`` and training loop ``train_network`` on the digits. It works in
+three steps:
+
+1. every part must pass its own chapter's check first (run quietly): a part that is not
+   written yet or fails its check is named, and nothing is trained;
+2. one seeded training run (well under a second) must reach ``TARGET`` test accuracy;
+3. when it does not, the run is repeated with one part at a time replaced by scratchnn's own
+   (same interface, small adapters below). The part whose replacement makes the network train
+   is the one to fix; the symptom (parameters unchanged, a loss that is not finite or does not
+   fall, accuracy at chance, training accuracy far above the test's) says how.
+
+The learner's loop finds ``cross_entropy_loss`` and ``get_batches`` among the notebook's names;
+the checker runs it with those two names bound to the parts it was given, so that the loop,
+too, can be run with one of them replaced.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import init as initializers
+from ..layers import ACTIVATION_LAYERS, LinearLayer
+from ..losses import cross_entropy_loss as reference_cross_entropy
+from ..optim import SGD, Adam
+from ..utils import get_batches as reference_get_batches
+from ..utils import one_hot as reference_one_hot
+from ._core import NOT_IMPLEMENTED, CheckResult, check_callable, fmt, run_check
+from .data import check_get_batches, check_initializer, check_one_hot
+from .layers import check_activation_layer, check_linear_layer
+from .losses import check_loss_function
+from .network import check_network
+from .optim import check_optimizer
+
+TARGET = 0.95  # test accuracy to reach; the worked solutions reach 0.967-0.980 (seeds 0-9)
+HIDDEN, N_CLASSES = 64, 10
+EPOCHS, BATCH_SIZE = 15, 32
+CHANCE = 0.2  # accuracy at or below this is "nothing learned" (chance is 0.1 on ten classes)
+
+# The learner's classes and functions are recognised by their notebook names.
+ACTIVATIONS = {"ReLULayer": "relu", "LeakyReLULayer": "leaky_relu", "TanhLayer": "tanh"}
+INITIALISERS = ("xavier_uniform", "xavier_normal", "he_uniform", "he_normal")
+# Each optimizer's learning rate, tuned on the worked solutions (>= 0.96 on seeds 0-9).
+OPTIMIZERS = {"Adam": ("adam", 0.005), "Momentum": ("momentum", 0.05)}
+
+
+class Parts(NamedTuple):
+    """Everything a training run is made of; each field can be the learner's or scratchnn's."""
+
+    train_network: object
+    LinearLayer: object
+    activation: object
+    MultiLayerNetwork: object
+    cross_entropy_loss: object
+    init: object
+    optimizer: object
+    one_hot: object
+    get_batches: object
+
+
+# The chapter each part comes from, for "fix ... first (chapter n)".
+_CHAPTERS = {"train_network": 15, "LinearLayer": 5, "activation": 5, "MultiLayerNetwork": 6,
+             "cross_entropy_loss": 3, "init": 10, "optimizer": 9, "one_hot": 7, "get_batches": 7}
+
+
+@dataclass
+class CapstoneResult(CheckResult):
+    """A CheckResult with what the training run left: ``history`` (the mean training loss of
+    each epoch, as train_network returned it), ``train_accuracy``, ``test_accuracy``,
+    ``test_predictions`` (n_test,) and the trained ``network``. Empty until training ran."""
+
+    history: list = field(default_factory=list)
+    train_accuracy: float = None
+    test_accuracy: float = None
+    test_predictions: np.ndarray = None
+    network: object = None
+
+
+# -- scratchnn's parts, with the learner's interfaces ---------------------------------------------
+class ReferenceNetwork:
+    """The network of chapter 6: the learner's interface, without scratchnn's extras (whose
+    backward passes an argument the learner's layers do not take)."""
+
+    def __init__(self):
+        self.layers = []
+
+    def add(self, layer):
+        self.layers.append(layer)
+        return self
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad):
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def update_params(self, learning_rate):
+        for layer in self.layers:
+            layer.update_params(learning_rate)
+
+
+def reference_linear_layer(n_in, n_out, rng=None):
+    return LinearLayer(n_in, n_out, rng=rng, dtype=np.float64)
+
+
+def reference_initialiser(kind):
+    def draw(n_in, n_out, rng):
+        return initializers.get(kind)((n_in, n_out), rng=rng, dtype=np.float64)
+    draw.__name__ = f"scratchnn.init.{kind}"
+    return draw
+
+
+def reference_optimizer(kind):
+    """scratchnn's optimizer for ``kind``, created as the learner's is: ``cls(lr=...)``."""
+    if kind == "momentum":
+        return functools.partial(SGD, momentum=0.9)
+    return Adam
+
+
+def reference_one_hot_float64(labels, n_classes):
+    return reference_one_hot(labels, n_classes, dtype=np.float64)
+
+
+def reference_train_network(network, optimizer, X, Y, epochs, batch_size, rng, *, loss,
+                            get_batches):
+    """The training loop of chapter 15, with the loss and batching it is given."""
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        losses = []
+        for xb, yb in zip(get_batches(X[order], batch_size), get_batches(Y[order], batch_size),
+                          strict=True):
+            logits = network.forward(xb)
+            losses.append(loss(yb, logits))
+            network.backward(loss(yb, logits, derivative=True))
+            optimizer.step(network)
+        history.append(float(np.mean(losses)))
+    return history
+
+
+def _reference(name, parts, kinds):
+    """scratchnn's version of the part ``name`` (a field of Parts)."""
+    if name == "train_network":
+        return functools.partial(reference_train_network, loss=parts.cross_entropy_loss,
+                                 get_batches=parts.get_batches)
+    return {"LinearLayer": reference_linear_layer,
+            "activation": ACTIVATION_LAYERS[kinds["activation"]],
+            "MultiLayerNetwork": ReferenceNetwork,
+            "cross_entropy_loss": reference_cross_entropy,
+            "init": reference_initialiser(kinds["init"]),
+            "optimizer": reference_optimizer(kinds["optimizer"]),
+            "one_hot": reference_one_hot_float64,
+            "get_batches": reference_get_batches}[name]
+
+
+def _with_names(fn, **names):
+    """``fn`` with some of its global names bound to other objects (the notebook's namespace
+    itself is left alone). Anything but a plain function is returned as it is."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    bound = types.FunctionType(fn.__code__, {**fn.__globals__, **names}, fn.__name__,
+                               fn.__defaults__, fn.__closure__)
+    bound.__kwdefaults__ = fn.__kwdefaults__
+    return bound
+
+
+# -- step 1: every part passes its own check ------------------------------------------------------
+def _own_checks(parts, kinds):
+    """[(field, label, CheckResult)] for every part but the loop, in the chapters' order."""
+    checks = [
+        ("cross_entropy_loss", lambda p: check_loss_function(p, "cross_entropy", verbose=False)),
+        ("LinearLayer", lambda p: check_linear_layer(p, verbose=False)),
+        ("activation", lambda p: check_activation_layer(p, kinds["activation"], verbose=False)),
+        ("MultiLayerNetwork", lambda p: check_network(p, verbose=False)),
+        ("one_hot", lambda p: check_one_hot(p, verbose=False)),
+        ("get_batches", lambda p: check_get_batches(p, verbose=False)),
+        ("optimizer", lambda p: check_optimizer(p, kinds["optimizer"], verbose=False)),
+        ("init", lambda p: check_initializer(p, kinds["init"], verbose=False)),
+    ]
+    return [(name, _label(getattr(parts, name)), run(getattr(parts, name)))
+            for name, run in checks]
+
+
+def _label(part):
+    return getattr(part, "__name__", type(part).__name__)
+
+
+def _gate(check, results):
+    """Stop unless every part passed its own check: a failing part first (it needs fixing),
+    else the parts not written yet."""
+    failed = [(name, label, r) for name, label, r in results
+              if not r and r.status != NOT_IMPLEMENTED]
+    missing = [label for _, label, r in results if r.status == NOT_IMPLEMENTED]
+    if failed:
+        name, label, result = failed[0]
+        first = result.messages[0].split("\n")[0] if result.messages else ""
+        others = [lb for _, lb, _ in failed[1:]] + missing
+        check.stop(f"fix {label} first: it fails its own check (chapter {_CHAPTERS[name]}): "
+                   f"{first}" + (f" Still to do after it: {', '.join(others)}." if others else ""),
+                   f"run {label}'s check above for the whole verdict; nothing was trained.")
+    if missing:
+        check.not_implemented(f"not written yet: {', '.join(missing)}. Finish them (their checks "
+                              "above say what is left), then train_network; nothing was trained.")
+    check.ok("every part passes its own check: " + ", ".join(lb for _, lb, _ in results))
+
+
+# -- step 2: one training run ---------------------------------------------------------------------
+@dataclass
+class Run:
+    """What one training run gave. ``error`` is the one-line report of an exception (or of a
+    wrong return value) from the learner's code, None when the run went through."""
+
+    error: str = None
+    not_implemented: bool = False
+    history: list = field(default_factory=list)
+    initial_loss: float = None
+    final_loss: float = None
+    train_accuracy: float = None
+    test_accuracy: float = None
+    test_predictions: np.ndarray = None
+    changed: bool = True
+    finite: bool = True
+    network: object = None
+
+    @property
+    def trains(self):
+        return self.error is None and self.test_accuracy >= TARGET
+
+
+def _mean_loss(logits, Y):
+    """Cross-entropy of any logits, inf or NaN included (scratchnn's loss refuses those)."""
+    with np.errstate(all="ignore"):
+        shifted = logits - np.max(logits, axis=1, keepdims=True)
+        log_s = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        return float(-np.sum(Y * log_s) / len(Y))
+
+
+def _build(check, parts, rng):
+    net = check.run(f"{_label(parts.MultiLayerNetwork)}()", parts.MultiLayerNetwork)
+    sizes = [64, HIDDEN, N_CLASSES]
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layer = check.run(f"{_label(parts.LinearLayer)}({n_in}, {n_out}, rng=rng)",
+                          parts.LinearLayer, n_in, n_out, rng=rng)
+        W = check.run(f"{_label(parts.init)}({n_in}, {n_out}, rng)", parts.init, n_in, n_out,
+                      rng)
+        # In place: a layer may keep other references to its weight array.
+        layer.params["W"][...] = W
+        check.run(f"network.add({_label(parts.LinearLayer)}(...))", net.add, layer,
+                  returns=False)
+        if i < len(sizes) - 2:
+            check.run(f"network.add({_label(parts.activation)}())", net.add,
+                      check.run(f"{_label(parts.activation)}()", parts.activation), returns=False)
+    return net
+
+
+def _parameters(net):
+    return [np.array(p, dtype=np.float64, copy=True) for layer in net.layers
+            for p in getattr(layer, "params", {}).values()]
+
+
+def _training_body(check, parts, kinds, data, seed, run):
+    X_train, y_train, X_test, y_test = data
+    rng = np.random.default_rng(seed)
+    net = run.network = _build(check, parts, rng)
+    Y = check.run(f"{_label(parts.one_hot)}(y_train, {N_CLASSES})", parts.one_hot, y_train,
+                  N_CLASSES)
+    lr = kinds["lr"]
+    optimizer = check.run(f"{_label(parts.optimizer)}(lr={lr})", parts.optimizer, lr=lr)
+    before = _parameters(net)
+    run.initial_loss = _mean_loss(check.run("network.forward(X_train)", net.forward, X_train), Y)
+    loop = parts.train_network
+    if isinstance(loop, types.FunctionType):
+        loop = _with_names(loop, cross_entropy_loss=parts.cross_entropy_loss,
+                           get_batches=parts.get_batches)
+    history = check.run(f"train_network(network, optimizer, X_train, Y_train, {EPOCHS}, "
+                        f"{BATCH_SIZE}, rng)", loop, net, optimizer, X_train, Y, EPOCHS,
+                        BATCH_SIZE, rng)
+    values = _history(check, history)
+    run.history = values
+    logits_train = check.run("network.forward(X_train)", net.forward, X_train)
+    logits_test = check.run("network.forward(X_test)", net.forward, X_test)
+    after = _parameters(net)
+    run.changed = len(after) != len(before) or any(
+        not np.array_equal(a, b) for a, b in zip(after, before, strict=True))
+    with np.errstate(all="ignore"):
+        run.finite = bool(np.isfinite(logits_test).all() and np.isfinite(values).all())
+    run.final_loss = _mean_loss(logits_train, Y)
+    run.train_accuracy = float(np.mean(np.argmax(logits_train, axis=1) == y_train))
+    run.test_predictions = np.argmax(logits_test, axis=1)
+    run.test_accuracy = float(np.mean(run.test_predictions == y_test))
+
+
+def _history(check, history):
+    """The per-epoch losses train_network returned, as a list of floats."""
+    try:
+        values = [float(v) for v in history]
+    except (TypeError, ValueError):
+        check.stop(f"train_network returned {type(history).__name__}, expected a list of "
+                   f"{EPOCHS} numbers.", "return the mean training loss of each epoch: "
+                   "history.append(np.mean(losses)) at the end of every epoch, then "
+                   "return history.")
+    if len(values) != EPOCHS:
+        check.stop(f"train_network returned {len(values)} losses for {EPOCHS} epochs, expected "
+                   "one per epoch.", "loop `for epoch in range(epochs)` and append the mean of "
+                   "the epoch's batch losses once per epoch.")
+    return values
+
+
+def _train(parts, kinds, data, seed):
+    """One seeded training run of ``parts``; never raises for the learner's code."""
+    run = Run()
+    result = run_check("training", _training_body, parts, kinds, data, seed, run, verbose=False)
+    if result.messages:
+        run.error = result.messages[0]
+        run.not_implemented = result.status == NOT_IMPLEMENTED
+    return run
+
+
+# -- step 3: the symptom and the part responsible -------------------------------------------------
+def _curve(values):
+    return " ".join(f"{v:.3g}" for v in values)
+
+
+def _symptom(run):
+    if run.error is not None:
+        return "training stopped: " + run.error.split("\n")[0]
+    if not run.changed:
+        return "training left every parameter unchanged"
+    if not run.finite:
+        return "the loss or the network's outputs became infinite or NaN"
+    if run.test_accuracy <= CHANCE:
+        return (f"the network learned nothing: test accuracy {run.test_accuracy:.3f}, about "
+                "chance (0.1)")
+    if run.final_loss >= run.initial_loss:
+        return (f"the training loss did not fall (from {fmt(run.initial_loss)} to "
+                f"{fmt(run.final_loss)})")
+    if run.train_accuracy >= TARGET + 0.03:
+        return (f"training accuracy {run.train_accuracy:.3f} but test accuracy "
+                f"{run.test_accuracy:.3f}: the network fits the training digits and not new ones")
+    return f"test accuracy {run.test_accuracy:.3f}, below {TARGET}"
+
+
+def _hint(name, label, run):
+    """How ``name``'s part (the culprit) typically causes this run's symptom."""
+    if name == "train_network":
+        if not run.changed:
+            return ("after network.backward(...), call optimizer.step(network) on every batch.")
+        if run.test_accuracy is not None and run.test_accuracy <= CHANCE:
+            return ("shuffle the inputs and the labels with one permutation: order = "
+                    "rng.permutation(len(X)), then X[order] and Y[order] (a row of X must keep "
+                    "its label).")
+        return ("each batch: logits = network.forward(xb); network.backward(cross_entropy_loss("
+                "yb, logits, derivative=True)); optimizer.step(network); and every epoch covers "
+                "the whole shuffled training set.")
+    if name == "optimizer":
+        if not run.changed:
+            return ("step must change every layer.params[name] in place (p -= ...): `p = p - ...`"
+                    " only rebinds a local name.")
+        return (f"{label}.step passed its check on scratchnn's network: does it use anything "
+                "that network has and yours lacks, or keep its state per parameter (one entry "
+                "per layer and name)?")
+    if name == "MultiLayerNetwork":
+        return ("the optimizer reads network.layers: it must hold every layer added, the "
+                "objects themselves, in order.")
+    if name == "LinearLayer":
+        return (f"{label} passed its check but does not learn in a network: do forward and "
+                "update_params use the arrays in self.params (the optimizer changes those)?")
+    if name == "init":
+        return f"{label}'s scale: too large and the activations explode, too small and they vanish."
+    return f"{label} passed its own check but differs from scratchnn's where training needs it."
+
+
+def _diagnose(check, parts, kinds, data, seed, run):
+    """Name the part whose replacement by scratchnn's makes the run train; stops the check."""
+    symptom = _symptom(run)
+    curve = f" Losses by epoch: {_curve(run.history)}." if run.history else ""
+    order = ["train_network", "optimizer", "MultiLayerNetwork", "LinearLayer", "activation",
+             "init", "cross_entropy_loss", "one_hot", "get_batches"]
+    for name in order:
+        swapped = _train(parts._replace(**{name: _reference(name, parts, kinds)}), kinds, data,
+                         seed)
+        if swapped.trains:
+            label = _label(getattr(parts, name))
+            check.stop(f"{symptom}.{curve} With scratchnn's version of {label} in place of yours "
+                       f"(and everything else yours), the same run reaches test accuracy "
+                       f"{swapped.test_accuracy:.3f}: {label} is the part to fix.",
+                       _hint(name, label, run))
+    check.stop(f"{symptom}.{curve} No single part, replaced by scratchnn's, makes the run train: "
+               "more than one part is wrong.", "compare each part with the chapter that "
+               "introduced it; start with train_network.")
+
+
+def _capstone_body(check, parts, kinds, data, seed, out):
+    _gate(check, _own_checks(parts, kinds))
+    run = _train(parts, kinds, data, seed)
+    out.update(history=run.history, train_accuracy=run.train_accuracy,
+               test_accuracy=run.test_accuracy, test_predictions=run.test_predictions,
+               network=run.network)
+    if run.not_implemented:
+        check.not_implemented(run.error)
+    if run.trains:
+        check.ok(f"trained a 64-{HIDDEN}-10 network ({_label(parts.LinearLayer)}, "
+                 f"{_label(parts.activation)}, {_label(parts.init)}, {_label(parts.optimizer)}, "
+                 f"{EPOCHS} epochs in batches of {BATCH_SIZE}, seed {seed}); loss by epoch: "
+                 f"{_curve(run.history)}")
+        check.ok(f"test accuracy {run.test_accuracy:.3f} (>= {TARGET}), training accuracy "
+                 f"{run.train_accuracy:.3f}")
+        return
+    _diagnose(check, parts, kinds, data, seed, run)
+
+
+def _kinds(activation, init, optimizer):
+    kinds = {"activation": ACTIVATIONS.get(_label(activation)),
+             "init": _label(init) if _label(init) in INITIALISERS else None,
+             "optimizer": OPTIMIZERS.get(_label(optimizer), (None,))[0],
+             "lr": OPTIMIZERS.get(_label(optimizer), (None, None))[1]}
+    if kinds["activation"] is None:
+        raise ValueError(f"activation must be one of your {sorted(ACTIVATIONS)} classes, "
+                         f"got {activation!r}.")
+    if kinds["init"] is None:
+        raise ValueError(f"init must be one of your initialisers {list(INITIALISERS)}, "
+                         f"got {init!r}.")
+    if kinds["optimizer"] is None:
+        raise ValueError(f"optimizer must be your {' or '.join(OPTIMIZERS)} class (the run's "
+                         f"learning rate is tuned for those), got {optimizer!r}.")
+    return kinds
+
+
+def _check_data(data):
+    try:
+        X_train, y_train, X_test, y_test = data
+    except (TypeError, ValueError):
+        raise TypeError("data must be (X_train, y_train, X_test, y_test), the digits of "
+                        "chapter 7.") from None
+    for X, y in ((X_train, y_train), (X_test, y_test)):
+        if np.ndim(X) != 2 or np.shape(X)[1] != 64 or len(X) != len(y):
+            raise ValueError("data must be the digits of chapter 7: X of shape (n, 64) and "
+                             f"labels y of shape (n,), got X {np.shape(X)} and y {np.shape(y)}.")
+    return (np.asarray(X_train), np.asarray(y_train), np.asarray(X_test), np.asarray(y_test))
+
+
+def check_capstone(train_network, data, *, LinearLayer, activation, MultiLayerNetwork,  # noqa: N803
+                   cross_entropy_loss, init, optimizer, one_hot, get_batches, seed=0,
+                   verbose=True):
+    """Train the digits with the learner's own parts and judge the result.
+
+    Parameters
+    ----------
+    train_network : callable
+        ``train_network(network, optimizer, X, Y, epochs, batch_size, rng)`` -> list of the
+        ``epochs`` mean training losses; X (n, 64), Y one-hot (n, 10). It may use the names
+        ``cross_entropy_loss`` and ``get_batches``: it is run with them bound to the parts below.
+    data : tuple
+        ``(X_train, y_train, X_test, y_test)``, the digits of chapter 7 (labels as integers).
+    LinearLayer, activation, MultiLayerNetwork : classes
+        The learner's; ``activation`` is ReLULayer, LeakyReLULayer or TanhLayer.
+    cross_entropy_loss, one_hot, get_batches : functions
+        The learner's, as in chapters 3 and 7.
+    init : function
+        The learner's initialiser ``init(n_in, n_out, rng)`` -> (n_in, n_out), e.g. he_normal.
+    optimizer : class
+        The learner's Adam or Momentum, created as ``optimizer(lr=...)``.
+    seed : int
+        Seeds the initial weights and the shuffling.
+
+    The network is 64 -> LinearLayer -> activation -> LinearLayer -> 10 logits, with weights
+    drawn by ``init``, trained for 15 epochs in batches of 32. Returns a CapstoneResult (truthy
+    when the test accuracy reaches 0.95) and prints the verdict.
+    """
+    check_callable(train_network)
+    for value in (LinearLayer, activation, MultiLayerNetwork, cross_entropy_loss, init,
+                  optimizer, one_hot, get_batches):
+        check_callable(value)
+    data = _check_data(data)
+    kinds = _kinds(activation, init, optimizer)
+    parts = Parts(train_network, LinearLayer, activation, MultiLayerNetwork, cross_entropy_loss,
+                  init, optimizer, one_hot, get_batches)
+    out = {}
+    result = run_check("capstone", _capstone_body, parts, kinds, data, seed, out, verbose=False)
+    result = CapstoneResult(**vars(result), **out)
+    if verbose:
+        # The verdict is what the learner reads.
+        print(result)
+    return result
