@@ -1,0 +1,485 @@
+"""Checker for chapter 12: the learner's scalar autograd, a ``Value`` class.
+
+What the learner's class must offer, and all the check looks at: ``Value(number)``; ``.data``
+and ``.grad``; the operators ``+ * - /`` and ``**`` (a number exponent), with plain numbers on
+either side (``2 * a``, ``1 - a``); ``-a``; ``.tanh()``; and ``.backward()``, which fills every
+node's ``.grad`` with d(output)/d(node). How it stores a node's parents (tuple, set, list, any
+name), whether its local backward steps are closures or methods, whether its topological sort is
+recursive or iterative: none of that is looked at. Only behaviour is judged.
+
+Each test expression is built twice: from the learner's Values and from ``_Node``, a reference
+autograd in this module. The learner's gradients are compared with the reference's (the exact
+derivatives; tests/test_exercise_graph.py checks them against formulas) and reported next to
+central differences of the learner's own forward values. ``_Node`` can also make each usual
+mistake on purpose (``_MISTAKES``): learner gradients equal to one of those name the mistake.
+
+A recursive topological sort is accepted: the graphs checked are at most about 200 nodes deep.
+A 5,000-deep chain is tried last; if it hits Python's recursion limit, that is a note, not a
+failure.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._core import check_class, fmt, run_check
+
+EPS = 1e-6  # central differences of smooth expressions of size ~1: error ~1e-10
+MODEST_DEPTH, DEEP_DEPTH = 200, 5000
+
+# -- hints ----------------------------------------------------------------------------------------
+ACCUMULATE = ("a node used twice receives a gradient from each use: add to it "
+              "(`self.grad += ...`), never overwrite it (`self.grad = ...`).")
+MUL_CHAIN = ("in __mul__'s backward, multiply the local derivative by out.grad (the chain rule): "
+             "`self.grad += other.data * out.grad`.")
+MUL_SWAPPED = ("d(a*b)/da = b: `self.grad += other.data * out.grad` and "
+               "`other.grad += self.data * out.grad` (each side gets the *other* factor).")
+TANH_SQUARE = "tanh'(x) = 1 - tanh(x)**2: with t = tanh(x), the local derivative is 1 - t**2."
+TANH_OUTPUT = ("tanh'(x) = 1 - t**2 with t = tanh(x), the output; 1 - x**2 uses the input "
+               "instead.")
+TANH_CHAIN = "in tanh's backward, multiply 1 - t**2 by out.grad (the chain rule)."
+SEED = ("backward must start the output's gradient at 1 (`self.grad = 1.0`: d out/d out = 1) "
+        "before it goes through the graph.")
+ORDER = ("the local backward steps ran in the wrong order. A node may pass its gradient on only "
+         "once every node that uses it has added its share: build a topological order (each "
+         "node after its parents), then call the steps in that order *reversed*, output first.")
+TWICE = ("a node's backward step ran more than once: keep a `visited` set so that each node "
+         "enters the topological order once. (Gradients also add up like this when backward "
+         "runs twice on one graph without the grads set back to 0 in between.)")
+STATE = ("backward kept something from an earlier call: a mutable default argument "
+         "(`def build(v, visited=set(), topo=[])`), a list on the class, or a 'visited' flag "
+         "left on the nodes outlives the call. Create the visited set and the order inside "
+         "backward, on every call.")
+REUSE = ("the gradients are right where each node is used once and wrong where a node is used "
+         "twice: check `+=` in every backward step, that each node is visited once, and that "
+         "the steps run in reverse topological order.")
+
+
+# -- the reference engine -------------------------------------------------------------------------
+_MISTAKES = {
+    "mul_assign": ACCUMULATE,
+    "mul_no_chain": MUL_CHAIN,
+    "mul_swapped": MUL_SWAPPED,
+    "tanh_assign": ACCUMULATE,
+    "tanh_one_minus_t": TANH_SQUARE,
+    "tanh_input": TANH_OUTPUT,
+    "tanh_no_chain": TANH_CHAIN,
+    "no_seed": SEED,
+    "forward_order": ORDER,
+    "no_visited": TWICE,
+    "naive_recursive": ORDER,
+    "breadth_first": ORDER,
+}
+
+
+class _Node:
+    """A scalar of the reference autograd; ``mistake`` (a key of _MISTAKES or None) makes it
+    compute gradients the way that mistake does."""
+
+    def __init__(self, data, parents=(), mistake=None):
+        self.data = float(data)
+        self.grad = 0.0
+        self.parents = parents
+        self.mistake = mistake
+        self.step = lambda: None
+
+    def _wrap(self, other):
+        return other if isinstance(other, _Node) else _Node(other, mistake=self.mistake)
+
+    def __add__(self, other):
+        other = self._wrap(other)
+        out = _Node(self.data + other.data, (self, other), self.mistake)
+
+        def step():
+            self.grad += out.grad
+            other.grad += out.grad
+        out.step = step
+        return out
+
+    def __mul__(self, other):
+        other = self._wrap(other)
+        out = _Node(self.data * other.data, (self, other), self.mistake)
+        mistake = self.mistake
+
+        def step():
+            da, db = other.data * out.grad, self.data * out.grad
+            if mistake == "mul_no_chain":
+                da, db = other.data, self.data
+            elif mistake == "mul_swapped":
+                da, db = self.data * out.grad, other.data * out.grad
+            if mistake == "mul_assign":
+                self.grad = da
+                other.grad = db
+            else:
+                self.grad += da
+                other.grad += db
+        out.step = step
+        return out
+
+    def __pow__(self, k):
+        out = _Node(self.data ** k, (self,), self.mistake)
+
+        def step():
+            self.grad += k * self.data ** (k - 1) * out.grad
+        out.step = step
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = _Node(t, (self,), self.mistake)
+        mistake = self.mistake
+
+        def step():
+            local = {"tanh_one_minus_t": 1 - t,
+                     "tanh_input": 1 - self.data ** 2}.get(mistake, 1 - t * t)
+            share = local if mistake == "tanh_no_chain" else local * out.grad
+            if mistake == "tanh_assign":
+                self.grad = share
+            else:
+                self.grad += share
+        out.step = step
+        return out
+
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return other + (-self)
+
+    def __truediv__(self, other):
+        return self * self._wrap(other) ** -1
+
+    def __rtruediv__(self, other):
+        return other * self ** -1
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def backward(self):
+        mistake = self.mistake
+        if mistake != "no_seed":
+            self.grad = 1.0
+        if mistake == "naive_recursive":
+            # Each node's step runs once per path from the output: no topological order.
+            stack = [self]
+            while stack:
+                node = stack.pop()
+                node.step()
+                stack.extend(reversed(node.parents))
+            return
+        if mistake == "breadth_first":
+            order, seen, i = [self], {id(self)}, 0
+            while i < len(order):
+                for p in order[i].parents:
+                    if id(p) not in seen:
+                        seen.add(id(p))
+                        order.append(p)
+                i += 1
+            for node in order:
+                node.step()
+            return
+        topo = _topological_order(self, dedupe=mistake != "no_visited")
+        for node in (topo if mistake == "forward_order" else reversed(topo)):
+            node.step()
+
+
+def _topological_order(root, dedupe=True):
+    """Every node after its parents, by an iterative depth-first search (graphs deeper than
+    Python's recursion limit are fine). ``dedupe=False`` lists a node once per path to it."""
+    topo, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            topo.append(node)
+            continue
+        if dedupe:
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((p, False) for p in reversed(node.parents))
+    return topo
+
+
+# -- the expressions ------------------------------------------------------------------------------
+def _chain(depth):
+    def build(a, b):
+        x = a
+        for _ in range(depth):
+            x = (x * 1.01).tanh() + b * 0.01
+        return x
+    return build
+
+
+def _unequal_paths(a, b):
+    x = a * b
+    return x.tanh().tanh() * x
+
+
+def _inner_reused(a, b):
+    c = a * b
+    return c + c
+
+
+def _tanh_and_input(a, b):
+    x = a * b
+    return x.tanh() + x
+
+
+# (text, names and values of the inputs, the expression, whether a node is used twice)
+EXPRESSIONS = [
+    ("a * b", {"a": 2.0, "b": -3.0}, lambda a, b: a * b, False),
+    ("(a * b + c) * d", {"a": 2.0, "b": -3.0, "c": 10.0, "d": -2.0},
+     lambda a, b, c, d: (a * b + c) * d, False),
+    ("tanh(a)", {"a": 0.7}, lambda a: a.tanh(), False),
+    ("tanh(a * b + c) * d", {"a": 0.5, "b": -1.5, "c": 0.8, "d": -2.0},
+     lambda a, b, c, d: (a * b + c).tanh() * d, False),
+    ("a * a", {"a": 3.0}, lambda a: a * a, True),
+    ("a * b + a", {"a": 2.0, "b": -3.0}, lambda a, b: a * b + a, True),
+    ("c + c with c = a * b", {"a": 1.5, "b": -0.5}, _inner_reused, True),
+    ("tanh(x) + x with x = a * b", {"a": 0.6, "b": 0.9}, _tanh_and_input, True),
+    ("tanh(tanh(x)) * x with x = a * b", {"a": 0.8, "b": 1.1}, _unequal_paths, True),
+    ("2 * a", {"a": 1.5}, lambda a: 2 * a, False),
+    ("a * 2 + 1", {"a": 1.5}, lambda a: a * 2 + 1, False),
+    ("1 - a", {"a": 1.5}, lambda a: 1 - a, False),
+    ("-a * b", {"a": 1.5, "b": 0.5}, lambda a, b: -a * b, False),
+    ("a - b", {"a": 1.5, "b": 0.5}, lambda a, b: a - b, False),
+    ("a / b", {"a": 1.5, "b": -0.4}, lambda a, b: a / b, False),
+    ("3 / b", {"b": -0.4}, lambda b: 3 / b, False),
+    ("b ** 3", {"b": -0.4}, lambda b: b ** 3, False),
+    (f"a chain {MODEST_DEPTH} deep: x = tanh(1.01 x) + 0.01 b, from x = a",
+     {"a": 0.5, "b": 0.3}, _chain(MODEST_DEPTH), True),
+]
+
+
+def _reference(fn, values, mistake=None):
+    """(output data, gradients of the inputs) by the reference engine."""
+    leaves = [_Node(v, mistake=mistake) for v in values.values()]
+    out = fn(*leaves)
+    out.backward()
+    return out.data, np.array([leaf.grad for leaf in leaves])
+
+
+# -- running the learner's class ------------------------------------------------------------------
+def _error_hint(exc):
+    text = str(exc)
+    if isinstance(exc, AttributeError) and "'float' object" in text:
+        return ("an operation returned a plain number where a Value was needed: tanh (like every "
+                "operation) must return a new Value, `out`, with its own backward step.")
+    if isinstance(exc, TypeError) and "unsupported operand" in text:
+        return ("a Value meets a plain number: the given `other = other if isinstance(other, "
+                "Value) else Value(other)` wraps it, and __radd__/__rmul__/__rsub__ handle "
+                "`2 * a`, `1 - a`.")
+    if isinstance(exc, _DeepGraph):
+        return ("a recursive function went deeper than Python's recursion limit: a backward "
+                "that calls itself on every parent never stops on a cycle-free graph? Only a "
+                "topological sort should walk the graph.")
+    return None
+
+
+class _DeepGraph(RuntimeError):
+    """A RecursionError, under another class: _core reports RecursionError with advice about
+    layers calling their own forward, which does not fit a Value."""
+
+
+def _no_recursion_error(fn):
+    def call(*args):
+        try:
+            return fn(*args)
+        except RecursionError as exc:
+            raise _DeepGraph("maximum recursion depth exceeded").with_traceback(
+                exc.__traceback__) from None
+    return call
+
+
+def _learner_graph(check, cls, text, fn, values):
+    """(output, inputs) built from the learner's class, or a stop with what went wrong."""
+    leaves = [check.run(f"Value({fmt(v)})", cls, v) for v in values.values()]
+    out = check.run(f"building {text}", _no_recursion_error(fn), *leaves, hint=_error_hint)
+    return out, leaves
+
+
+def _number(check, value, what):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        check.stop(f"{what} should be a number, got {type(value).__name__}.",
+                   "data and grad hold plain numbers; an operation returns a Value whose .data "
+                   "is the result.")
+
+
+def _forward_value(cls, fn, values):
+    """The learner's output data on ``values`` (for finite differences)."""
+    out = fn(*(cls(v) for v in values))
+    return float(out.data)
+
+
+def _finite_differences(cls, fn, values):
+    xs = list(values.values())
+    grads = []
+    for i in range(len(xs)):
+        up, down = list(xs), list(xs)
+        up[i] += EPS
+        down[i] -= EPS
+        grads.append((_forward_value(cls, fn, up) - _forward_value(cls, fn, down)) / (2 * EPS))
+    return np.array(grads)
+
+
+def _inputs_text(values):
+    return ", ".join(f"{name} = {fmt(v)}" for name, v in values.items())
+
+
+def _judge(check, cls, text, values, fn, reused):
+    """Check one expression; True when its value and every input's gradient are right."""
+    on = f"{text}, with {_inputs_text(values)}"
+    out, leaves = _learner_graph(check, cls, text, fn, values)
+    expected_data, expected = _reference(fn, values)
+    if not hasattr(out, "backward"):
+        check.stop(f"{text} gave {type(out).__name__} {out!r}, not a Value.",
+                   "every operation (tanh too) must return a new Value, `out`, whose backward "
+                   "step knows its parents.")
+    data = _number(check, getattr(out, "data", None), f"the .data of {text}")
+    if not math.isclose(data, expected_data, rel_tol=1e-9, abs_tol=1e-12):
+        hint = ("use math.tanh(x) (or np.tanh) for the forward value." if "tanh" in text
+                else None)
+        check.fail(f"the value of {on} is {fmt(data)}, expected {fmt(expected_data)}.", hint)
+        return False
+    check.run(f"backward() on {text}", _no_recursion_error(out.backward), returns=False,
+              hint=_error_hint)
+    got = np.array([_number(check, getattr(leaf, "grad", None), "a .grad") for leaf in leaves])
+    numeric = check.run(f"your forward on {text}, nudged for finite differences",
+                        _no_recursion_error(_finite_differences), cls, fn, values,
+                        hint=_error_hint)
+    if (np.allclose(got, expected, rtol=1e-7, atol=1e-10)
+            and np.allclose(got, numeric, rtol=1e-5, atol=1e-7)):
+        return True
+
+    names = list(values)
+    worst = int(np.argmax(np.abs(got - expected)))
+    output_grad = getattr(out, "grad", None)
+    if isinstance(output_grad, (int, float)) and output_grad == 0 and not got.any():
+        hint = SEED
+    else:
+        variants = [(hint, _reference(fn, values, mistake)[1])
+                    for mistake, hint in _MISTAKES.items()
+                    if not (text.startswith("a chain") and mistake == "no_visited")]
+        hint = next((h for h, v in variants if np.allclose(got, v, rtol=1e-7, atol=1e-10)),
+                    REUSE if reused else None)
+    check.fail(f"{on}: {names[worst]}.grad is {fmt(got[worst])}, expected "
+               f"{fmt(expected[worst])} (exact; central differences of your own forward give "
+               f"{fmt(numeric[worst])}).", hint)
+    return False
+
+
+def _node_graph(cls, values):
+    """tanh(a * b + c) with every node kept, for the repeat checks."""
+    a, b, c = (cls(v) for v in values)
+    ab = a * b
+    s = ab + c
+    out = s.tanh()
+    return out, [a, b, c, ab, s, out]
+
+
+def _grads(nodes):
+    return np.array([float(node.grad) for node in nodes])
+
+
+def _repeat(check, cls):
+    """backward twice on one graph (grads zeroed between) and on two graphs, one after the other:
+    the same gradients each time, and the first graph's left alone by the second's backward."""
+    values = (0.4, -1.2, 0.3)
+    out, nodes = check.run("building tanh(a * b + c)", _node_graph, cls, values)
+    check.run("backward() on tanh(a * b + c)", _no_recursion_error(out.backward), returns=False)
+    first = _grads(nodes)
+    for node in nodes:
+        node.grad = 0.0
+    check.run("backward() again", _no_recursion_error(out.backward), returns=False)
+    if not np.allclose(_grads(nodes), first, rtol=1e-12, atol=0):
+        check.fail("a second backward() on the same graph, after setting every .grad back to "
+                   f"0, gave other gradients (a.grad {fmt(first[0])} the first time, "
+                   f"{fmt(nodes[0].grad)} the second).", STATE)
+        return False
+    out2, nodes2 = check.run("building a second graph", _node_graph, cls, values)
+    check.run("backward() on the second graph", _no_recursion_error(out2.backward),
+              returns=False)
+    if not np.allclose(_grads(nodes), first, rtol=1e-12, atol=0):
+        check.fail("backward() on a second, separate graph changed the gradients of the first "
+                   f"one (its a.grad went from {fmt(first[0])} to {fmt(nodes[0].grad)}).", STATE)
+        return False
+    if not np.allclose(_grads(nodes2), first, rtol=1e-12, atol=0):
+        check.fail("backward() on a second graph, equal to the first, gave other gradients "
+                   f"(a.grad {fmt(first[0])} the first time, {fmt(nodes2[0].grad)} the second).",
+                   STATE)
+        return False
+    return True
+
+
+def _deep_chain(check, cls):
+    """A 5,000-deep chain: right gradients, or a note if a recursive sort cannot reach them."""
+    values = {"a": 0.5, "b": 0.3}
+    fn = _chain(DEEP_DEPTH)
+    try:
+        leaves = [cls(v) for v in values.values()]
+        out = fn(*leaves)
+        out.backward()
+    except RecursionError:
+        check.note(f"backward() on a chain {DEEP_DEPTH:,} nodes deep hit Python's recursion "
+                   "limit (about 1,000 nested calls): a recursive topological sort is fine for "
+                   "the graphs of this chapter, but an explicit stack (see the tutorial) has no "
+                   "such limit.")
+        return
+    expected = _reference(fn, values)[1]
+    got = np.array([float(leaf.grad) for leaf in leaves])
+    if np.allclose(got, expected, rtol=1e-7, atol=1e-10):
+        check.ok(f"a chain {DEEP_DEPTH:,} nodes deep, deeper than Python's recursion limit")
+    else:
+        check.fail(f"on a chain {DEEP_DEPTH:,} nodes deep, a.grad is {fmt(got[0])}, expected "
+                   f"{fmt(expected[0])}.")
+
+
+def _value_body(check, cls):
+    check_class(cls)
+    groups = {False: [], True: []}
+    for text, values, fn, reused in EXPRESSIONS:
+        if _judge(check, cls, text, values, fn, reused):
+            groups[reused].append(text)
+    if groups[False]:
+        check.ok("values and gradients, against exact derivatives and finite differences, of "
+                 + "; ".join(groups[False]))
+    if groups[True]:
+        check.ok("nodes used more than once: " + "; ".join(groups[True]))
+    if not check.messages and _repeat(check, cls):
+        check.ok("backward twice on one graph (grads zeroed in between), and on a second graph "
+                 "without touching the first: the same gradients")
+    if not check.messages:
+        _deep_chain(check, cls)
+        text = repr(cls(2.0))
+        if "object at 0x" in text:
+            check.note("repr(Value(2.0)) is the default "
+                       f"{text!r}: a __repr__ showing data and grad helps debugging.")
+
+
+def check_value(cls, *, verbose=True):
+    """Check the learner's scalar autograd class ``cls`` (see the module docstring).
+
+    Parameters
+    ----------
+    cls : type
+        The class: ``cls(number)`` is a leaf; its instances support + * - / ** (also with
+        numbers), unary -, ``.tanh()`` and ``.backward()``.
+    verbose : bool
+        Print the verdict.
+
+    Returns
+    -------
+    CheckResult
+        Truthy when every expression's value and gradients are right.
+    """
+    return run_check(cls.__name__ if isinstance(cls, type) else "Value", _value_body, cls,
+                     verbose=verbose)
