@@ -1,0 +1,311 @@
+"""Checkers for chapter 11: the L2 penalty and an inverted ``DropoutLayer``.
+
+``check_l2_penalty`` compares the learner's ``l2_penalty(weights, lam)`` with the penalty
+lam / 2 * sum(||W||^2) and its gradient lam * W on lists of arrays of several shapes and dtypes.
+
+``check_dropout_layer`` judges the learner's dropout by its behaviour, never by one random
+stream: over 100,000 entries the share of zeros must be p within a few standard deviations,
+every kept entry must be x / (1 - p), the mask must differ from sample to sample and from call
+to call, backward must reuse the forward pass's mask, and evaluation mode (and p = 0) must be
+the identity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import (
+    as_numbers,
+    check_callable,
+    check_class,
+    close,
+    compare,
+    describe,
+    fmt,
+    is_empty_body,
+    random_array,
+    run_check,
+    unchanged,
+)
+
+# -- l2_penalty -----------------------------------------------------------------------------------
+_IN_PLACE = ("l2_penalty must not change the weights (as `W *= lam` does): build new arrays, "
+             "e.g. lam * W.")
+
+
+def _l2_body(check, fn):
+    rng = np.random.default_rng(110)
+    cases = [
+        ([rng.normal(size=(4, 3)), rng.normal(size=(3, 2))], 0.1, 1e-7),
+        # Three arrays, one float32 and a vector: no fixed count of layers, shape or dtype.
+        ([rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=(4, 4)),
+          rng.normal(size=(6,))], 0.03, 1e-5),
+    ]
+    for weights, lam, rtol in cases:
+        if not _l2_case(check, fn, weights, lam, rtol):
+            return
+    zero = check.run("l2_penalty(weights, 0.0)", fn, cases[0][0], 0.0)
+    if _pair(check, zero, "l2_penalty(weights, 0.0)") is not None:
+        value, grads = zero
+        if not (compare(check, value, 0.0, "the penalty with lam = 0")
+                and all(close(g, np.zeros_like(w)) for g, w in zip(grads, cases[0][0],
+                                                                     strict=False))):
+            check.fail("with lam = 0 the penalty and its gradient should be 0.")
+        else:
+            check.ok("lam = 0 gives no penalty and a zero gradient")
+
+
+def _kind(out):
+    """'an array of shape (2, 3)', 'the number 0.5' or the type's name, for messages."""
+    return describe(out) if as_numbers(out) is not None else type(out).__name__
+
+
+def _pair(check, out, what):
+    """``out`` unpacked as (value, list of gradients), or None after recording why not."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        check.stop(f"{what} returned {_kind(out)}, expected a pair (value, grads).",
+                   "return both: `return value, grads`, with grads a list holding one array per "
+                   "weight array.")
+    value, grads = out
+    if not isinstance(grads, (list, tuple)):
+        check.stop(f"the gradients returned by {what} are {type(grads).__name__}, expected a list "
+                   "with one array per weight array.",
+                   "grads = [lam * W for W in weights].")
+    return out
+
+
+def _l2_case(check, fn, weights, lam, rtol):
+    copies = [w.copy() for w in weights]
+    shapes = ", ".join(str(w.shape) for w in weights)
+    what = f"l2_penalty(weights, {lam}) on {len(weights)} arrays of shapes {shapes}"
+    out = check.run(what, fn, weights, lam)
+    for i, (w, c) in enumerate(zip(weights, copies, strict=True)):
+        unchanged(check, c, w, f"weights[{i}]", _IN_PLACE)
+    value, grads = _pair(check, out, what)
+    squares = [float(np.sum(c.astype(np.float64) ** 2)) for c in copies]
+    expected = lam / 2 * sum(squares)
+    value_variants = [
+        ("the penalty is lam / 2 * sum(W ** 2): with the 1/2, its gradient is exactly lam * W "
+         "(the convention of SGD(weight_decay=lam)).", lam * sum(squares)),
+        ("sum the squares over every weight array, not only the last.", lam / 2 * squares[-1]),
+        ("sum the squares over every weight array, not only the first.", lam / 2 * squares[0]),
+        ("the penalty sums the squared weights; np.mean divides by their number.",
+         lam / 2 * sum(float(np.mean(c.astype(np.float64) ** 2)) for c in copies)),
+        ("square the norm: ||W||^2 = np.sum(W ** 2); np.linalg.norm(W) alone is its root.",
+         lam / 2 * sum(np.sqrt(squares))),
+        ("that is the L1 penalty (absolute values); L2 sums the squares: lam / 2 * "
+         "np.sum(W ** 2).", lam / 2 * sum(float(np.sum(np.abs(c))) for c in copies)),
+        ("multiply by lam: the penalty is lam / 2 * sum(W ** 2).", sum(squares) / 2),
+    ]
+    ok = compare(check, value, expected, f"the penalty ({what})", value_variants, rtol=rtol,
+                 hint="the penalty is lam / 2 * (sum over the arrays of np.sum(W ** 2)).")
+    if len(grads) != len(copies):
+        check.stop(f"{len(grads)} gradients for {len(copies)} weight arrays.",
+                   "one gradient per weight array, in the same order: [lam * W for W in weights].")
+    for i, (g, c) in enumerate(zip(grads, copies, strict=True)):
+        c = c.astype(np.float64)
+        variants = [
+            ("the gradient of lam / 2 * w ** 2 is lam * w: the 1/2 cancels the 2.", 2 * lam * c),
+            ("multiply by lam: the gradient is lam * W.", c),
+            ("the gradient of lam / 2 * w ** 2 is lam * w, not lam / 2 * w.", lam / 2 * c),
+            ("that is the L1 gradient, lam * sign(W); for L2 it is lam * W.", lam * np.sign(c)),
+        ]
+        ok &= compare(check, g, lam * c, f"grads[{i}]", variants, rtol=rtol,
+                      hint="the gradient of the penalty with respect to W is lam * W.")
+    if ok:
+        check.ok(f"{what}: value lam / 2 * sum(W ** 2) and gradients lam * W")
+    return ok
+
+
+def check_l2_penalty(fn, *, verbose=True):
+    """Check the learner's ``l2_penalty(weights, lam) -> (value, grads)``: ``weights`` a list of
+    arrays, value = lam / 2 * sum of np.sum(W ** 2) over them, grads = [lam * W, ...] (one array
+    per weight array, the weights left unchanged). Several lists (float32 and float64, matrices
+    and a vector) and lam = 0. Returns a CheckResult (truthy when passed) and prints it."""
+    check_callable(fn)
+    return run_check(getattr(fn, "__name__", "l2_penalty"), _l2_body, fn, verbose=verbose)
+
+
+# -- DropoutLayer ---------------------------------------------------------------------------------
+P = 0.25  # 1/(1-p), 1/p, 1-p and p all differ, so each scaling mistake shows
+ROWS, COLS = 400, 250  # 100,000 entries: the share of zeros is p to within about 0.0014
+SIGMAS = 6  # a correct layer fails the statistical tests about once in 10^9 runs
+
+_MASK = ("draw the mask in forward: mask = (self.rng.random(x.shape) >= self.p) / (1 - self.p), "
+         "keep it as self.mask, and return x * mask.")
+
+
+def _mask_statistics(check, out):
+    """Judge one training-mode output on x of ones: share of zeros, kept values, independence.
+    Returns the zeros' pattern, or None when a problem was recorded."""
+    out = as_numbers(out)
+    zeros = out == 0
+    kept = out[~zeros]
+    scale = 1 / (1 - P)
+    if kept.size and not np.allclose(kept, kept[0], rtol=1e-5):
+        check.stop(f"the kept entries of the output on x of ones take {len(np.unique(kept))} "
+                   f"different values (from {fmt(kept.min())} to {fmt(kept.max())}); each should "
+                   f"be 1 / (1 - p) = {fmt(scale)}.",
+                   "the mask holds only 0 and 1 / (1 - p): compare the random numbers with p "
+                   "(rng.random(x.shape) >= p) instead of multiplying x by them.")
+    if zeros.all() or not zeros.any():
+        check.stop(f"forward in training mode (p = {P}) zeroed {'all' if zeros.all() else 'none'} "
+                   f"of {zeros.size:,} entries.",
+                   "while self.training is True, each entry is zeroed with probability p: "
+                   + _MASK)
+    # A mask shared by the samples (or by a sample's entries) has far fewer independent draws:
+    # named before the share of zeros, which it would throw off.
+    if (zeros == zeros[0]).all():
+        check.stop("every sample got the same mask: the same features are dropped in the whole "
+                   "batch.", "draw one random number per entry of x: rng.random(x.shape).")
+    if (zeros == zeros[:, :1]).all():
+        check.stop("each sample is dropped or kept as a whole, not entry by entry.",
+                   "draw one random number per entry of x: rng.random(x.shape).")
+    variants = {1.0: "scale the kept entries by 1 / (1 - p) (inverted dropout): then the expected "
+                     "output equals x, and evaluation needs no change.",
+                1 - P: "divide the kept entries by (1 - p), not multiply: inverted dropout scales "
+                       "them up so that the expected output stays x.",
+                1 / P: "divide by 1 - p, the probability of keeping an entry, not by p."}
+    got = float(kept[0])
+    if not np.isclose(got, scale, rtol=1e-5):
+        hint = next((h for v, h in variants.items() if np.isclose(got, v, rtol=1e-5)), None)
+        check.fail(f"on x of ones, the kept entries are {fmt(got)}, expected 1 / (1 - p) = "
+                   f"{fmt(scale)} (p = {P}).", hint)
+    share = float(zeros.mean())
+    tolerance = SIGMAS * np.sqrt(P * (1 - P) / zeros.size)
+    if abs(share - P) > tolerance:
+        hint = ("p is the probability of *dropping* an entry: keep it when rng.random() >= p, "
+                "i.e. with probability 1 - p." if abs(share - (1 - P)) <= tolerance else None)
+        check.fail(f"{share:.4f} of the entries were zeroed, expected p = {P} (within "
+                   f"{tolerance:.4f} over {zeros.size:,} entries).", hint)
+    if check.messages:
+        return None
+    check.ok(f"training mode, p = {P}: {share:.4f} of {zeros.size:,} entries zeroed, the others "
+             f"scaled to {fmt(scale)}; mean output {float(out.mean()):.4f} (x was all ones: the "
+             "expectation is kept)")
+    return zeros
+
+
+def _dropout_body(check, cls):
+    name = cls.__name__
+    layer = check.run(f"{name}(p={P})", cls, p=P,
+                      hint=lambda exc: f"the checker creates the layer as {name}(p={P})."
+                      if isinstance(exc, TypeError) else None)
+    layer.training = True
+    ones = np.ones((ROWS, COLS))
+    out = check.run(f"forward(x) in training mode, x of ones {ones.shape}", layer.forward, ones)
+    if getattr(as_numbers(out), "shape", None) != ones.shape:
+        check.stop(f"forward(x) returned {_kind(out)}, expected an array of x's shape "
+                   f"{ones.shape}.", _MASK)
+    unchanged(check, np.ones_like(ones), ones, "the input x",
+              "forward must not change x (the caller still holds it): return x * mask.")
+    first = _mask_statistics(check, out)
+    if first is None:
+        return
+    again = as_numbers(check.run("a second forward(x)", layer.forward, ones))
+    if again is not None and again.shape == ones.shape and ((again == 0) == first).all():
+        check.stop("two forward passes dropped exactly the same entries.",
+                   "draw a new mask at every forward pass (in forward, not once in __init__).")
+    check.ok("a new mask at every forward pass, drawn per entry")
+
+    if not _backward(check, layer):
+        return
+    _evaluation(check, layer)
+    _p_zero(check, cls)
+
+
+def _backward(check, layer):
+    """forward on random x, then backward: dL/dx = grad_z * the same mask. True when right."""
+    x = random_array((60, 40), 111)
+    out = as_numbers(check.run(f"forward(x) on random x of shape {x.shape}", layer.forward, x))
+    scale = 1 / (1 - P)
+    if out is None or out.shape != x.shape:
+        check.stop(f"forward(x) gave {_kind(out)}, expected x's shape {x.shape}.", _MASK)
+    ratio = out / x  # x has no zero entry, almost surely
+    if not np.all(np.isclose(ratio, 0, atol=1e-9) | np.isclose(ratio, scale, rtol=1e-5)):
+        ones_like = np.isclose(out, 0, atol=1e-9) | np.isclose(out, scale, rtol=1e-5)
+        check.stop("on random x, forward's output is not x * mask (each entry 0 or x / (1 - p)).",
+                   "return x * mask, not the mask itself." if ones_like.all() else _MASK)
+    check.ok(f"forward on random x of shape {x.shape}: each entry is 0 or x / (1 - p)")
+    mask = np.where(np.isclose(ratio, 0, atol=1e-9), 0.0, scale)
+    grad_z = random_array(x.shape, 112)
+    before = grad_z.copy()
+    dx = check.run(f"backward(grad_z) with grad_z of shape {grad_z.shape}", layer.backward,
+                   grad_z, returns=False,
+                   hint=lambda exc: "forward must keep its mask (self.mask = mask) for backward."
+                   if isinstance(exc, (AttributeError, TypeError)) else None)
+    unchanged(check, before, grad_z, "grad_z",
+              "backward must not change grad_z in place (grad_z *= mask): return grad_z * mask.")
+    if dx is None:
+        if is_empty_body(layer.backward):
+            check.not_implemented("backward: the body is still empty.")
+        check.stop("backward returned None.", "return dL/dx = grad_z * mask.")
+    variants = [
+        ("backward must scale by the same 1 / (1 - p) as forward: dL/dx = grad_z * mask, with "
+         "the mask holding 0 and 1 / (1 - p).", before * (mask > 0)),
+        ("the dropped entries had no effect on the output, so their gradient is 0: dL/dx = "
+         "grad_z * mask.", before),
+    ]
+    got = as_numbers(dx)
+    if got is not None and got.shape == x.shape and not close(got, before * mask, rtol=1e-5):
+        ratio_back = np.divide(got, before)
+        zeros_back = np.isclose(ratio_back, 0, atol=1e-9)
+        if (np.all(zeros_back | np.isclose(ratio_back, scale, rtol=1e-5))
+                and abs(zeros_back.mean() - P) < 0.15 and not (zeros_back == (mask == 0)).all()):
+            check.stop("backward zeroed other entries than forward dropped.",
+                       "backward must use the mask of the forward pass (kept as self.mask), not "
+                       "draw a new one.")
+    if not compare(check, dx, before * mask, "backward's dL/dx", variants, rtol=1e-5,
+                   hint="dL/dx = grad_z * mask, the mask forward drew."):
+        return False
+    check.ok("backward: dL/dx = grad_z * mask, with forward's mask")
+    return True
+
+
+def _evaluation(check, layer):
+    layer.training = False
+    x = random_array((30, 20), 113)
+    out = check.run("forward(x) in evaluation mode (training = False)", layer.forward, x)
+    variants = [
+        ("inverted dropout already scaled the kept entries while training, so evaluation is the "
+         "identity: no (1 - p) factor at test time.", x * (1 - P)),
+        ("in evaluation mode dropout is the identity: return x, with no scaling.", x / (1 - P)),
+    ]
+    got = as_numbers(out)
+    hint = ("in evaluation mode (self.training is False) nothing is dropped: return x."
+            if got is not None and got.shape == x.shape and (got == 0).any() else None)
+    ok = compare(check, out, x, "forward(x) in evaluation mode", variants, hint=hint)
+    grad_z = random_array(x.shape, 114)
+    dx = check.run("backward(grad_z) in evaluation mode", layer.backward, grad_z)
+    ok &= compare(check, dx, grad_z, "backward's dL/dx in evaluation mode",
+                  hint="in evaluation mode no mask was drawn: backward passes grad_z through "
+                       "unchanged.")
+    if ok:
+        check.ok("evaluation mode: forward and backward are the identity")
+    layer.training = True
+
+
+def _p_zero(check, cls):
+    layer = check.run(f"{cls.__name__}(p=0.0)", cls, p=0.0)
+    layer.training = True
+    x = random_array((30, 20), 115)
+    out = check.run("forward(x) with p = 0 in training mode", layer.forward, x)
+    ok = compare(check, out, x, "forward(x) with p = 0",
+                 hint="with p = 0 nothing is dropped and 1 / (1 - p) = 1: the output is x.")
+    if ok:
+        grad_z = random_array(x.shape, 116)
+        dx = check.run("backward(grad_z) with p = 0", layer.backward, grad_z)
+        ok = compare(check, dx, grad_z, "backward's dL/dx with p = 0",
+                     hint="with p = 0 the mask is all ones: dL/dx = grad_z.")
+    if ok:
+        check.ok("p = 0: forward and backward are the identity")
+
+
+def check_dropout_layer(cls, *, verbose=True):
+    """Check the learner's inverted dropout layer ``cls(p)`` (a ``scratchnn.Layer``) by its
+    behaviour: in training mode about p of 100,000 entries are zeroed (to within a few standard
+    deviations) and the others scaled by 1 / (1 - p), with a new mask per entry and per call;
+    backward multiplies grad_z by the same mask; evaluation mode (``layer.training = False``)
+    and p = 0 are the identity. Returns a CheckResult (truthy when passed) and prints it."""
+    check_class(cls)
+    return run_check(cls.__name__, _dropout_body, cls, verbose=verbose)

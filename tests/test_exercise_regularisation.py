@@ -1,0 +1,331 @@
+"""Chapter 11's checkers: the worked solutions and scratchnn's own DropoutLayer pass, correct
+but unusual versions pass, blanks are "not implemented yet", and each typical mistake fails with
+a hint that names it."""
+
+from __future__ import annotations
+
+import exercise_solutions_regularisation as sol
+import numpy as np
+import pytest
+
+import scratchnn as sn
+from scratchnn import Layer
+from scratchnn.exercises.regularisation import check_dropout_layer, check_l2_penalty
+
+
+def messages(result):
+    return "\n".join(result.messages)
+
+
+def assert_passes(result):
+    assert result.status == "passed" and result, messages(result)
+
+
+def assert_fails_with(result, *fragments):
+    text = messages(result)
+    assert result.status == "failed" and not result, text
+    for fragment in fragments:
+        assert fragment in text, f"{fragment!r} not in:\n{text}"
+
+
+# -- l2_penalty -----------------------------------------------------------------------------------
+def _l2_norm_squared(weights, lam):
+    value = 0.5 * lam * sum(np.linalg.norm(W) ** 2 for W in weights)
+    return value, tuple(np.multiply(lam, W) for W in weights)
+
+
+def _l2_loop(weights, lam):
+    value, grads = 0.0, []
+    for W in weights:
+        flat = W.ravel()
+        value += lam * float(flat @ flat) / 2
+        g = np.empty_like(W, dtype=np.float64)
+        g[...] = W
+        g *= lam  # in place, on its own copy: the weights are untouched
+        grads.append(g)
+    return np.array(value), grads
+
+
+@pytest.mark.parametrize("fn", [sol.l2_penalty, _l2_norm_squared, _l2_loop])
+def test_correct_l2_penalties_pass(fn):
+    assert_passes(check_l2_penalty(fn, verbose=False))
+
+
+def test_a_blank_l2_penalty_is_not_implemented():
+    def l2_penalty(weights, lam):
+        # Code here
+        raise NotImplementedError
+
+    def empty(weights, lam):
+        pass
+
+    assert check_l2_penalty(l2_penalty, verbose=False).status == "not implemented yet"
+    assert check_l2_penalty(empty, verbose=False).status == "not implemented yet"
+
+
+def _no_half(weights, lam):
+    return lam * sum(np.sum(W ** 2) for W in weights), [2 * lam * W for W in weights]
+
+
+def _grad_without_lam(weights, lam):
+    return lam / 2 * sum(np.sum(W ** 2) for W in weights), [W.copy() for W in weights]
+
+
+def _last_only(weights, lam):
+    value = 0.0
+    for W in weights:
+        value = lam / 2 * np.sum(W ** 2)
+    return value, [lam * W for W in weights]
+
+
+def _mean(weights, lam):
+    return lam / 2 * sum(np.mean(W ** 2) for W in weights), [lam * W for W in weights]
+
+
+def _unsquared_norm(weights, lam):
+    return lam / 2 * sum(np.linalg.norm(W) for W in weights), [lam * W for W in weights]
+
+
+def _l1(weights, lam):
+    return lam / 2 * sum(np.sum(np.abs(W)) for W in weights), [lam * np.sign(W) for W in weights]
+
+
+def _in_place(weights, lam):
+    value = lam / 2 * sum(np.sum(W ** 2) for W in weights)
+    for W in weights:
+        W *= lam
+    return value, list(weights)
+
+
+def _value_only(weights, lam):
+    return lam / 2 * sum(np.sum(W ** 2) for W in weights)
+
+
+def _two_layers_only(weights, lam):
+    W1, W2 = weights[:2]
+    return lam / 2 * (np.sum(W1 ** 2) + np.sum(W2 ** 2)), [lam * W1, lam * W2]
+
+
+@pytest.mark.parametrize("fn, fragments", [
+    (_no_half, ["the 1/2", "the 1/2 cancels the 2"]),
+    (_grad_without_lam, ["multiply by lam: the gradient is lam * W"]),
+    (_last_only, ["not only the last"]),
+    (_mean, ["np.mean divides"]),
+    (_unsquared_norm, ["square the norm"]),
+    (_l1, ["L1 penalty", "L1 gradient"]),
+    (_in_place, ["weights[0] was changed in place", "must not change the weights"]),
+    (_value_only, ["expected a pair (value, grads)"]),
+    (_two_layers_only, ["2 gradients for 3 weight arrays"]),
+])
+def test_l2_penalty_mistakes_are_named(fn, fragments):
+    assert_fails_with(check_l2_penalty(fn, verbose=False), *fragments)
+
+
+# -- DropoutLayer ---------------------------------------------------------------------------------
+class _Dropout(Layer):
+    """A correct layer to derive mistakes from: ``_mask(shape)`` draws the mask."""
+
+    def __init__(self, p=0.5, rng=None):
+        super().__init__()
+        self.p = p
+        self.rng = np.random.default_rng(rng)
+        self.mask = None
+
+    def _mask(self, shape):
+        return (self.rng.random(shape) >= self.p) / (1 - self.p)
+
+    def forward(self, x):
+        if not self.training:
+            self.mask = None
+            return x
+        self.mask = self._mask(x.shape)
+        return x * self.mask
+
+    def backward(self, grad_z):
+        return grad_z if self.mask is None else grad_z * self.mask
+
+
+class _Binomial(_Dropout):
+    """Unusual but right: a boolean mask from binomial draws on the global generator, the
+    scaling applied separately, and float32 arithmetic."""
+
+    def forward(self, x):
+        if self.training and self.p > 0:
+            self.keep = np.random.binomial(1, 1 - self.p, size=x.shape).astype(bool)
+            return np.where(self.keep, x / np.float32(1 - self.p), np.float32(0))
+        self.keep = None
+        return x
+
+    def backward(self, grad_z):
+        if self.keep is None:
+            return grad_z.copy()
+        return grad_z * self.keep / (1 - self.p)
+
+
+class _Choice(_Dropout):
+    def _mask(self, shape):
+        kept = self.rng.choice([0.0, 1.0], size=shape, p=[self.p, 1 - self.p])
+        return kept * (1.0 / (1.0 - self.p))
+
+
+@pytest.mark.parametrize("cls", [sol.DropoutLayer, sn.DropoutLayer, _Dropout, _Binomial, _Choice])
+def test_correct_dropout_layers_pass(cls):
+    assert_passes(check_dropout_layer(cls, verbose=False))
+
+
+def test_the_dropout_checker_judges_statistics_not_one_random_stream():
+    # The same layer passes with many different generators, seeded or not.
+    for seed in range(5):
+        class Seeded(_Dropout):
+            def __init__(self, p=0.5, rng=None, _seed=seed):
+                super().__init__(p, rng=_seed + 1000)
+
+        assert_passes(check_dropout_layer(Seeded, verbose=False))
+
+
+def test_a_blank_dropout_layer_is_not_implemented():
+    class DropoutLayer(Layer):
+        def __init__(self, p=0.5, rng=None):
+            super().__init__()
+            self.p = p
+
+        def forward(self, x):
+            # Code here
+            raise NotImplementedError
+
+        def backward(self, grad_z):
+            # Code here
+            raise NotImplementedError
+
+    assert check_dropout_layer(DropoutLayer, verbose=False).status == "not implemented yet"
+
+
+class _NoScaling(_Dropout):
+    def _mask(self, shape):
+        return (self.rng.random(shape) >= self.p).astype(float)
+
+
+class _MultipliesBy1MinusP(_Dropout):
+    def _mask(self, shape):
+        return (self.rng.random(shape) >= self.p) * (1 - self.p)
+
+
+class _DividesByP(_Dropout):
+    def _mask(self, shape):
+        return (self.rng.random(shape) >= self.p) / self.p
+
+
+class _DropsWithOneMinusP(_Dropout):
+    def _mask(self, shape):
+        return (self.rng.random(shape) < self.p) / (1 - self.p)
+
+
+class _RandomScale(_Dropout):
+    def _mask(self, shape):
+        return self.rng.random(shape) / (1 - self.p)
+
+
+class _OneMaskPerBatch(_Dropout):
+    def _mask(self, shape):
+        return np.broadcast_to(super()._mask(shape[1:]), shape)
+
+
+class _WholeSamples(_Dropout):
+    def _mask(self, shape):
+        return np.broadcast_to(super()._mask((shape[0], 1)), shape)
+
+
+class _MaskFromInit(_Dropout):
+    def _mask(self, shape):
+        if getattr(self, "fixed", None) is None or self.fixed.shape != shape:
+            self.fixed = super()._mask(shape)
+        return self.fixed
+
+
+class _NewMaskInBackward(_Dropout):
+    def backward(self, grad_z):
+        if self.mask is None:
+            return grad_z
+        return grad_z * self._mask(grad_z.shape)
+
+
+class _BackwardUnscaled(_Dropout):
+    def backward(self, grad_z):
+        return grad_z if self.mask is None else grad_z * (self.mask > 0)
+
+
+class _BackwardPassesThrough(_Dropout):
+    def backward(self, grad_z):
+        return grad_z
+
+
+class _BackwardInPlace(_Dropout):
+    def backward(self, grad_z):
+        if self.mask is not None:
+            grad_z *= self.mask
+        return grad_z
+
+
+class _ClassicEvaluation(_Dropout):
+    def forward(self, x):
+        if not self.training:
+            self.mask = None
+            return x * (1 - self.p)
+        return super().forward(x)
+
+
+class _DropsInEvaluation(_Dropout):
+    def forward(self, x):
+        self.mask = self._mask(x.shape)
+        return x * self.mask
+
+
+class _ReturnsTheMask(_Dropout):
+    def forward(self, x):
+        out = super().forward(x)
+        return self.mask if self.training else out
+
+
+class _InPlaceForward(_Dropout):
+    def forward(self, x):
+        if self.training:
+            self.mask = self._mask(x.shape)
+            x *= self.mask
+        return x
+
+
+class _ZeroProbabilityDivides(_Dropout):
+    def forward(self, x):
+        if self.p == 0:
+            return x * 0  # a learner's special case gone wrong
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("cls, fragments", [
+    (_NoScaling, ["expected 1 / (1 - p)", "scale the kept entries by 1 / (1 - p)"]),
+    (_MultipliesBy1MinusP, ["divide the kept entries by (1 - p), not multiply"]),
+    (_DividesByP, ["not by p"]),
+    (_DropsWithOneMinusP, ["zeroed, expected p = 0.25", "probability of *dropping*"]),
+    (_RandomScale, ["different values", "compare the random numbers with p"]),
+    (_OneMaskPerBatch, ["every sample got the same mask", "one random number per entry"]),
+    (_WholeSamples, ["dropped or kept as a whole", "one random number per entry"]),
+    (_MaskFromInit, ["exactly the same entries", "a new mask at every forward pass"]),
+    (_NewMaskInBackward, ["other entries than forward dropped", "not draw a new one"]),
+    (_BackwardUnscaled, ["same 1 / (1 - p) as forward"]),
+    (_BackwardPassesThrough, ["their gradient is 0"]),
+    (_BackwardInPlace, ["grad_z was changed in place"]),
+    (_ClassicEvaluation, ["no (1 - p) factor at test time"]),
+    (_DropsInEvaluation, ["nothing is dropped: return x"]),
+    (_ReturnsTheMask, ["not the mask itself"]),
+    (_InPlaceForward, ["the input x was changed in place"]),
+    (_ZeroProbabilityDivides, ["with p = 0 nothing is dropped"]),
+])
+def test_dropout_mistakes_are_named(cls, fragments):
+    assert_fails_with(check_dropout_layer(cls, verbose=False), *fragments)
+
+
+def test_checker_arguments_are_checked():
+    with pytest.raises(TypeError, match="the function you wrote"):
+        check_l2_penalty("l2_penalty")
+    with pytest.raises(TypeError, match="pass the class you wrote"):
+        check_dropout_layer(sol.DropoutLayer(0.5))
