@@ -18,62 +18,120 @@ from ._core import (
 
 
 # -- chapter 7: one-hot labels and batches --------------------------------------------------------
+def _one_hot_hint(exc):
+    if isinstance(exc, IndexError):
+        return ("labels run from 0 to n_classes - 1 and each is its own column index: "
+                "out[np.arange(n), labels] = 1 (no + 1 or - 1).")
+    return None
+
+
 def _one_hot_body(check, fn):
     labels = np.array([2, 0, 1, 2, 0])  # class 3 of 4 is absent, as it may be from a batch
     n_classes = 4
     before = labels.copy()
     got = check.run(f"one_hot(labels, {n_classes}) with labels = {labels.tolist()}", fn, labels,
-                    n_classes)
+                    n_classes, hint=_one_hot_hint)
     unchanged(check, before, labels, "labels", "one_hot must not change its argument.")
     expected = one_hot(labels, n_classes)
+    off_by_one = ("the 1 is one column off: label k goes in column k (labels start at 0), "
+                  "out[np.arange(n), labels] = 1.")
     variants = [("the rows are the samples: shape (n_samples, n_classes), "
                  "out[np.arange(n), labels] = 1.", expected.T),
                 ("use n_classes for the number of columns: a batch need not contain every class.",
-                 one_hot(labels))]
-    if compare(check, got, expected, "one_hot(labels, 4)", variants):
-        check.ok(f"labels {labels.tolist()} with {n_classes} classes")
+                 one_hot(labels)),
+                (off_by_one, one_hot(labels + 1, n_classes)),
+                (off_by_one, one_hot((labels - 1) % n_classes, n_classes)),
+                ("out[:, labels] = 1 sets those columns in every row: index the rows and the "
+                 "columns together, out[np.arange(n), labels] = 1.",
+                 np.tile(expected.max(axis=0), (len(labels), 1))),
+                ("one column per class, not per sample: np.zeros((len(labels), n_classes)).",
+                 np.eye(len(labels))[labels])]
+    if not compare(check, got, expected, f"one_hot(labels, {n_classes})", variants):
+        return
+    # Every class present, the last one included: labels + 1 or a shifted row then shows.
+    labels = np.array([3, 1, 0, 2, 3, 1])
+    got = check.run(f"one_hot(labels, {n_classes}) with labels = {labels.tolist()}", fn, labels,
+                    n_classes, hint=_one_hot_hint)
+    if compare(check, got, one_hot(labels, n_classes), f"one_hot(labels, {n_classes})",
+               [(off_by_one, one_hot((labels - 1) % n_classes, n_classes))]):
+        check.ok("labels [2, 0, 1, 2, 0] and [3, 1, 0, 2, 3, 1] with 4 classes")
 
 
 def check_one_hot(fn, *, verbose=True):
     """Check ``fn(labels, n_classes)`` -> (n, n_classes) one-hot rows against
-    ``scratchnn.one_hot``. Returns a CheckResult (truthy when passed) and prints the verdict."""
+    ``scratchnn.one_hot``, with a class missing from the labels and with every class present.
+    Returns a CheckResult (truthy when passed) and prints the verdict."""
     check_callable(fn)
     return run_check("one_hot", _one_hot_body, fn, verbose=verbose)
 
 
+# (rows, batch_size): a multiple, leftovers of 1 and of batch_size - 1, batch_size 1, a batch
+# larger than the data, exactly one batch, a single row.
+BATCH_CASES = ((23, 4), (24, 4), (25, 4), (7, 1), (5, 8), (6, 6), (1, 3), (10, 3))
+
+
+def _batch_sizes_hint(sizes, n, batch_size):
+    """What a wrong list of batch sizes for ``n`` rows in batches of ``batch_size`` shows."""
+    full, rest = divmod(n, batch_size)
+    want = [batch_size] * full + ([rest] if rest else [])
+    pieces = -(-n // batch_size)
+    if sizes == want + [0]:
+        return ("the last batch is empty: when batch_size divides len(x) there is no leftover "
+                "batch. range(0, len(x), batch_size) starts exactly the batches needed; "
+                "len(x) // batch_size + 1 batches is one too many.")
+    if sizes == want[:-1] and rest:
+        return ("the last, shorter batch is missing: range(0, len(x), batch_size) also starts a "
+                "batch at the leftover rows.")
+    if len(sizes) == min(batch_size, n) and sizes == [len(a) for a in np.array_split(
+            np.empty(n), batch_size)]:
+        return ("np.array_split(x, batch_size) makes batch_size batches, not batches of "
+                "batch_size rows; slice x[i:i + batch_size] for i in range(0, len(x), "
+                "batch_size).")
+    if len(sizes) == pieces and sorted(sizes) == sorted(len(a) for a in np.array_split(
+            np.empty(n), pieces)):
+        return ("these are balanced pieces (as np.array_split makes), not batches of batch_size "
+                "rows: every batch but the last has exactly batch_size rows, "
+                "x[i:i + batch_size] for i in range(0, len(x), batch_size).")
+    if len(sizes) == n and n > pieces:
+        return ("a batch starts at every row: step the range by batch_size, "
+                "range(0, len(x), batch_size).")
+    if sizes and all(s == batch_size + 1 for s in sizes[:-1]):
+        return ("each batch has one row too many: x[i:i + batch_size] already stops before "
+                "row i + batch_size.")
+    return None
+
+
 def _get_batches_body(check, fn):
-    x = np.arange(23 * 2, dtype=float).reshape(23, 2)
-    batch_size = 4
-    before = x.copy()
-    got = check.run(f"get_batches(x, {batch_size}) with x of shape {x.shape}", fn, x, batch_size)
-    unchanged(check, before, x, "x", "get_batches must not change (or shuffle) x in place.")
-    expected = get_batches(x, batch_size)
-    try:
-        batches = list(got)
-    except TypeError:
-        check.stop(f"get_batches returned {type(got).__name__}, expected a list of arrays.")
-    sizes = [len(b) if hasattr(b, "__len__") else None for b in batches]
-    want = [len(b) for b in expected]
-    if sizes != want:
-        hint = None
-        if len(batches) == batch_size:
-            hint = ("np.array_split(x, batch_size) makes batch_size batches, not batches of "
-                    "batch_size rows; slice x[i:i + batch_size] for i in range(0, len(x), "
-                    "batch_size).")
-        elif sizes == want[:-1]:
-            hint = ("the last, shorter batch is missing: range(0, len(x), batch_size) also "
-                    "starts a batch at the leftover rows.")
-        check.stop(f"the batch sizes are {sizes}, expected {want} (23 rows in batches of 4).",
-                   hint)
-    for i, (b, e) in enumerate(zip(batches, expected, strict=True)):
-        compare(check, b, e, f"batch {i}", fatal=True,
-                hint="keep the rows in order: shuffling is a separate step, done before.")
-    check.ok(f"23 rows in batches of {batch_size}: sizes {want}, rows in order")
+    for n, batch_size in BATCH_CASES:
+        x = np.arange(n * 2, dtype=float).reshape(n, 2)
+        before = x.copy()
+        call = f"get_batches(x, {batch_size}) with x of shape {x.shape}"
+        got = check.run(call, fn, x, batch_size)
+        unchanged(check, before, x, "x", "get_batches must not change (or shuffle) x in place.")
+        try:
+            batches = list(got)
+        except TypeError:
+            check.stop(f"get_batches returned {type(got).__name__}, expected a list of arrays.")
+        expected = get_batches(before, batch_size)
+        sizes = [len(b) if hasattr(b, "__len__") else None for b in batches]
+        want = [len(b) for b in expected]
+        if sizes != want:
+            check.stop(f"{call} gave batches of {sizes} rows, expected {want} ({n} rows in "
+                       f"batches of {batch_size}, the last one shorter if rows are left over).",
+                       _batch_sizes_hint(sizes, n, batch_size))
+        for i, (b, e) in enumerate(zip(batches, expected, strict=True)):
+            compare(check, b, e, f"batch {i}", fatal=True, on=call,
+                    hint="keep the rows in order, each row in exactly one batch: shuffling is a "
+                         "separate step, done before.")
+    check.ok("rows in order in batches of batch_size, the last one shorter, for "
+             + ", ".join(f"{n} rows by {b}" for n, b in BATCH_CASES))
 
 
 def check_get_batches(fn, *, verbose=True):
     """Check ``fn(x, batch_size)`` -> consecutive batches of ``batch_size`` rows (the last one
-    shorter) against ``scratchnn.get_batches``. Returns a CheckResult and prints the verdict."""
+    shorter, never empty) against ``scratchnn.get_batches``, for lengths that batch_size divides
+    and lengths it does not, batch_size 1 and batch_size > len(x). Any iterable of arrays
+    (list, tuple, generator; views or copies) is accepted. Returns a CheckResult and prints it."""
     check_callable(fn)
     return run_check("get_batches", _get_batches_body, fn, verbose=verbose)
 

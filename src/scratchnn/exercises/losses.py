@@ -16,6 +16,7 @@ from ._core import (
     as_numbers,
     check_callable,
     check_kind,
+    close,
     compare,
     describe,
     fmt,
@@ -124,14 +125,38 @@ def _edge_data(kind):
     return None
 
 
+# A learner's clipping constant is theirs to choose: anything up to this changes the loss of a
+# confident right answer by at most about 0.01.
+LARGEST_EPS = 1e-2
+
+
+def _learner_eps(check, fn, name):
+    """The eps the learner's BCE keeps p away from 0 with, read from its effect: at y = p = 0
+    the loss is -log(1 - eps) (np.clip) or -log(1 + eps) (log(1 - p + eps)). None when the
+    loss there is not a finite number (not guarded at all)."""
+    zero = np.zeros((1, 1))
+    value = as_numbers(check.run(f"{name}(y_real, y_pred) at y_real = y_pred = [[0]]", fn,
+                                 zero, zero.copy()))
+    if value is None or value.size != 1 or not np.isfinite(value).all():
+        return None
+    return float(abs(np.expm1(-value.ravel()[0])))
+
+
 def _loss_body(check, fn, kind):
     y, p = _data(kind)
     y_before, p_before = y.copy(), p.copy()
     name = function_name(fn, kind)
+    eps = _learner_eps(check, fn, name) if kind == "binary_cross_entropy" else None
+    # log(p + eps) instead of a clip moves each term by about eps / p: allow what the
+    # learner's own eps implies, on top of the usual tolerance.
+    margin = 0.0 if eps is None else eps / np.min(np.minimum(p, 1 - p))
     call = f"{name}(y_real, y_pred) with y_pred of shape {p.shape}"
     value = _scalar(check.run(call, fn, y, p))
+    value_ok = False
     if np.ndim(value) == 0:
-        if compare(check, value, _REFERENCE[kind](y, p), "the loss", _value_variants(kind, y, p)):
+        value_ok = compare(check, value, _REFERENCE[kind](y, p), "the loss",
+                           _value_variants(kind, y, p), atol=1e-7 + 2 * margin)
+        if value_ok:
             check.ok(f"value ({_FORMULAS[kind][0]}) on inputs of shape {p.shape}")
     else:
         check.fail(f"the loss should be one number, got {describe(value)}.",
@@ -142,15 +167,18 @@ def _loss_body(check, fn, kind):
     formula = _FORMULAS[kind][1]
     scalar = as_numbers(grad) is not None and np.size(grad) == 1
     hint = _SCALAR_GRADIENT.format(formula) if scalar else None
-    if compare(check, grad, _REFERENCE[kind](y, p, derivative=True), "the derivative",
-               _derivative_variants(kind, y, p), hint=hint):
+    grad_ok = compare(check, grad, _REFERENCE[kind](y, p, derivative=True), "the derivative",
+                      _derivative_variants(kind, y, p), hint=hint, rtol=1e-5 + 4 * margin)
+    if grad_ok:
         check.ok(f"derivative ({formula}) on inputs of shape {p.shape}")
     unchanged(check, y_before, y, "y_real", "a loss must not change its arguments.")
     unchanged(check, p_before, p, "y_pred", "a loss must not change its arguments.")
 
     edge = _edge_data(kind)
-    if edge is not None:
-        _edges(check, fn, kind, *edge)
+    # Extreme inputs only tell something once ordinary ones work: a wrong formula is wrong
+    # there too, and blaming it on overflow would mislead.
+    if edge is not None and value_ok and grad_ok:
+        _edges(check, fn, kind, *edge, eps)
 
 
 def _scalar(value):
@@ -159,36 +187,75 @@ def _scalar(value):
     return arr.reshape(()) if arr is not None and arr.size == 1 else value
 
 
-def _edges(check, fn, kind, y, p):
-    if kind == "binary_cross_entropy":
-        shown = "y_pred = [[0], [1], [0.3]], y_real = [[0], [1], [1]]"
-        hint = ("log(0) is -inf and 0 * -inf is NaN: clip the probabilities first, "
-                "p = np.clip(y_pred, eps, 1 - eps) with eps = 1e-12 (also keeps the derivative's "
-                "p (1 - p) away from 0).")
-    else:
+def _finite(value, shape):
+    arr = as_numbers(value)
+    return arr is not None and arr.shape == shape and bool(np.isfinite(arr).all())
+
+
+def _shown(value):
+    arr = as_numbers(value)
+    if arr is None:
+        return repr(value)
+    return fmt(arr.ravel()[0]) if arr.size == 1 else np.array2string(arr.ravel(), precision=4)
+
+
+def _edges(check, fn, kind, y, p, eps):
+    name = function_name(fn, kind)
+    if kind == "cross_entropy":
         shown = "logits = [[1000, 0, -1000], [-5, 3, 1]]"
         hint = ("e^1000 overflows: compute log-softmax as z - max - log(sum(exp(z - max))), "
                 "subtracting each row's maximum.")
-    # Loose tolerances: a learner's clipping constant may differ from scratchnn's.
-    name = function_name(fn, kind)
-    value = _scalar(check.run(f"{name} at {shown}", fn, y, p))
-    ok = compare(check, value, _REFERENCE[kind](y, p), "the loss", hint=hint, on=shown,
-                 rtol=1e-4, atol=1e-5)
-    grad = check.run(f"{name}(..., derivative=True) at {shown}", fn, y, p, derivative=True)
-    if kind == "cross_entropy":
-        ok &= compare(check, grad, _REFERENCE[kind](y, p, derivative=True), "the derivative",
-                      hint=hint, on=shown, rtol=1e-4, atol=1e-5)
-    else:
+        value = _scalar(check.run(f"{name} at {shown}", fn, y, p))
+        grad = check.run(f"{name}(..., derivative=True) at {shown}", fn, y, p, derivative=True)
+        ok = True
+        for got, expected, what in ((value, _REFERENCE[kind](y, p), "the loss"),
+                                    (grad, _REFERENCE[kind](y, p, derivative=True),
+                                     "the derivative")):
+            # Judged by effect: log(s + eps) or a clipped s is fine, so a loose tolerance.
+            ok &= compare(check, got, expected, what, on=shown, rtol=1e-4, atol=1e-5,
+                          hint=hint if not _finite(got, np.shape(expected)) else None)
+        if ok:
+            check.ok("finite and right at confident predictions (logits of +-1000)")
+        return
+    _bce_edges(check, fn, name, y, p, eps)
+
+
+def _bce_edges(check, fn, name, y, p, eps):
+    """Confident predictions, p = 0 and p = 1: judged by the effect of the learner's clipping
+    (finite values and gradients, right up to its eps), not by one value of eps."""
+    clip = ("log(0) is -inf and 0 * -inf is NaN: clip the probabilities at both ends first, "
+            "p = np.clip(y_pred, eps, 1 - eps) with a small eps such as 1e-12 (this also keeps "
+            "the derivative's p (1 - p) away from 0).")
+    if eps is not None and eps > LARGEST_EPS:
+        check.stop(f"at y_pred = [[0]] with y_real = [[0]] (a confident right answer) the loss "
+                   f"is {fmt(-np.log1p(-min(eps, 0.5)))}, as if p were moved to {fmt(eps)}.",
+                   "the clipping constant is too large: it changes the loss of confident "
+                   "answers. Use a small eps such as 1e-12 or 1e-7.")
+    ok = True
+    for y_edge, p_edge, shown in (
+            (y, p, "y_pred = [[0], [1], [0.3]], y_real = [[0], [1], [1]]"),
+            (np.array([[1.0], [0.0]]), np.array([[0.0], [1.0]]),
+             "y_pred = [[0], [1]], y_real = [[1], [0]] (confidently wrong)")):
+        value = _scalar(check.run(f"{name} at {shown}", fn, y_edge, p_edge))
+        grad = check.run(f"{name}(..., derivative=True) at {shown}", fn, y_edge, p_edge,
+                         derivative=True)
+        if not _finite(value, ()):
+            ok = False
+            check.fail(f"the loss at {shown}: expected a finite number, got {_shown(value)}.",
+                       clip)
+        elif y_edge is y:
+            # Each confident-right term is -log(1 -+ eps) ~ eps: right up to the learner's eps.
+            ok &= compare(check, value, ref.binary_cross_entropy(y, p), "the loss", on=shown,
+                          rtol=1e-4, atol=1e-5 + 2 * (eps or 0.0))
         # At p = 0 with y = 0, (p - y) / (p (1 - p)) is 0/0: its limit is 1/n, PyTorch (and
         # scratchnn) give 0 and a clipped p gives about 1/n. Any finite value will do.
-        g = as_numbers(grad)
-        if g is None or g.shape != p.shape or not np.isfinite(g).all():
+        if not _finite(grad, p_edge.shape):
             ok = False
-            check.fail(f"the derivative at {shown} is {grad!r}, expected finite numbers of shape "
-                       f"{p.shape}.", hint)
+            check.fail(f"the derivative at {shown}: expected finite numbers of shape "
+                       f"{p_edge.shape}, got {_shown(grad)}.", clip)
     if ok:
-        check.ok("finite and right at confident predictions "
-                 + ("(p = 0 and 1)" if kind == "binary_cross_entropy" else "(logits of +-1000)"))
+        check.ok("finite and right at confident predictions (p = 0 and 1), up to the "
+                 + (f"clipping eps = {fmt(eps)}" if eps else "clipping"))
 
 
 def check_loss_function(fn, kind, *, verbose=True):
@@ -203,13 +270,18 @@ def check_loss_function(fn, kind, *, verbose=True):
 
 
 # -- the finite-difference gradient of chapter 4 --------------------------------------------------
+# x = (x + eps) - eps is x only up to a rounding step (about 1e-16 |x|): restoring x that way is
+# right, so x counts as changed only beyond this (any eps a learner would use is far larger).
+RESTORED_TOL = 1e-12
+
+
 def _numgrad_body(check, fn):
     x = random_array((3, 4), 4)
     w = random_array((3, 4), 5)
-    calls = []
+    calls = []  # (dtype, f's argument - x) of every call: how the learner perturbs x
 
     def f(arr):
-        calls.append(1)
+        calls.append((np.asarray(arr).dtype, np.asarray(arr, dtype=np.float64) - before))
         arr = np.asarray(arr, dtype=np.float64)
         return float(np.sum(w * np.sin(arr)) + 0.5 * np.sum(arr * arr))
 
@@ -220,8 +292,14 @@ def _numgrad_body(check, fn):
                     "f(x) = sum(w * sin(x)) + sum(x ** 2) / 2", fn, f, x,
                     hint=lambda exc: ("f takes the array: call f(x_plus) with a perturbed copy "
                                       "of x." if isinstance(exc, TypeError) else None))
-    unchanged(check, before, x, "x", "restore each entry after perturbing it (or perturb a copy):"
-              " the caller's x must be unchanged.")
+    steps = [np.abs(d[d != 0]) for _, d in calls]
+    eps = float(np.median([s.max() for s in steps if s.size])) if any(s.size for s in steps) \
+        else None
+    if not close(x, before, rtol=RESTORED_TOL, atol=RESTORED_TOL):
+        left = float(np.max(np.abs(x - before)))
+        check.fail(f"x was changed in place: an entry is off by {fmt(left)} after the call.",
+                   "restore each entry after perturbing it (x[i] = old), or perturb a copy: the "
+                   "caller's x must be unchanged.")
     g = as_numbers(got)
     if g is None or g.shape != x.shape:
         check.stop(mismatch_text(got, x), "the gradient has one entry per entry of x: start "
@@ -231,6 +309,17 @@ def _numgrad_body(check, fn):
         check.ok(f"central differences on inputs of shape {x.shape}: relative error {err:.1e} "
                  f"({len(calls)} calls of f)")
         return
+    problem = f"the gradient has relative error {err:.1e} (should be below 1e-6); "
+    if any(dtype == np.float32 for dtype, _ in calls):
+        check.stop(problem + mismatch_text(g, exact),
+                   "f was called with a float32 array: float32 keeps about 7 digits, and "
+                   "f(x + eps) - f(x - eps) loses most of them. Compute in x's own dtype "
+                   "(float64): no .astype(np.float32).")
+    if any(s.size > 1 for s in steps):
+        check.stop(problem + mismatch_text(g, exact),
+                   "f was called with several entries of x changed at once: perturb one entry "
+                   "at a time (x[i] for i in np.ndindex(x.shape)) and put it back (or start from "
+                   "a fresh copy of x) before the next.")
     # A one-sided difference (f(x + eps) - f(x)) / eps is off by about eps/2 * f''(x).
     h = 2 * np.sum((g - exact) * curvature) / np.sum(curvature * curvature)
     if relative_error(g, exact + h / 2 * curvature) < 1e-6:
@@ -238,13 +327,23 @@ def _numgrad_body(check, fn):
                    f"with eps = {fmt(abs(h))}.",
                    "use central differences, (f(x + eps) - f(x - eps)) / (2 eps): their error "
                    "shrinks as eps^2, not eps.")
-    hint = None
-    if relative_error(g, 2 * exact) < 1e-6:
-        hint = "divide f(x + eps) - f(x - eps) by 2 * eps, not by eps."
-    elif relative_error(g, exact / 2) < 1e-6:
-        hint = "divide f(x + eps) - f(x - eps) by 2 * eps, with parentheses: / (2 * eps)."
-    check.stop(f"the gradient has relative error {err:.1e} (should be below 1e-6); "
-               f"{mismatch_text(g, exact)}", hint)
+    variants = [("divide f(x + eps) - f(x - eps) by 2 * eps, not by eps.", 2 * exact),
+                ("divide f(x + eps) - f(x - eps) by 2 * eps, with parentheses: / (2 * eps).",
+                 exact / 2),
+                ("the difference is the wrong way round: f(x + eps) - f(x - eps), in that "
+                 "order.", -exact)]
+    hint = next((h for h, v in variants if relative_error(g, v) < 1e-6), None)
+    if hint is None and eps is not None:
+        # With step h the central difference of sin is exactly cos(x) sin(h) / h: a match
+        # means the formula is right and only the size of eps is not.
+        central = w * np.cos(x) * np.sin(eps) / eps + x
+        if eps > 1e-4 and relative_error(g, central) < 1e-9:
+            hint = (f"the formula is right, but eps = {fmt(eps)} is too large: the error of a "
+                    "central difference grows as eps^2. Use eps = 1e-5.")
+        elif eps < 1e-8:
+            hint = (f"eps = {fmt(eps)} is too small: f(x + eps) and f(x - eps) agree in almost "
+                    "every digit, so their difference is mostly rounding. Use eps = 1e-5.")
+    check.stop(problem + mismatch_text(g, exact), hint)
 
 
 def mismatch_text(got, expected):
