@@ -55,7 +55,7 @@ def _l2_body(check, fn):
             check.ok("lam = 0 gives no penalty and a zero gradient")
 
 
-def _kind(out):
+def what_it_is(out):
     """'an array of shape (2, 3)', 'the number 0.5' or the type's name, for messages."""
     return describe(out) if as_numbers(out) is not None else type(out).__name__
 
@@ -63,7 +63,7 @@ def _kind(out):
 def _pair(check, out, what):
     """``out`` unpacked as (value, list of gradients), or None after recording why not."""
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        check.stop(f"{what} returned {_kind(out)}, expected a pair (value, grads).",
+        check.stop(f"{what} returned {what_it_is(out)}, expected a pair (value, grads).",
                    "return both: `return value, grads`, with grads a list holding one array per "
                    "weight array.")
     value, grads = out
@@ -195,7 +195,7 @@ def _dropout_body(check, cls):
     ones = np.ones((ROWS, COLS))
     out = check.run(f"forward(x) in training mode, x of ones {ones.shape}", layer.forward, ones)
     if getattr(as_numbers(out), "shape", None) != ones.shape:
-        check.stop(f"forward(x) returned {_kind(out)}, expected an array of x's shape "
+        check.stop(f"forward(x) returned {what_it_is(out)}, expected an array of x's shape "
                    f"{ones.shape}.", _MASK)
     unchanged(check, np.ones_like(ones), ones, "the input x",
               "forward must not change x (the caller still holds it): return x * mask.")
@@ -220,7 +220,7 @@ def _backward(check, layer):
     out = as_numbers(check.run(f"forward(x) on random x of shape {x.shape}", layer.forward, x))
     scale = 1 / (1 - P)
     if out is None or out.shape != x.shape:
-        check.stop(f"forward(x) gave {_kind(out)}, expected x's shape {x.shape}.", _MASK)
+        check.stop(f"forward(x) gave {what_it_is(out)}, expected x's shape {x.shape}.", _MASK)
     ratio = out / x  # x has no zero entry, almost surely
     if not np.all(np.isclose(ratio, 0, atol=1e-9) | np.isclose(ratio, scale, rtol=1e-5)):
         ones_like = np.isclose(out, 0, atol=1e-9) | np.isclose(out, scale, rtol=1e-5)

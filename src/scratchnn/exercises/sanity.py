@@ -1,0 +1,227 @@
+"""Checkers for chapter 13: the sanity checks run before a long training.
+
+``check_lr_sweep`` gives the learner's ``lr_sweep(train_fn, rates)`` a stand-in for training
+whose final losses are known (a U-shaped curve, a diverged NaN, an infinite loss, a tie, rates
+out of order) and judges the returned best rate by the chapter's rule: the lowest finite loss;
+ties go to the smaller rate; a ValueError when no loss is finite.
+
+``check_overfit_one_batch`` runs the learner's ``overfit_one_batch`` next to the same loop on an
+identical float64 network, loss and optimizer, and compares the recorded losses and the final
+weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..losses import CrossEntropyLoss
+from ..network import MultiLayerNetwork
+from ..optim import Adam
+from ._core import (
+    as_numbers,
+    check_callable,
+    close,
+    compare,
+    fmt,
+    run_check,
+)
+from .regularisation import what_it_is
+
+# -- lr_sweep -------------------------------------------------------------------------------------
+_NAN, _INF = float("nan"), float("inf")
+
+# (description, rates as the learner gets them, the loss train_fn returns for each, best rate)
+_SWEEPS = [
+    ("a U-shaped curve with a diverged (NaN) run at the largest rate",
+     [1e-4, 1e-3, 1e-2, 1e-1, 1.0], [2.3, 1.1, 0.4, 0.9, _NAN], 1e-2),
+    ("rates from large to small as a NumPy array, an infinite loss and a tie between 0.1 and 0.03",
+     np.array([1.0, 0.3, 0.1, 0.03, 0.01]), [_INF, 0.5, 0.2, 0.2, 0.7], 0.03),
+    ("a NaN first and the best rate last",
+     [0.001, 0.003, 0.01], [_NAN, 0.9, 0.6], 0.01),
+]
+_NONE_FINITE = ([0.1, 1.0, 10.0], [_NAN, _INF, _NAN])
+
+
+class _Training:
+    """A stand-in for train_fn: returns the loss set for each rate and logs every call."""
+
+    def __init__(self, rates, losses):
+        self.table = [(float(r), loss) for r, loss in zip(rates, losses, strict=True)]
+        self.calls = []
+
+    def __call__(self, lr):
+        self.calls.append(lr)
+        rate = float(np.asarray(lr).item()) if np.size(lr) == 1 else None
+        for r, loss in self.table:
+            if rate is not None and np.isclose(rate, r, rtol=1e-12, atol=0):
+                return loss
+        raise ValueError(f"train_fn was called with {lr!r}, which is none of the rates "
+                         f"{[r for r, _ in self.table]}")
+
+
+def _sweep_hint(got, rates, losses, best):
+    """Name the mistake a wrong best rate comes from."""
+    rates = np.asarray(rates, dtype=np.float64)
+    values = np.asarray(losses, dtype=np.float64)
+    finite = np.isfinite(values)
+    best_index = int(np.flatnonzero(rates == best)[0])
+    if np.isclose(got, best_index) and best_index != best:
+        return "return the rate itself, rates[i], not its index i."
+    if np.isclose(got, values[best_index]):
+        return "return the best rate, not its loss."
+    naive = int(np.argmin(values))  # the first NaN, if there is one
+    if not finite[naive] and np.isclose(got, rates[naive]):
+        return ("a NaN loss (a diverged run) won: np.argmin and min() treat NaN as the "
+                    "smallest value. Count every non-finite loss as worse than any finite one "
+                    "(e.g. np.where(np.isfinite(losses), losses, np.inf)).")
+    ties = rates[finite & (values == values[best_index])]
+    if len(ties) > 1 and got in ties:
+        return "when two rates give the same lowest loss, the smaller rate wins."
+    if finite.any() and np.isclose(got, rates[finite][np.argmax(values[finite])]):
+        return "the best rate has the *lowest* final loss (argmin, not argmax)."
+    return None
+
+
+def _sweep_case(check, fn, description, rates, losses, best):
+    train = _Training(rates, losses)
+    given = rates.copy() if isinstance(rates, np.ndarray) else list(rates)
+    out = check.run(f"lr_sweep(train_fn, rates) on {description}", fn, train, given)
+    if len(train.calls) != len(rates):
+        check.stop(f"train_fn was called {len(train.calls)} times for {len(rates)} rates.",
+                   "train_fn trains a whole network: call it exactly once per rate and keep "
+                   "the losses it returns.")
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        check.stop(f"lr_sweep returned {what_it_is(out)}, expected a pair (best_rate, losses).",
+                   "return best_rate, losses: the rate and the list of losses, one per rate.")
+    got_best, got_losses = out
+    values = as_numbers(got_losses)
+    if values is None or values.shape != (len(rates),):
+        check.stop(f"the losses returned are {what_it_is(got_losses)}, expected {len(rates)} "
+                   "numbers, one per rate.",
+                   "losses holds what train_fn returned for each rate, in the order of rates.")
+    expected = np.asarray(losses, dtype=np.float64)
+    finite = np.isfinite(expected)
+    # A diverged run may be kept as NaN or as inf: both say "no finite loss".
+    if not (close(values[finite], expected[finite], rtol=1e-12, atol=0)
+            and not np.isfinite(values[~finite]).any()):
+        check.stop(f"the losses returned are {values.tolist()}, expected {expected.tolist()} "
+                   "(train_fn's values, in the order of rates).",
+                   "losses[i] is what train_fn(rates[i]) returned.")
+    number = as_numbers(got_best)
+    if number is None or number.size != 1:
+        check.stop(f"the best rate is {what_it_is(got_best)}, expected one number.",
+                   "return the rate itself, e.g. rates[i].")
+    got = float(number.ravel()[0])
+    if not np.isclose(got, best, rtol=1e-12, atol=0):
+        check.stop(f"on {description} (rates {np.asarray(rates).tolist()}, losses "
+                   f"{expected.tolist()}), the best rate returned is {fmt(got)}, expected "
+                   f"{fmt(best)}.", _sweep_hint(got, rates, losses, best))
+    check.ok(f"{description}: best rate {fmt(best)}")
+
+
+def _lr_sweep_body(check, fn):
+    for description, rates, losses, best in _SWEEPS:
+        _sweep_case(check, fn, description, rates, losses, best)
+    rates, losses = _NONE_FINITE
+    train = _Training(rates, losses)
+    try:
+        out = fn(train, list(rates))
+    except ValueError:
+        check.ok("a ValueError when no rate gives a finite loss")
+        return
+    except Exception as exc:  # noqa: BLE001 -- any error in learner code is reported
+        check.stop(f"when every run diverged, lr_sweep raised {type(exc).__name__} ({exc}), "
+                   "expected a ValueError.",
+                   "raise ValueError('...') with a sentence saying that no rate gave a finite "
+                   "loss.")
+    check.fail(f"when every run diverged (losses {losses}), lr_sweep returned {out!r} instead "
+               "of raising a ValueError.",
+               "no rate is best when none gave a finite loss: raise ValueError with a sentence "
+               "saying so.")
+
+
+def check_lr_sweep(fn, *, verbose=True):
+    """Check the learner's ``lr_sweep(train_fn, rates) -> (best_rate, losses)``: train_fn(lr)
+    is called once per rate; losses are its results in the order of rates (a list or an array;
+    a diverged run may stay NaN or become inf); best_rate is the rate with the lowest finite
+    loss, the smaller rate on a tie; a ValueError when no loss is finite. Returns a CheckResult
+    (truthy when passed) and prints it."""
+    check_callable(fn)
+    return run_check(getattr(fn, "__name__", "lr_sweep"), _lr_sweep_body, fn, verbose=verbose)
+
+
+# -- overfit_one_batch ----------------------------------------------------------------------------
+STEPS = 12
+_LR = 0.05
+
+
+def _batch():
+    rng = np.random.default_rng(130)
+    return rng.normal(size=(10, 6)), rng.integers(0, 3, size=10)
+
+
+def _fresh():
+    """The same small float64 network, a loss and an optimizer, new each time."""
+    net = MultiLayerNetwork.from_sizes([6, 8, 3], rng=131, dtype=np.float64)
+    return net, CrossEntropyLoss(), Adam(lr=_LR)
+
+
+def _reference_losses(x, y, steps):
+    """The loss before each of ``steps + 1`` updates, and the network after ``steps``."""
+    net, loss, opt = _fresh()
+    values, after = [], None
+    for step in range(steps + 1):
+        values.append(loss.forward(y, net.forward(x)))
+        if step == steps:
+            after = [p.copy() for _, _, p in net.parameters()]
+        net.backward(loss.backward(), input_grad=False)
+        opt.step(net)
+    return np.array(values), after
+
+
+def _overfit_body(check, fn):
+    x, y = _batch()
+    net, loss, opt = _fresh()
+    x_given, y_given = x.copy(), y.copy()
+    out = check.run(f"overfit_one_batch(network, x, y, loss, optimizer, steps={STEPS}) with x of "
+                    f"shape {x.shape}", fn, net, x_given, y_given, loss, opt, STEPS)
+    values = as_numbers(out)
+    if values is None:
+        check.stop(f"overfit_one_batch returned {type(out).__name__}, expected a list of "
+                   f"{STEPS} losses.", "append each step's loss value to a list and return it.")
+    values = values.ravel()
+    reference, weights = _reference_losses(x, y, STEPS)
+    expected = reference[:STEPS]
+    if len(values) != STEPS:
+        hint = ("one loss per step: the list holds `steps` values, the first computed before any "
+                "update.")
+        check.stop(f"{len(values)} losses for steps={STEPS}.", hint)
+    variants = [
+        ("record each step's loss before its update: the first value is the loss of the "
+         "untrained network.", reference[1:]),
+        ("the loss never changed: each step needs network.backward(loss.backward()) and then "
+         "optimizer.step(network).", np.full(STEPS, reference[0])),
+    ]
+    if not compare(check, values, expected, "the losses", variants, rtol=1e-7, atol=1e-10,
+                   hint="each step: out = network.forward(x); value = loss.forward(y, out); "
+                        "network.backward(loss.backward()); optimizer.step(network)."):
+        return
+    check.ok(f"{STEPS} losses, from {fmt(expected[0])} to {fmt(expected[-1])}, as the "
+             "reference loop records them")
+    params = [p for _, _, p in net.parameters()]
+    if not all(close(p, w, rtol=1e-7, atol=1e-10) for p, w in zip(params, weights, strict=True)):
+        check.stop(f"the losses are right, but the network's weights after the call differ from "
+                   f"those after {STEPS} updates.",
+                   "take exactly `steps` optimizer steps, one per recorded loss.")
+    check.ok(f"the network ends with the weights of {STEPS} updates")
+
+
+def check_overfit_one_batch(fn, *, verbose=True):
+    """Check the learner's ``overfit_one_batch(network, x, y, loss, optimizer, steps)``, which
+    trains ``network`` on the one batch (x, y) for ``steps`` steps (forward, loss, backward,
+    ``optimizer.step(network)``) and returns the loss of each step, computed before its update
+    (a list or an array). Compared with the same loop on an identical float64 network. Returns
+    a CheckResult (truthy when passed) and prints it."""
+    check_callable(fn)
+    return run_check(getattr(fn, "__name__", "overfit_one_batch"), _overfit_body, fn,
+                     verbose=verbose)

@@ -1,0 +1,262 @@
+"""Chapter 13's checkers: the worked solutions pass, correct but unusual versions pass, blanks
+are "not implemented yet", and each typical mistake fails with a hint that names it."""
+
+from __future__ import annotations
+
+import exercise_solutions_sanity as sol
+import numpy as np
+import pytest
+
+from scratchnn.exercises.sanity import check_lr_sweep, check_overfit_one_batch
+
+
+def messages(result):
+    return "\n".join(result.messages)
+
+
+def assert_passes(result):
+    assert result.status == "passed" and result, messages(result)
+
+
+def assert_fails_with(result, *fragments):
+    text = messages(result)
+    assert result.status == "failed" and not result, text
+    for fragment in fragments:
+        assert fragment in text, f"{fragment!r} not in:\n{text}"
+
+
+# -- lr_sweep -------------------------------------------------------------------------------------
+def _lexsort(train_fn, rates):
+    rates = np.asarray(rates, dtype=float)
+    losses = np.array([train_fn(lr) for lr in rates])
+    clean = np.where(np.isfinite(losses), losses, np.inf)
+    first = np.lexsort((rates, clean))[0]  # by loss, then by rate
+    if not np.isfinite(clean[first]):
+        raise ValueError("every run diverged")
+    return rates[first], clean  # non-finite losses returned as inf
+
+
+def _sorted_pairs(train_fn, rates):
+    losses = {float(lr): train_fn(lr) for lr in rates}
+    finite = [(loss, lr) for lr, loss in sorted(losses.items()) if np.isfinite(loss)]
+    if not finite:
+        raise ValueError("no finite loss")
+    return min(finite)[1], tuple(losses[float(lr)] for lr in rates)
+
+
+def _nanargmin_smallest_rate(train_fn, rates):
+    losses = np.array([train_fn(r) for r in rates], dtype=float)
+    if not np.isfinite(losses).any():
+        raise ValueError("all runs diverged")
+    masked = np.where(np.isfinite(losses), losses, np.nan)
+    candidates = np.flatnonzero(masked == np.nanmin(masked))
+    return float(np.min(np.asarray(rates)[candidates])), list(losses)
+
+
+@pytest.mark.parametrize("fn", [sol.lr_sweep, _lexsort, _sorted_pairs,
+                                _nanargmin_smallest_rate])
+def test_correct_lr_sweeps_pass(fn):
+    assert_passes(check_lr_sweep(fn, verbose=False))
+
+
+def test_a_blank_lr_sweep_is_not_implemented():
+    def lr_sweep(train_fn, rates):
+        # Code here
+        raise NotImplementedError
+
+    assert check_lr_sweep(lr_sweep, verbose=False).status == "not implemented yet"
+
+
+def _argmin(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    return rates[int(np.argmin(losses))], losses
+
+
+def _first_of_ties(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    if not np.isfinite(losses).any():
+        raise ValueError("all diverged")
+    return rates[int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))], losses
+
+
+def _python_min(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    # NaN compares False both ways: a NaN in first place stays the minimum.
+    return min(zip(losses, rates, strict=True))[1], losses
+
+
+def _index(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    clean = np.where(np.isfinite(losses), losses, np.inf)
+    return int(np.lexsort((rates, clean))[0]), losses
+
+
+def _the_loss(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    clean = np.where(np.isfinite(losses), losses, np.inf)
+    return clean[np.lexsort((rates, clean))[0]], losses
+
+
+def _argmax(train_fn, rates):
+    losses = np.array([train_fn(r) for r in rates])
+    return rates[int(np.nanargmax(np.where(np.isfinite(losses), losses, np.nan)))], losses
+
+
+def _twice(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    _, best = min((train_fn(r), r) for r in rates if np.isfinite(train_fn(r)))
+    return best, losses
+
+
+def _no_error(train_fn, rates):
+    try:
+        return sol.lr_sweep(train_fn, rates)
+    except ValueError:
+        return None, [np.nan] * len(rates)
+
+
+def _wrong_error(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    if not np.isfinite(losses).any():
+        raise RuntimeError("all diverged")
+    return sol.lr_sweep(lambda r: losses[list(rates).index(r)], rates)
+
+
+def _best_only(train_fn, rates):
+    return sol.lr_sweep(train_fn, rates)[0]
+
+
+def _losses_by_sorted_rate(train_fn, rates):
+    best, _ = sol.lr_sweep(train_fn, rates)
+    return best, [train_fn(r) for r in sorted(rates)][: len(rates)]
+
+
+@pytest.mark.parametrize("fn, fragments", [
+    (_argmin, ["expected 0.01", "treat NaN as the smallest"]),
+    (_first_of_ties, ["expected 0.03", "the smaller rate wins"]),
+    (_python_min, ["a NaN first", "treat NaN as the smallest"]),
+    (_index, ["not its index"]),
+    (_the_loss, ["not its loss"]),
+    (_argmax, ["argmin, not argmax"]),
+    (_twice, ["times for 5 rates", "exactly once per rate"]),
+    (_no_error, ["instead of raising a ValueError"]),
+    (_wrong_error, ["raised RuntimeError", "expected a ValueError"]),
+    (_best_only, ["expected a pair (best_rate, losses)"]),
+])
+def test_lr_sweep_mistakes_are_named(fn, fragments):
+    assert_fails_with(check_lr_sweep(fn, verbose=False), *fragments)
+
+
+def test_losses_in_another_order_than_the_rates_fail():
+    def sorted_losses(train_fn, rates):
+        best, losses = sol.lr_sweep(train_fn, rates)
+        order = np.argsort(rates)
+        return best, [losses[i] for i in order]
+
+    assert_fails_with(check_lr_sweep(sorted_losses, verbose=False), "in the order of rates")
+
+
+# -- overfit_one_batch ----------------------------------------------------------------------------
+def _array_and_while(network, x, y, loss, optimizer, steps):
+    losses = np.empty(steps)
+    step = 0
+    while step < steps:
+        logits = network.forward(x)
+        losses[step] = float(loss.forward(y, logits))
+        network.backward(loss.backward(), input_grad=False)
+        optimizer.step(network)
+        step += 1
+    return losses
+
+
+def _forward_twice(network, x, y, loss, optimizer, steps):
+    recorded = []
+    for _ in range(steps):
+        recorded.append(loss.forward(y, network.forward(x)))
+        loss.forward(y, network.forward(x))  # again, for the gradient: same weights, same value
+        network.backward(loss.backward())
+        optimizer.step(network)
+    return recorded
+
+
+@pytest.mark.parametrize("fn", [sol.overfit_one_batch, _array_and_while, _forward_twice])
+def test_correct_overfit_loops_pass(fn):
+    assert_passes(check_overfit_one_batch(fn, verbose=False))
+
+
+def test_a_blank_overfit_loop_is_not_implemented():
+    def overfit_one_batch(network, x, y, loss, optimizer, steps):
+        # Code here
+        raise NotImplementedError
+
+    assert check_overfit_one_batch(overfit_one_batch, verbose=False).status == (
+        "not implemented yet")
+
+
+def _after_update(network, x, y, loss, optimizer, steps):
+    losses = []
+    for _ in range(steps):
+        loss.forward(y, network.forward(x))
+        network.backward(loss.backward())
+        optimizer.step(network)
+        losses.append(loss.forward(y, network.forward(x)))
+    return losses
+
+
+def _no_step(network, x, y, loss, optimizer, steps):
+    losses = []
+    for _ in range(steps):
+        losses.append(loss.forward(y, network.forward(x)))
+        network.backward(loss.backward())
+    return losses
+
+
+def _no_backward(network, x, y, loss, optimizer, steps):
+    losses = []
+    for _ in range(steps):
+        losses.append(loss.forward(y, network.forward(x)))
+        optimizer.step(network)
+    return losses
+
+
+def _one_too_many(network, x, y, loss, optimizer, steps):
+    return sol.overfit_one_batch(network, x, y, loss, optimizer, steps + 1)
+
+
+def _extra_step(network, x, y, loss, optimizer, steps):
+    losses = sol.overfit_one_batch(network, x, y, loss, optimizer, steps)
+    sol.overfit_one_batch(network, x, y, loss, optimizer, 1)
+    return losses
+
+
+def _last_only(network, x, y, loss, optimizer, steps):
+    return sol.overfit_one_batch(network, x, y, loss, optimizer, steps)[-1]
+
+
+def _plain_gradient_descent(network, x, y, loss, optimizer, steps):
+    losses = []
+    for _ in range(steps):
+        losses.append(loss.forward(y, network.forward(x)))
+        network.backward(loss.backward())
+        network.update_params(0.05)  # not the optimizer it was given
+    return losses
+
+
+@pytest.mark.parametrize("fn, fragments", [
+    (_after_update, ["before its update"]),
+    (_no_step, ["the loss never changed"]),
+    (_no_backward, ["the loss never changed"]),
+    (_one_too_many, ["13 losses for steps=12"]),
+    (_extra_step, ["weights after the call differ", "exactly `steps` optimizer steps"]),
+    (_last_only, ["1 losses for steps=12"]),
+    (_plain_gradient_descent, ["the losses[", "optimizer.step(network)"]),
+])
+def test_overfit_loop_mistakes_are_named(fn, fragments):
+    assert_fails_with(check_overfit_one_batch(fn, verbose=False), *fragments)
+
+
+def test_checker_arguments_are_checked():
+    with pytest.raises(TypeError, match="the function you wrote"):
+        check_lr_sweep(None)
+    with pytest.raises(TypeError, match="the function you wrote"):
+        check_overfit_one_batch(42)
