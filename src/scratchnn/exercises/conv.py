@@ -29,7 +29,6 @@ from ._core import (
     mismatch,
     random_array,
     run_check,
-    unchanged,
 )
 
 # (N, C, H, W, k, s, p): stride 1 with and without padding; stride 2 where (H + 2p - k) is not a
@@ -81,6 +80,13 @@ def reference_conv(x, W, b, stride, padding):
     return layer.forward(np.asarray(x, dtype=np.float64))
 
 
+def _kept(check, before, after, what, hint):
+    """End the check when the learner's code changed an input (``before`` is its copy): every
+    later case would repeat it, and the values are judged on an input the caller never gave."""
+    if not close(after, before, rtol=0, atol=0):
+        check.stop(f"{what} was changed in place.", hint)
+
+
 def _case_text(x, k, s, p):
     return f"x of shape {x.shape}, kernel {k}, stride {s}, padding {p}"
 
@@ -107,11 +113,11 @@ def _size_hints(H, W, k, s, p, stride_hint):
         ("one output row and column short: Ho = (H + 2p - k) // s + 1 (the +1 counts the window "
          "at the start); range(0, H + 2p - k, s) misses the last window.",
          sizes(lambda n: (n + 2 * p - k) // s)),
-        ("one output row and column too many: the last window must fit inside the padded image, "
-         "so Ho = (H + 2p - k) // s + 1.", sizes(lambda n: (n + 2 * p - k) // s + 2)),
-        ("the output size was rounded up: a window that does not fit inside the padded image is "
-         "dropped, Ho = (H + 2p - k) // s + 1 with // rounding down.",
+        ("the output size was rounded up: a window that does not fit inside the (padded) image "
+         "is dropped, Ho = (H + 2p - k) // s + 1 with // rounding down.",
          sizes(lambda n: -(-(n + 2 * p - k) // s) + 1)),
+        ("one output row and column too many: the last window must fit inside the (padded) "
+         "image, so Ho = (H + 2p - k) // s + 1.", sizes(lambda n: (n + 2 * p - k) // s + 2)),
         ("height and width are swapped: x is (N, C, H, W), so Ho comes from H (x.shape[2]) and Wo "
          "from W (x.shape[3]).", right[::-1]),
     ]
@@ -157,10 +163,7 @@ def _im2col_variants(x, k, s, p):
     Ho, Wo = out_size(x.shape[2], k, s, p), out_size(x.shape[3], k, s, p)
     found = [("the window is read backwards (the kernel flipped, a true convolution): the pixel "
               "under kernel offset (u, v) is x_pad[n, c, s*i + u, s*j + v], u and v counting "
-              "forward.", windows(x, k, s, p)[:, ::-1, ::-1]),
-             ("the windows' rows and columns are swapped: the pixel under kernel offset (u, v) "
-              "is u rows down and v columns right, x_pad[n, c, s*i + u, s*j + v].",
-              windows(x, k, s, p).swapaxes(1, 2))]
+              "forward.", windows(x, k, s, p)[:, ::-1, ::-1])]
     if s > 1:
         found.append(("the window for output (i, j) starts at (s*i, s*j): the start was not "
                       "multiplied by the stride.", windows(x, k, 1, p)[..., :Ho, :Wo]))
@@ -202,8 +205,9 @@ def _im2col_case(check, fn, x, k, s, p):
     what = f"im2col(x, {k}, {s}, {p})"
     before = x.copy()
     got = check.run(f"{what} with x of shape {x.shape}", fn, x, k, s, p)
-    unchanged(check, before, x, "the input x", "im2col must not change x: pad a copy "
+    _kept(check, before, x, "the input x", "im2col must not change x: pad a copy "
               "(np.pad returns a new array).")
+    x = before  # judged on the input it was given
     win = windows(x, k, s, p)
     C, _, _, N, Ho, Wo = win.shape
     shape = (C * k * k, N * Ho * Wo)
@@ -334,8 +338,9 @@ def _conv_case(check, fn, x, W, b, s, p, rtol=1e-6):
     got = check.run(f"{what} with x of shape {x.shape}, W of shape {W.shape}", fn, x, W, b, s, p,
                     hint=_bias_hint)
     for before, after, name in zip(copies, (x, W, b), ("x", "W", "b"), strict=True):
-        unchanged(check, before, after, f"the input {name}",
+        _kept(check, before, after, f"the input {name}",
                   "conv2d_forward must not change its inputs: pad a copy of x.")
+    x, W, b = copies  # judged on the inputs it was given
     expected = reference_conv(x, W, b, s, p)
     g = as_numbers(got)
     on = f"{_case_text(x, k, s, p)}, {W.shape[0]} filters"
@@ -415,7 +420,8 @@ def _max_pool_body(check, fn):
         before = x.copy()
         got = check.run(f"{what} with x of shape {x.shape}", fn, x, *_pool_args(k, s),
                         hint=_reshape_hint)
-        unchanged(check, before, x, "the input x", "max_pool2d must not change x.")
+        _kept(check, before, x, "the input x", "max_pool2d must not change x.")
+        x = before
         expected = MaxPool2D(k, stride).forward(x)
         g = as_numbers(got)
         if g is not None and g.shape != expected.shape:
@@ -510,9 +516,11 @@ def _max_pool_backward_body(check, fn):
         copies = (x.copy(), g.copy())
         got = check.run(f"{what} with x of shape {x.shape}", fn, x, g, *_pool_args(k, s),
                         hint=_reshape_hint)
-        unchanged(check, copies[0], x, "the input x", "max_pool2d_backward must not change x.")
-        unchanged(check, copies[1], g, "grad_out", "max_pool2d_backward must not change "
+        _kept(check, copies[0], x, "the input x", "max_pool2d_backward must not change x.")
+        _kept(check, copies[1], g, "grad_out", "max_pool2d_backward must not change "
                   "grad_out: the caller still holds it.")
+        x, g = copies
+        ref.forward(x)
         compare(check, got, ref.backward(g), what, _backward_variants(x, g, k, stride),
                 fatal=True, on=_pool_text(x, k, stride))
         check.ok(_pool_text(x, k, stride) + (", overlapping windows" if stride < k else ""))
@@ -523,7 +531,7 @@ def _max_pool_backward_body(check, fn):
     x[1, 1, 2:, 4:] = [[1.5, 0.0], [0.0, 1.5]]
     g = random_array((2, 2, 2, 3), 61)
     got = check.run(f"max_pool2d_backward(x, grad_out, 2) with tied maxima in x of shape "
-                    f"{x.shape}", fn, x, g, 2)
+                    f"{x.shape}", fn, x.copy(), g.copy(), 2)
     dx = as_numbers(got)
     if dx is None or dx.shape != x.shape:
         check.stop(mismatch(got, x, "max_pool2d_backward(x, grad_out, 2)", on="tied maxima"))
