@@ -219,10 +219,12 @@ def _gate(check, results):
 # -- step 2: one training run ---------------------------------------------------------------------
 @dataclass
 class Run:
-    """What one training run gave. ``error`` is the one-line report of an exception (or of a
-    wrong return value) from the learner's code, None when the run went through."""
+    """What one training run gave. ``error`` is the report of an exception (or of a wrong
+    return value) from the learner's code, None when the run went through; ``error_hint`` the
+    advice that came with it."""
 
     error: str = None
+    error_hint: str = None
     not_implemented: bool = False
     history: list = field(default_factory=list)
     initial_loss: float = None
@@ -323,7 +325,8 @@ def _train(parts, kinds, data, seed):
     run = Run()
     result = run_check("training", _training_body, parts, kinds, data, seed, run, verbose=False)
     if result.messages:
-        run.error = result.messages[0]
+        run.error, _, run.error_hint = result.messages[0].partition("\nHint: ")
+        run.error_hint = run.error_hint or None
         run.not_implemented = result.status == NOT_IMPLEMENTED
     return run
 
@@ -335,7 +338,7 @@ def _curve(values):
 
 def _symptom(run):
     if run.error is not None:
-        return "training stopped: " + run.error.split("\n")[0]
+        return run.error.rstrip(".")
     if not run.changed:
         return "training left every parameter unchanged"
     if not run.finite:
@@ -354,6 +357,8 @@ def _symptom(run):
 
 def _hint(name, label, run):
     """How ``name``'s part (the culprit) typically causes this run's symptom."""
+    if run.error_hint is not None:
+        return run.error_hint
     if name == "train_network":
         if not run.changed:
             return ("after network.backward(...), call optimizer.step(network) on every batch.")
@@ -386,13 +391,15 @@ def _diagnose(check, parts, kinds, data, seed, run):
     """Name the part whose replacement by scratchnn's makes the run train; stops the check."""
     symptom = _symptom(run)
     curve = f" Losses by epoch: {_curve(run.history)}." if run.history else ""
+    if run.test_accuracy is not None and "test accuracy" not in symptom:
+        curve += f" Test accuracy {run.test_accuracy:.3f}."
     order = ["train_network", "optimizer", "MultiLayerNetwork", "LinearLayer", "activation",
              "init", "cross_entropy_loss", "one_hot", "get_batches"]
     for name in order:
         swapped = _train(parts._replace(**{name: _reference(name, parts, kinds)}), kinds, data,
                          seed)
         if swapped.trains:
-            label = _label(getattr(parts, name))
+            label = name if name == "train_network" else _label(getattr(parts, name))
             check.stop(f"{symptom}.{curve} With scratchnn's version of {label} in place of yours "
                        f"(and everything else yours), the same run reaches test accuracy "
                        f"{swapped.test_accuracy:.3f}: {label} is the part to fix.",

@@ -1,0 +1,370 @@
+"""check_capstone: the learner's own parts train the digits, or the failing part is named.
+
+Each training run takes a fraction of a second; a failing one is repeated with one part at a
+time replaced by scratchnn's (at most nine more runs).
+"""
+
+from __future__ import annotations
+
+import types
+
+import exercise_solutions as S
+import numpy as np
+import pytest
+from exercise_solutions_capstone import train_network
+from sklearn.model_selection import train_test_split
+
+from scratchnn.datasets import load_digits
+from scratchnn.exercises.capstone import TARGET, CapstoneResult, check_capstone
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_digits()
+    X_train, X_test, y_train, y_test = train_test_split(
+        X.astype(np.float64), y, test_size=0.25, stratify=y, random_state=0)
+    return X_train, y_train, X_test, y_test
+
+
+def run(data, loop=train_network, seed=0, **replace):
+    """check_capstone on the worked solutions, with some parts replaced."""
+    parts = dict(LinearLayer=S.LinearLayer, activation=S.ReLULayer,
+                 MultiLayerNetwork=S.MultiLayerNetwork, cross_entropy_loss=S.cross_entropy_loss,
+                 init=S.he_normal, optimizer=S.Adam, one_hot=S.one_hot,
+                 get_batches=S.get_batches)
+    parts.update(replace)
+    return check_capstone(loop, data, **parts, seed=seed, verbose=False)
+
+
+def named(name, obj):
+    """``obj`` under the notebook name the checker recognises it by."""
+    obj.__name__ = obj.__qualname__ = name
+    return obj
+
+
+def text(result):
+    return str(result)
+
+
+# -- the worked solutions -------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_worked_solutions_train_past_the_target(data, seed):
+    result = run(data, seed=seed)
+    assert isinstance(result, CapstoneResult)
+    assert result, text(result)
+    assert result.test_accuracy >= TARGET
+    assert len(result.history) == 15 and result.history[-1] < result.history[0] / 5
+    assert result.test_predictions.shape == data[3].shape
+    # The predictions are the returned network's.
+    logits = result.network.forward(data[2])
+    assert np.array_equal(np.argmax(logits, axis=1), result.test_predictions)
+
+
+def test_the_verdict_is_printed_with_the_learning_curve(data, capsys):
+    parts = dict(LinearLayer=S.LinearLayer, activation=S.ReLULayer,
+                 MultiLayerNetwork=S.MultiLayerNetwork, cross_entropy_loss=S.cross_entropy_loss,
+                 init=S.he_normal, optimizer=S.Adam, one_hot=S.one_hot,
+                 get_batches=S.get_batches)
+    result = check_capstone(train_network, data, **parts)
+    printed = capsys.readouterr().out
+    assert printed.startswith("capstone: PASSED")
+    assert f"test accuracy {result.test_accuracy:.3f}" in printed
+    assert f"{result.history[0]:.3g}" in printed and f"{result.history[-1]:.3g}" in printed
+
+
+# -- correct but unusual --------------------------------------------------------------------------
+def loop_without_the_short_batch(network, optimizer, X, Y, epochs, batch_size, rng):
+    # As torch's drop_last=True: the 3 leftover rows of each epoch are skipped.
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        losses = []
+        for start in range(0, len(X) - batch_size + 1, batch_size):
+            rows = order[start:start + batch_size]
+            logits = network.forward(X[rows])
+            losses.append(S.cross_entropy_loss(Y[rows], logits))
+            network.backward(S.cross_entropy_loss(Y[rows], logits, derivative=True))
+            optimizer.step(network)
+        history.append(np.mean(losses))
+    return np.array(history)
+
+
+def loop_on_labels_shuffled_in_place(network, optimizer, X, Y, epochs, batch_size, rng):
+    # Shuffles X and Y together by stacking them, and computes the gradient by hand.
+    history = []
+    for _ in range(epochs):
+        both = np.hstack([X, Y])
+        rng.shuffle(both)
+        total = 0.0
+        for batch in get_batches(both, batch_size):  # noqa: F821 -- bound by the checker
+            xb, yb = batch[:, :X.shape[1]], batch[:, X.shape[1]:]
+            logits = network.forward(xb)
+            total += cross_entropy_loss(yb, logits) * len(xb)  # noqa: F821
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            network.backward((p - yb) / len(xb))
+            optimizer.step(network)
+        history.append(total / len(X))
+    return history
+
+
+class AdamById:
+    """Adam keeping its state per parameter array (id) instead of per (layer, name)."""
+
+    def __init__(self, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.lr, self.betas, self.eps, self.t, self.state = lr, betas, eps, 0, {}
+
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1
+        for layer in network.layers:
+            for name in layer.params:
+                p, g = layer.params[name], layer.grads[name]
+                m, v = self.state.setdefault(id(p), (np.zeros_like(p), np.zeros_like(p)))
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * g * g
+                step = self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t))
+                                                             + self.eps)
+                np.subtract(p, step, out=p)
+
+
+class LinearLayerWithAliases(S.LinearLayer):
+    """Keeps W and b as attributes too, the same arrays as in params."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__(n_in, n_out, rng)
+        self.W, self.b = self.params["W"], self.params["b"]
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+
+@pytest.mark.parametrize("loop, replace", [
+    (loop_without_the_short_batch, {}),
+    (loop_on_labels_shuffled_in_place, {}),
+    (train_network, {"optimizer": named("Adam", AdamById)}),
+    (train_network, {"LinearLayer": named("LinearLayer", LinearLayerWithAliases)}),
+    (train_network, {"activation": S.TanhLayer, "init": S.xavier_uniform}),
+    (train_network, {"activation": S.LeakyReLULayer}),
+    (train_network, {"optimizer": S.Momentum}),
+], ids=["drop-last", "stacked-shuffle", "adam-by-id", "aliased-W", "tanh-xavier", "leaky",
+        "momentum"])
+def test_correct_but_unusual_parts_pass(data, loop, replace):
+    result = run(data, loop, **replace)
+    assert result, text(result)
+
+
+# -- parts not written yet, or failing their own checks -------------------------------------------
+def blank(cls, *methods):
+    """``cls`` as the notebook gives it: its __init__ written, ``methods`` still to do."""
+    def method(self, *args, **kwargs):
+        raise NotImplementedError
+
+    return type(cls.__name__, (cls,), dict.fromkeys(methods, method))
+
+
+def blank_function(name):
+    def fn(*args, **kwargs):
+        raise NotImplementedError
+
+    return named(name, fn)
+
+
+def test_parts_not_written_yet_are_listed_and_nothing_is_trained(data):
+    result = run(data, optimizer=blank(S.Adam, "step"), one_hot=blank_function("one_hot"))
+    assert result.status == "not implemented yet", text(result)
+    assert "one_hot" in text(result) and "Adam" in text(result)
+    assert result.history == [] and result.test_accuracy is None
+
+
+def test_a_blank_loop_is_not_implemented_yet(data):
+    result = run(data, blank_function("train_network"))
+    assert result.status == "not implemented yet", text(result)
+    assert "train_network(network, optimizer, X_train, Y_train, 15, 32, rng) raised" in text(result)
+
+
+def test_everything_blank_is_not_implemented_yet(data):
+    result = run(data, blank_function("train_network"),
+                 LinearLayer=blank(S.LinearLayer, "forward", "backward", "update_params"),
+                 activation=blank(S.ReLULayer, "forward", "backward"),
+                 MultiLayerNetwork=blank(S.MultiLayerNetwork, "add", "forward", "backward",
+                                         "update_params"),
+                 cross_entropy_loss=blank_function("cross_entropy_loss"),
+                 init=blank_function("he_normal"), optimizer=blank(S.Adam, "step"),
+                 one_hot=blank_function("one_hot"), get_batches=blank_function("get_batches"))
+    assert result.status == "not implemented yet"
+    for name in ("LinearLayer", "ReLULayer", "MultiLayerNetwork", "cross_entropy_loss",
+                 "he_normal", "Adam", "one_hot", "get_batches"):
+        assert name in text(result)
+
+
+class AdamRebinding(S.Adam):
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g = layer.grads[name]
+                m = self.m.setdefault((i, name), np.zeros_like(p))
+                v = self.v.setdefault((i, name), np.zeros_like(p))
+                m[...] = b1 * m + (1 - b1) * g
+                v[...] = b2 * v + (1 - b2) * g**2
+                p = p - self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t))
+                                                            + self.eps)
+
+
+class NetworkBackwardFirstToLast(S.MultiLayerNetwork):
+    def backward(self, grad):
+        for layer in self.layers:
+            grad = layer.backward(grad)
+        return grad
+
+
+class LinearLayerAscending(S.LinearLayer):
+    def update_params(self, learning_rate):
+        for name in self.params:
+            self.params[name] += learning_rate * self.grads[name]
+
+
+def he_normal_100x(n_in, n_out, rng):
+    return 100 * rng.normal(0.0, np.sqrt(2 / n_in), size=(n_in, n_out))
+
+
+def get_batches_dropping_the_last(x, batch_size):
+    return [x[i:i + batch_size] for i in range(0, len(x) - batch_size + 1, batch_size)]
+
+
+def cross_entropy_summed(y_real, logits, derivative=False):
+    # The gradient is not divided by the batch size.
+    return S.cross_entropy_loss(y_real, logits, derivative) * len(logits)
+
+
+@pytest.mark.parametrize("replace, label", [
+    ({"optimizer": named("Adam", AdamRebinding)}, "Adam"),
+    ({"MultiLayerNetwork": named("MultiLayerNetwork", NetworkBackwardFirstToLast)},
+     "MultiLayerNetwork"),
+    ({"LinearLayer": named("LinearLayer", LinearLayerAscending)}, "LinearLayer"),
+    ({"init": named("he_normal", he_normal_100x)}, "he_normal"),
+    ({"get_batches": named("get_batches", get_batches_dropping_the_last)}, "get_batches"),
+    ({"cross_entropy_loss": named("cross_entropy_loss", cross_entropy_summed)},
+     "cross_entropy_loss"),
+], ids=["adam-rebinds", "backward-first-to-last", "update-ascends", "init-100x", "drop-last",
+        "loss-summed"])
+def test_a_part_failing_its_own_check_is_named_before_any_training(data, replace, label):
+    result = run(data, **replace)
+    assert result.status == "failed"
+    assert f"fix {label} first" in text(result), text(result)
+    assert result.history == [] and result.test_accuracy is None
+
+
+def test_the_first_failing_part_is_named_and_the_rest_listed(data):
+    result = run(data, optimizer=named("Adam", AdamRebinding),
+                 LinearLayer=named("LinearLayer", LinearLayerAscending),
+                 one_hot=blank_function("one_hot"))
+    assert "fix LinearLayer first" in text(result)
+    assert "Still to do after it: Adam, one_hot." in text(result)
+
+
+# -- parts that pass their checks but not the whole run -------------------------------------------
+def loop_shuffling_inputs_only(network, optimizer, X, Y, epochs, batch_size, rng):
+    history = []
+    for _ in range(epochs):
+        X_shuffled = X[rng.permutation(len(X))]
+        losses = []
+        for xb, yb in zip(S.get_batches(X_shuffled, batch_size), S.get_batches(Y, batch_size),
+                          strict=True):
+            logits = network.forward(xb)
+            losses.append(S.cross_entropy_loss(yb, logits))
+            network.backward(S.cross_entropy_loss(yb, logits, derivative=True))
+            optimizer.step(network)
+        history.append(np.mean(losses))
+    return history
+
+
+def loop_without_a_step(network, optimizer, X, Y, epochs, batch_size, rng):
+    history = []
+    for _ in range(epochs):
+        losses = []
+        for xb, yb in zip(S.get_batches(X, batch_size), S.get_batches(Y, batch_size),
+                          strict=True):
+            logits = network.forward(xb)
+            losses.append(S.cross_entropy_loss(yb, logits))
+            network.backward(S.cross_entropy_loss(yb, logits, derivative=True))
+        history.append(np.mean(losses))
+    return history
+
+
+def loop_backward_of_the_loss_value(network, optimizer, X, Y, epochs, batch_size, rng):
+    for _ in range(epochs):
+        for xb, yb in zip(S.get_batches(X, batch_size), S.get_batches(Y, batch_size),
+                          strict=True):
+            value = S.cross_entropy_loss(yb, network.forward(xb))
+            network.backward(value)
+            optimizer.step(network)
+    return [0.0] * epochs
+
+
+# The worked solution, with the two notebook names it uses bound as check_capstone binds them.
+solved_loop = types.FunctionType(train_network.__code__, {
+    **train_network.__globals__, "get_batches": S.get_batches,
+    "cross_entropy_loss": S.cross_entropy_loss})
+
+
+def loop_of_one_epoch(network, optimizer, X, Y, epochs, batch_size, rng):
+    return solved_loop(network, optimizer, X, Y, 1, batch_size, rng)
+
+
+def loop_returning_nothing(network, optimizer, X, Y, epochs, batch_size, rng):
+    solved_loop(network, optimizer, X, Y, epochs, batch_size, rng)
+
+
+class AdamOfScratchnnNetworks(S.Adam):
+    """Passes check_optimizer (whose network is scratchnn's) but needs network.parameters()."""
+
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1
+        for i, (layer, name, p) in enumerate(network.parameters()):
+            g = layer.grads[name]
+            m = self.m.setdefault(i, np.zeros_like(p))
+            v = self.v.setdefault(i, np.zeros_like(p))
+            m[...] = b1 * m + (1 - b1) * g
+            v[...] = b2 * v + (1 - b2) * g**2
+            p -= self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + self.eps)
+
+
+@pytest.mark.parametrize("loop, replace, culprit, fragments", [
+    (loop_shuffling_inputs_only, {}, "train_network",
+     ["about chance", "one permutation"]),
+    (loop_without_a_step, {}, "train_network",
+     ["left every parameter unchanged", "optimizer.step(network)"]),
+    (loop_backward_of_the_loss_value, {}, "train_network",
+     ["raised ValueError in LinearLayer.backward"]),
+    (loop_of_one_epoch, {}, "train_network",
+     ["returned 1 losses for 15 epochs", "for epoch in range(epochs)"]),
+    (loop_returning_nothing, {}, "train_network", ["returned None", "`return` statement"]),
+    (train_network, {"optimizer": named("Adam", AdamOfScratchnnNetworks)}, "Adam",
+     ["raised AttributeError", "has no attribute 'parameters'"]),
+], ids=["labels-not-shuffled", "no-step", "backward-of-value", "one-epoch", "returns-none",
+        "optimizer-needs-parameters"])
+def test_a_part_that_breaks_the_run_is_named(data, loop, replace, culprit, fragments):
+    result = run(data, loop, **replace)
+    assert result.status == "failed"
+    assert f"{culprit} is the part to fix" in text(result), text(result)
+    for fragment in fragments:
+        assert fragment in text(result), (fragment, text(result))
+
+
+# -- wrong arguments to the checker itself --------------------------------------------------------
+def test_the_checker_refuses_what_it_cannot_run(data):
+    with pytest.raises(ValueError, match="activation must be one of your"):
+        run(data, activation=S.SigmoidLayer)
+    with pytest.raises(ValueError, match="optimizer must be your Adam or Momentum"):
+        run(data, optimizer=S.SGD)
+    with pytest.raises(ValueError, match="digits of chapter 7"):
+        run((data[0][:, :10],) + data[1:])
+    with pytest.raises(TypeError, match=r"\(X_train, y_train, X_test, y_test\)"):
+        run(data[:3])
