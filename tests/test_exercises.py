@@ -881,7 +881,8 @@ def test_a_float32_layer_is_judged_by_its_formula_not_its_dtype(capsys):
     assert check_linear_layer(LinearLayer, verbose=False)  # rebuilt in float64
     result = check_linear_layer(Float32Only)
     assert result, capsys.readouterr().out
-    assert "uses a float32 tolerance" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "computes in float32" in out and "at float32's precision" in out
 
     class WrongInFloat32(Float32Only):
         def backward(self, grad_z, input_grad=True):

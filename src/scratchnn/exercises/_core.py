@@ -13,6 +13,7 @@ from __future__ import annotations
 import dis
 import linecache
 import os
+import re
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -97,10 +98,32 @@ def _generic_hint(exc):
                 "elementwise np.maximum, np.where or a boolean mask (x > 0) instead.")
     if "matmul" in text or ("shapes" in text and "not aligned" in text):
         return "a matrix product has mismatched shapes: check which side needs a transpose (.T)."
-    if "could not be broadcast" in text:
-        return ("two arrays of incompatible shapes were combined; a sum or mean over an axis "
-                "needs keepdims=True to broadcast back against the array it came from.")
+    if "broadcast" in text:
+        shapes = _shapes_in(text)
+        if len(shapes) == 2 and _one_axis_dropped(*shapes):
+            return ("two arrays of incompatible shapes were combined; a sum or mean over an axis "
+                    "needs keepdims=True to broadcast back against the array it came from.")
+        return (f"two arrays of incompatible shapes{_listed(shapes)} were combined: check where "
+                "each one comes from, and that it belongs to the array it is combined with.")
     return None
+
+
+def _shapes_in(text):
+    """The shapes written as (3,4) or (5,) in a NumPy error message."""
+    return [tuple(int(n) for n in group.split(",") if n.strip())
+            for group in re.findall(r"\(([\d, ]*\d[\d, ]*)\)", text)]
+
+
+def _one_axis_dropped(a, b):
+    """True when one shape is the other without one of its axes: the mark of a reduction
+    (x.sum(axis=1) is (5,) for x (5, 3)) that needed keepdims=True."""
+    short, long = sorted((a, b), key=len)
+    return len(long) == len(short) + 1 and any(
+        long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def _listed(shapes):
+    return " " + " and ".join(str(s) for s in shapes) if shapes else ""
 
 
 class Check:
@@ -114,6 +137,23 @@ class Check:
         self.notes = []
         self.status = None
         self.warnings = []
+        # compare's tolerances: float64's, unless the learner's code computes in float32.
+        self.rtol, self.atol = 1e-5, 1e-7
+        self.narrow = None
+
+    def low_precision(self, dtype, what):
+        """The learner's code computes in ``dtype`` (float32, float16): compare from now on at
+        that precision, and say so once (its rounding is not a wrong formula)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f" or dtype.itemsize >= 8 or self.narrow is not None:
+            return
+        self.narrow = dtype
+        resolution = float(np.finfo(dtype).resolution)
+        self.rtol, self.atol = max(self.rtol, 100 * resolution), max(self.atol, 10 * resolution)
+        self.note(f"{what} computes in {dtype.name}, which keeps about "
+                  f"{np.finfo(dtype).precision} digits: values are compared at that precision. "
+                  "Build it in float64 (np.float64 arrays, no .astype(np.float32)) for the exact "
+                  "check.")
 
     # -- recording --------------------------------------------------------------------------------
     def ok(self, what):
@@ -295,11 +335,15 @@ def first_match(got, variants, rtol=1e-5, atol=1e-7):
 
 def compare(check, got, expected, what, variants=(), *, hint=None, fatal=False, **kwargs):
     """Record a failure unless ``got`` matches ``expected``; its hint is that of the variant
-    ``got`` matches, else ``hint``. Returns True when it matched."""
+    ``got`` matches, else ``hint``. Returns True when it matched. The tolerances are the
+    check's (float64's, or float32's after ``check.low_precision``) unless given."""
+    kwargs.setdefault("rtol", check.rtol)
+    kwargs.setdefault("atol", check.atol)
     problem = mismatch(got, expected, what, **kwargs)
     if problem is None:
         return True
-    check.expect(problem, first_match(got, variants) or hint, fatal=fatal)
+    match = first_match(got, variants, rtol=kwargs["rtol"], atol=kwargs["atol"])
+    check.expect(problem, match or hint, fatal=fatal)
     return False
 
 
@@ -311,3 +355,79 @@ def unchanged(check, before, after, what, hint):
 
 def random_array(shape, seed, scale=1.0):
     return np.random.default_rng(seed).normal(0.0, scale, size=shape)
+
+
+def narrowest_float(*arrays):
+    """The least precise float dtype among ``arrays`` (anything array-like; others ignored),
+    float64 when there is none narrower."""
+    narrow = np.dtype(np.float64)
+    for arr in arrays:
+        dtype = getattr(arr, "dtype", None)
+        if dtype is not None and dtype.kind == "f" and dtype.itemsize < narrow.itemsize:
+            narrow = dtype
+    return narrow
+
+
+# -- finite differences ---------------------------------------------------------------------------
+def finite_difference_check(check, model, x, *, what, blame):
+    """Check ``model.backward`` (dL/dx and every ``grads[name]``) against finite differences at
+    x and record the verdict; ``blame`` is the hint when they disagree.
+
+    In float64 this is scratchnn's ``gradcheck`` (error ~1e-10 for a right formula). When the
+    check found the learner's code computing in float32 (``check.narrow``), differences of a
+    1e-6 step drown in rounding, so steps of 1e-3 are used and judged at 1e-2: a right formula
+    then passes and a wrong one (off by a factor, a sign, a term) still fails.
+    """
+    from ..gradient_check import gradcheck  # here: gradient_check imports the network
+
+    narrow = check.narrow
+    if narrow is None:
+        result = check.run("the finite-difference gradient check", gradcheck, model, x)
+    else:
+        result = check.run(f"the finite-difference gradient check (in {narrow.name})",
+                           rough_gradcheck, model, x)
+    if result.passed:
+        check.ok(f"finite-difference gradient check of {what} (largest relative error "
+                 f"{result.worst:.1e}" + (f", at {narrow.name}'s precision)" if narrow else ")"))
+        return True
+    check.fail(f"the finite-difference gradient check of {what} failed:\n{result}",
+               blame + (f" (This is not {narrow.name} rounding: steps and tolerance were sized "
+                        f"for {narrow.name}.)" if narrow else ""))
+    return False
+
+
+def rough_gradcheck(model, x, eps=1e-3, rtol=1e-2, rng=0):
+    """``gradcheck`` for a model that computes in float32: central differences with steps of
+    about ``eps``, each divided by the step its array really took (float32 rounds x + eps)."""
+    from ..gradient_check import GradcheckResult, relative_error
+
+    x = np.array(x, dtype=np.float64)
+    params = dict(getattr(model, "params", None) or {})
+    weights = np.random.default_rng(rng).normal(size=np.shape(model.forward(x)))
+
+    def loss():
+        return float(np.sum(np.asarray(model.forward(x), dtype=np.float64) * weights))
+
+    loss()
+    analytic = {"x": model.backward(weights.copy())}
+    analytic.update(getattr(model, "grads", None) or {})
+    result = GradcheckResult(rtol=rtol)
+    for name, arr in {"x": x, **params}.items():
+        if name not in analytic:
+            raise ValueError(f"the layer has a parameter {name!r} but no gradient of that name.")
+        result.errors[name] = relative_error(np.array(analytic[name], dtype=np.float64),
+                                             _differences(loss, arr, eps))
+    return result
+
+
+def _differences(f, arr, eps):
+    grad = np.zeros(arr.shape)
+    for i in np.ndindex(arr.shape):
+        old = arr[i]
+        arr[i] = old + eps
+        up, f_plus = float(arr[i]), f()
+        arr[i] = old - eps
+        down, f_minus = float(arr[i]), f()
+        arr[i] = old
+        grad[i] = (f_plus - f_minus) / (up - down)
+    return grad

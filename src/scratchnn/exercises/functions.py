@@ -6,6 +6,8 @@ The learner's function has scratchnn's signature, ``f(x, derivative=False)``: wi
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import activations as ref
@@ -14,6 +16,7 @@ from ._core import (
     check_callable,
     check_kind,
     compare,
+    fmt,
     random_array,
     run_check,
     unchanged,
@@ -29,10 +32,29 @@ _FORMULAS = {
 }
 
 
-def _reference(kind):
+def _reference(kind, alpha=ALPHA):
     if kind == "leaky_relu":
-        return lambda x, derivative=False: ref.leaky_relu(x, ALPHA, derivative)
+        return lambda x, derivative=False: ref.leaky_relu(x, alpha, derivative)
     return getattr(ref, kind)
+
+
+_SLOPE_NAMES = ("alpha", "negative_slope", "slope")
+
+
+def slope_argument(fn):
+    """(name, default) of the leaky ReLU's slope parameter of ``fn``: the learner's default is
+    theirs to choose (0.01, 0.1, 0.2 are all leaky ReLUs). (None, ALPHA) when it has none;
+    a default of None when the parameter has no default."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return None, ALPHA
+    for name in _SLOPE_NAMES:
+        if name in params:
+            default = params[name].default
+            number = isinstance(default, (int, float)) and not isinstance(default, bool)
+            return name, float(default) if number else None
+    return None, ALPHA
 
 
 def sample_inputs(seed=0):
@@ -45,23 +67,35 @@ def sample_inputs(seed=0):
 EXTREME = np.array([[-1000.0, -50.0, -1.0, 0.0, 1.0, 50.0, 1000.0]])
 
 
-def _value_variants(kind, x):
+def _value_variants(kind, x, alpha=ALPHA):
     s = ref.sigmoid(x)
+    with np.errstate(all="ignore"):
+        precedence = 1 / 1 + np.exp(-x)
     variants = {
-        "sigmoid": [("the exponent's sign is flipped: sigmoid(x) = 1 / (1 + e^(-x)).", 1 - s)],
+        "sigmoid": [("the exponent's sign is flipped: sigmoid(x) = 1 / (1 + e^(-x)).", 1 - s),
+                    ("1 / 1 + np.exp(-x) is 1 + e^-x: the denominator needs parentheses, "
+                     "1 / (1 + np.exp(-x)).", precedence)],
         "relu": [("np.max(x, 0) takes the largest entry along axis 0; the elementwise maximum "
                   "is np.maximum(x, 0).", np.max(x, 0)),
                  ("this is the derivative (1 where x > 0); the value is max(x, 0).",
-                  (x > 0).astype(float))],
+                  (x > 0).astype(float)),
+                 ("relu keeps the positive part: np.maximum(x, 0), not np.minimum.",
+                  np.minimum(x, 0)),
+                 ("relu is 0 for negative x, not |x|: np.maximum(x, 0).", np.abs(x))],
         "tanh": [("this is the sigmoid; tanh(x) = (e^x - e^-x) / (e^x + e^-x) = 2 sigmoid(2x) - 1.",
-                  s)],
-        "leaky_relu": [("negative inputs must give alpha * x, not 0.", np.maximum(x, 0))],
+                  s),
+                 ("tanh(x) = 2 sigmoid(2x) - 1: the sigmoid takes 2x, not x.", 2 * s - 1)],
+        "leaky_relu": [("negative inputs must give alpha * x, not 0.", np.maximum(x, 0)),
+                       ("negative inputs give alpha * x, not alpha.", np.where(x > 0, x, alpha)),
+                       ("the two sides are swapped: x where x > 0, alpha * x where x < 0.",
+                        np.where(x > 0, alpha * x, x))],
     }
     return variants[kind]
 
 
-def _derivative_variants(kind, x):
+def _derivative_variants(kind, x, alpha=ALPHA):
     s = ref.sigmoid(x)
+    t = np.tanh(x)
     twice = ("the derivative was applied to the output a second time: with a = {0}(x), "
              "{0}'(x) = {1}; calling {0}(a, derivative=True) computes {0}'({0}(x)).")
     as_output = ("{0} uses x as if it were the output: the derivative is given the *input* x, "
@@ -69,20 +103,34 @@ def _derivative_variants(kind, x):
     variants = {
         "sigmoid": [(twice.format("sigmoid", "a * (1 - a)"), ref.sigmoid(s, derivative=True)),
                     (as_output.format("x * (1 - x)", "sigmoid"), x * (1 - x)),
-                    ("derivative=True returned sigmoid(x) itself.", s)],
+                    ("derivative=True returned sigmoid(x) itself.", s),
+                    ("a factor is missing: sigmoid'(x) = s * (1 - s) with s = sigmoid(x).",
+                     1 - s),
+                    ("the sign is wrong: sigmoid'(x) = s * (1 - s), not s * (1 + s).",
+                     s * (1 + s))],
         "relu": [("for x > 0 the derivative is 1, not x: return (x > 0), not x * (x > 0).",
                   np.maximum(x, 0)),
                  ("wrong at negative inputs: the derivative is 0 where x < 0, 1 where x > 0.",
                   np.ones_like(x)),
-                 ("the mask is flipped: 1 where x > 0, 0 where x < 0.", (x < 0).astype(float))],
-        "tanh": [(twice.format("tanh", "1 - a ** 2"), ref.tanh(np.tanh(x), derivative=True)),
+                 ("the mask is flipped: 1 where x > 0, 0 where x < 0.", (x < 0).astype(float)),
+                 ("np.sign(x) is -1 for x < 0, where relu is flat: the derivative there is 0, "
+                  "so use (x > 0) as numbers.", np.sign(x))],
+        "tanh": [(twice.format("tanh", "1 - a ** 2"), ref.tanh(t, derivative=True)),
                  (as_output.format("1 - x ** 2", "np.tanh"), 1 - x * x),
-                 ("derivative=True returned tanh(x) itself.", np.tanh(x))],
+                 ("derivative=True returned tanh(x) itself.", t),
+                 ("the square is missing: tanh'(x) = 1 - tanh(x) ** 2, not 1 - tanh(x).", 1 - t),
+                 ("square tanh, not the difference: 1 - tanh(x) ** 2, not (1 - tanh(x)) ** 2.",
+                  (1 - t) ** 2),
+                 ("the sign is wrong: tanh'(x) = 1 - tanh(x) ** 2.", 1 + t * t)],
         "leaky_relu": [("negative inputs have slope alpha, not 0.", (x > 0).astype(float)),
                        ("for x > 0 the derivative is 1 (and alpha below 0), not x.",
-                        np.where(x > 0, x, ALPHA)),
+                        np.where(x > 0, x, alpha)),
                        ("the derivative is 1 or alpha, not alpha * x.",
-                        np.where(x > 0, 1.0, ALPHA * x))],
+                        np.where(x > 0, 1.0, alpha * x)),
+                       ("the slopes are swapped: 1 where x > 0, alpha where x < 0.",
+                        np.where(x > 0, alpha, 1.0)),
+                       ("np.sign(x) is -1 for x < 0: the slope there is alpha.",
+                        np.where(x > 0, 1.0, -1.0))],
     }
     return variants[kind]
 
@@ -93,59 +141,108 @@ def function_name(fn, default):
     return default if name == "<lambda>" else name
 
 
-def _values(check, fn, kind):
+def _call(check, fn, kind, x, alpha_kwargs, derivative=False):
+    name = function_name(fn, kind)
+    shown = (f"x = {x.ravel().tolist()}" if x.size < 10 else f"inputs of shape {x.shape}")
+    args = "".join(f", {k}={v}" for k, v in alpha_kwargs.items())
+    what = f"{name}(x{args}{', derivative=True' if derivative else ''}) on {shown}"
+    if derivative:
+        return check.run(what, fn, x, derivative=True, **alpha_kwargs)
+    return check.run(what, fn, x, **alpha_kwargs)
+
+
+def _overflowed(check, got):
+    """True when the learner's result is not all finite or NumPy warned about an overflow:
+    the evidence an overflow hint needs."""
+    arr = as_numbers(got)
+    return (arr is not None and not np.isfinite(arr).all()) or any(
+        "overflow" in w or "invalid" in w for w in check.warnings)
+
+
+def _values(check, fn, kind, alpha, alpha_kwargs):
     name = function_name(fn, kind)
     x = sample_inputs()
     before = x.copy()
-    got = check.run(f"{name}(x) on inputs of shape {x.shape}", fn, x)
+    got = _call(check, fn, kind, x, alpha_kwargs)
     unchanged(check, before, x, "the input x",
               f"{kind} must not change its argument (as `x[x < 0] = 0` does): the caller still "
               f"needs it. Build a new array: {_FORMULAS[kind][0]}.")
-    if not compare(check, got, _reference(kind)(x), f"{name}(x)", _value_variants(kind, x),
-                   inputs=x):
+    if not compare(check, got, _reference(kind, alpha)(x), f"{name}(x)",
+                   _value_variants(kind, x, alpha), inputs=x):
         return  # large inputs only tell something once ordinary ones work
     check.ok(f"values on inputs of shape {x.shape}")
     # Large inputs: exp(1000) overflows, but the function itself must stay finite and right.
-    got = check.run(f"{name}(x) on x = {EXTREME.ravel().tolist()}", fn, EXTREME.copy())
+    got = _call(check, fn, kind, EXTREME.copy(), alpha_kwargs)
     hint = {"sigmoid": "exp overflowed: use np.exp(-np.abs(x)), which never overflows, with "
                        "1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.",
             "tanh": "use np.tanh(x), which is stable; e^1000 overflows in a hand-written formula.",
             }.get(kind)
-    if compare(check, got, _reference(kind)(EXTREME), f"{name}(x)", inputs=EXTREME, hint=hint):
+    if compare(check, got, _reference(kind, alpha)(EXTREME), f"{name}(x)", inputs=EXTREME,
+               hint=hint if _overflowed(check, got) else None):
         check.ok("values at +-50 and +-1000")
         if any("overflow" in w for w in check.warnings):
             check.note("NumPy warned about an overflow in exp at x = +-1000 (the result is "
                        "still right); np.exp(-np.abs(x)) avoids it.")
 
 
-def _derivative(check, fn, kind):
+def _derivative(check, fn, kind, alpha, alpha_kwargs):
     name = function_name(fn, kind)
     x = sample_inputs(seed=1)
-    got = check.run(f"{name}(x, derivative=True) on inputs of shape {x.shape}", fn, x,
-                    derivative=True)
-    expected = _reference(kind)(x, derivative=True)
+    got = _call(check, fn, kind, x, alpha_kwargs, derivative=True)
+    expected = _reference(kind, alpha)(x, derivative=True)
     g = as_numbers(got)
     if kind in ("relu", "leaky_relu") and g is not None and g.shape == x.shape:
         # At x = 0 (x[0, 0]) the derivative does not exist: any slope between the two sides is
         # a valid subgradient (x >= 0 gives 1, x > 0 gives 0), so accept the learner's there.
-        if (ALPHA if kind == "leaky_relu" else 0.0) <= g[0, 0] <= 1.0:
+        if min(alpha, 1.0) <= g[0, 0] <= max(alpha, 1.0):
             expected[0, 0] = g[0, 0]
-    if compare(check, got, expected, f"{name}(x, derivative=True)", _derivative_variants(kind, x),
-               inputs=x):
+    if compare(check, got, expected, f"{name}(x, derivative=True)",
+               _derivative_variants(kind, x, alpha), inputs=x):
         check.ok(f"derivative on inputs of shape {x.shape} (formula: {_FORMULAS[kind][1]})")
+        return True
+    return False
+
+
+def _slope_is_used(check, fn, name, alpha, values, derivative):
+    """A leaky ReLU given another slope must use it, not a constant written in its body."""
+    other = 0.2 if alpha != 0.2 else 0.1
+    x = sample_inputs(seed=2)
+    x[0, 0] = 1.0  # no kink: the derivative is defined everywhere here
+    ignored = f"the {name} argument is ignored: use it ({name} * x), not a fixed {fmt(alpha)}."
+    ok = True
+    for derivative_, wanted in ((False, values), (True, derivative)):
+        if not wanted:
+            continue
+        got = _call(check, fn, "leaky_relu", x, {name: other}, derivative=derivative_)
+        ok &= compare(check, got, ref.leaky_relu(x, other, derivative_),
+                      f"leaky_relu(x, {name}={other}{', derivative=True' if derivative_ else ''})",
+                      [(ignored, ref.leaky_relu(x, alpha, derivative_))], inputs=x)
+    if ok:
+        check.ok(f"uses its {name} argument ({name}={other})")
 
 
 def _activation_body(check, fn, kind, values, derivative):
+    alpha, alpha_kwargs, slope_name = ALPHA, {}, None
+    if kind == "leaky_relu":
+        slope_name, default = slope_argument(fn)
+        if slope_name is not None and default is None:
+            alpha_kwargs = {slope_name: ALPHA}  # no default: the checker passes scratchnn's
+        alpha = ALPHA if default is None else default
+        if alpha != ALPHA:
+            check.ok(f"judged with your default slope {slope_name or 'alpha'} = {fmt(alpha)}")
     if values:
-        _values(check, fn, kind)
+        _values(check, fn, kind, alpha, alpha_kwargs)
     if derivative:
-        _derivative(check, fn, kind)
+        _derivative(check, fn, kind, alpha, alpha_kwargs)
+    if slope_name is not None and not check.messages:
+        _slope_is_used(check, fn, slope_name, alpha, values, derivative)
 
 
 def check_activation_function(fn, kind, *, values=True, derivative=True, verbose=True):
     """Check ``fn(x)`` and ``fn(x, derivative=True)`` against scratchnn's activation ``kind``.
 
-    kind: "sigmoid", "relu", "tanh" or "leaky_relu" (slope alpha = 0.01 below 0).
+    kind: "sigmoid", "relu", "tanh" or "leaky_relu" (slope below 0: the default of the
+    learner's ``alpha`` parameter, else 0.01; another alpha given must be used).
     Tried on a (4, 6) batch with an exact 0 and at +-1000; at x = 0 the ReLU derivative may be
     0 or 1. Returns a CheckResult (truthy when passed) and prints the verdict.
     """

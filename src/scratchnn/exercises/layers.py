@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import sigmoid
-from ..gradient_check import gradcheck
+from ..activations import leaky_relu, sigmoid
 from ..layers import ACTIVATION_LAYERS, LinearLayer
 from ._core import (
     as_numbers,
@@ -21,11 +20,15 @@ from ._core import (
     close,
     compare,
     describe,
+    finite_difference_check,
+    fmt,
     is_empty_body,
+    narrowest_float,
     random_array,
     run_check,
     unchanged,
 )
+from .functions import slope_argument
 
 N_IN, N_OUT, BATCH = 4, 3, 5  # all different, so a transposed product cannot go unnoticed
 LEARNING_RATE = 0.1
@@ -48,6 +51,7 @@ def _forward(check, layer, ref, x, variants=(), *, hint=None, error_hint=None):
     the output is wrong in no recognised way, ``error_hint(exc)`` when forward raises."""
     before = x.copy()
     out = check.run(f"forward(x) with x of shape {x.shape}", layer.forward, x, hint=error_hint)
+    _watch_precision(check, layer, out)
     unchanged(check, before, x, "the input x", "forward must not change x (the caller still "
               "holds it): build a new array, e.g. np.maximum(x, 0) instead of x[x < 0] = 0.")
     return compare(check, out, ref.forward(x), "forward(x)", variants, hint=hint, inputs=x)
@@ -88,45 +92,56 @@ def _grads(layer):
     return grads if isinstance(grads, dict) else {}
 
 
+_ACCUMULATES = ("backward added this batch's gradient to the previous one (`+=`): each backward "
+               "call must store the gradient of its own batch, self.grads[name] = ... (an "
+               "optimizer reads it after every batch).")
+
+
 def _second_round(check, layer, ref, shape, seed):
-    """Forward and backward again on a batch of another size: the layer must use the new x."""
+    """Forward and backward again on a batch of another size: the layer must use the new x and
+    store this batch's gradients, not add them to the last batch's."""
+    previous = {k: np.array(v, dtype=np.float64) for k, v in _grads(layer).items()}
     x = random_array(shape, seed, scale=2.0)
     if not _forward(check, layer, ref, x):
         return False
     grad_z = random_array(ref.forward(x).shape, seed + 1)
     _, ok = _backward(check, layer, ref, grad_z)
     for name, expected in ref.grads.items():
+        stale = previous.get(name)
         ok &= compare(check, _grads(layer).get(name), expected, f"grads[{name!r}]",
+                      [(_ACCUMULATES, None if stale is None else stale + expected)],
                       on=f"a second batch, x of shape {x.shape}")
     return ok
 
 
+def _watch_precision(check, layer, *arrays):
+    """Tell the check when the learner's layer computes in float32 (its parameters, or what it
+    returns): from then on it is judged at float32's precision, and told so."""
+    params = getattr(layer, "params", None)
+    params = list(params.values()) if isinstance(params, dict) else []
+    check.low_precision(narrowest_float(*arrays, *params), type(layer).__name__)
+
+
+_WRONG_FORMULA = "a gradient that disagrees with finite differences has a wrong formula."
+
+
 def _gradient_check(check, layer, x, in_float64=None):
-    """Finite differences against the layer's backward. They are only meaningful in float64:
-    a layer that computes in float32 (scratchnn's default) is rebuilt in float64 by
-    ``in_float64()`` when it can be, else judged at float32's tolerance and told so."""
-    rtol = 1e-6
+    """Finite differences against the layer's backward. They are exact only in float64: a
+    layer that computes in float32 (scratchnn's default) is rebuilt in float64 by
+    ``in_float64()`` when it can be, else checked with float32-sized steps and tolerance."""
     out = check.run(f"{type(layer).__name__}.forward", layer.forward, x)
-    declared = getattr(layer, "dtype", np.float64)
-    try:
-        narrow = np.dtype(declared) != np.float64
-    except TypeError:
-        narrow = False
-    if narrow or np.asarray(out).dtype != np.float64:
-        wide = in_float64() if in_float64 is not None else None
-        if wide is not None:
-            layer = wide
-        else:
-            rtol = 1e-2
-            check.ok("the layer computes in float32, where finite differences are only good to "
-                     "about 1e-3: the gradient check below uses a float32 tolerance (build it "
-                     "with dtype=np.float64 for the exact check)")
-    result = check.run("the finite-difference gradient check", gradcheck, layer, x, rtol=rtol)
-    if result.passed:
-        check.ok(f"finite-difference gradient check (largest relative error {result.worst:.1e})")
-    else:
-        check.fail(f"the finite-difference gradient check failed:\n{result}",
-                   "a gradient that disagrees with finite differences has a wrong formula.")
+    _watch_precision(check, layer, out)
+    narrow = check.narrow
+    if narrow is not None and in_float64 is not None:
+        wide = in_float64()
+        if wide is not None and narrowest_float(wide.forward(x), *wide.params.values()) == \
+                np.float64:
+            check.narrow = None  # only for the gradient check: the rebuilt layer is float64
+            finite_difference_check(check, wide, x, what="the layer rebuilt with "
+                                    "dtype=np.float64", blame=_WRONG_FORMULA)
+            check.narrow = narrow
+            return
+    finite_difference_check(check, layer, x, what="the layer", blame=_WRONG_FORMULA)
 
 
 def _in_float64(cls, values, *args):
@@ -159,8 +174,8 @@ def _set_params(check, layer, values):
             check.stop(f"params[{name!r}] has shape {current.shape} after __init__, expected "
                        f"{value.shape}.", "W is (n_in, n_out) so that x @ W works on a batch "
                        "x (batch, n_in); b is (1, n_out), one bias per output.")
-        if isinstance(current, np.ndarray) and current.dtype == np.float64:
-            current[...] = value
+        if isinstance(current, np.ndarray) and current.dtype.kind == "f":
+            current[...] = value  # in its own dtype: float32 stays float32
         else:
             params[name] = value.copy()
     if not isinstance(getattr(layer, "grads", None), dict):
@@ -174,6 +189,9 @@ def _linear_body(check, cls):
     rng = np.random.default_rng(6)
     W, b = rng.normal(size=(N_IN, N_OUT)), rng.normal(size=(1, N_OUT))
     _set_params(check, layer, {"W": W, "b": b})
+    _watch_precision(check, layer)
+    # The values as the layer holds them (rounded, if it keeps float32): the reference uses them.
+    W, b = (np.array(layer.params[name], dtype=np.float64) for name in ("W", "b"))
     ref = LinearLayer(N_IN, N_OUT, dtype=np.float64)
     ref.params["W"][...], ref.params["b"][...] = W, b
 
@@ -282,26 +300,43 @@ _ACTIVATION_KINDS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 
 def _activation_variants(kind, x, g, alpha):
     """(hint, dL/dx) for typical wrong backward passes of activation layer ``kind``."""
+    from_grad = ("the mask was taken from grad_z: whether the gradient passes depends on the "
+                 "layer's input x (kept by forward), so use grad_z * (self.x > 0).")
     if kind == "relu":
         return [("for x > 0 the derivative is 1, not x: use grad_z * (x > 0).",
                  g * np.maximum(x, 0)),
                 ("the gradient must be zero where x < 0: grad_z * (x > 0).", g),
-                ("the mask is flipped: the gradient passes where x > 0.", g * (x < 0))]
+                ("the mask is flipped: the gradient passes where x > 0.", g * (x < 0)),
+                (from_grad, g * (g > 0)), (from_grad, np.maximum(g, 0)),
+                ("np.sign(x) is -1 for x < 0, where relu is flat: multiply by (x > 0), "
+                 "not np.sign(x).", g * np.sign(x))]
     if kind == "leaky_relu":
         return [("where x < 0 the gradient is alpha * grad_z, not 0.", g * (x > 0)),
-                ("where x < 0 the gradient is scaled by alpha.", g)]
+                ("where x < 0 the gradient is scaled by alpha.", g),
+                (from_grad, np.where(g > 0, g, alpha * g)),
+                ("the slopes are swapped: grad_z where x > 0, alpha * grad_z where x < 0.",
+                 np.where(x > 0, alpha * g, g)),
+                ("the derivative is 1 or alpha, not x or alpha * x.", g * np.where(x > 0, x,
+                                                                              alpha * x))]
     if kind == "sigmoid":
         a = sigmoid(x)
         return [("the derivative of sigmoid was taken on the output twice: with the stored "
                  "output a = sigmoid(x), dL/dx = grad_z * a * (1 - a). Calling sigmoid(a, "
                  "derivative=True) computes sigmoid'(sigmoid(x)).",
                  g * sigmoid(a) * (1 - sigmoid(a))),
-                 ("x * (1 - x) needs the output a = sigmoid(x), not the input x.", g * x * (1 - x))]
+                 ("x * (1 - x) needs the output a = sigmoid(x), not the input x.", g * x * (1 - x)),
+                ("a factor is missing: dL/dx = grad_z * a * (1 - a) with a = sigmoid(x).",
+                 g * (1 - a)),
+                ("the output a was passed on instead of multiplying by a * (1 - a).", g * a)]
     if kind == "tanh":
         a = np.tanh(x)
         return [("the derivative of tanh was taken on the output twice: with the stored output "
                  "a = tanh(x), dL/dx = grad_z * (1 - a ** 2).", g * (1 - np.tanh(a) ** 2)),
-                ("1 - x ** 2 needs the output a = tanh(x), not the input x.", g * (1 - x * x))]
+                ("1 - x ** 2 needs the output a = tanh(x), not the input x.", g * (1 - x * x)),
+                ("the square is missing: tanh' = 1 - a ** 2 with a = tanh(x), not 1 - a.",
+                 g * (1 - a)),
+                ("square a, not the difference: 1 - a ** 2, not (1 - a) ** 2.",
+                 g * (1 - a) ** 2)]
     e = np.exp(x - x.max(axis=1, keepdims=True))
     s = e / e.sum(axis=1, keepdims=True)
     return [("the result is all zeros, as from J.sum(axis=1): each row of the softmax Jacobian "
@@ -310,7 +345,13 @@ def _activation_variants(kind, x, g, alpha):
              np.zeros_like(x)),
             ("that is only the diagonal of the Jacobian, s (1 - s); the off-diagonal terms "
              "-s_i s_j matter too: dL/dx = s * (grad_z - sum(grad_z * s, axis=1, "
-             "keepdims=True)).", g * s * (1 - s))]
+             "keepdims=True)).", g * s * (1 - s)),
+            ("the sum must be weighted by s: dL/dx = s * (grad_z - sum(grad_z * s, axis=1, "
+             "keepdims=True)).", s * (g - g.sum(axis=1, keepdims=True))),
+            ("the sum is over each row (one sample), axis=1 with keepdims=True: "
+             "s * (grad_z - sum(grad_z * s, axis=1, keepdims=True)).",
+             s * (g - np.sum(g * s, axis=0, keepdims=True))),
+            ("grad_z passed through unchanged: the softmax's Jacobian must multiply it.", g)]
 
 
 def _activation_body(check, cls, kind):
@@ -344,6 +385,27 @@ def _activation_body(check, cls, kind):
             check.ok("forward and backward again on a batch of 2")
     if not check.messages:
         _gradient_check(check, layer, x[1:])
+    if kind == "leaky_relu" and not check.messages:
+        _layer_slope_is_used(check, cls, alpha)
+
+
+def _layer_slope_is_used(check, cls, alpha):
+    """A LeakyReLU layer built with another slope must use it, not a constant in its body."""
+    name, _ = slope_argument(cls)
+    if name is None:
+        return
+    other = 0.2 if alpha != 0.2 else 0.1
+    layer = check.run(f"{cls.__name__}({name}={other})", cls, **{name: other})
+    ref = ACTIVATION_LAYERS["leaky_relu"](other)
+    x = random_array((BATCH, N_IN), 14, scale=2.0)
+    ignored = (f"the layer ignores its {name}: keep it (self.{name} = {name}) and use it in "
+               f"forward and backward, not a fixed {fmt(alpha)}.")
+    ok = _forward(check, layer, ref, x, [(ignored, leaky_relu(x, alpha))])
+    grad_z = random_array((BATCH, N_IN), 15)
+    _, ok_back = _backward(check, layer, ref, grad_z,
+                           [(ignored, np.where(x > 0, grad_z, alpha * grad_z))])
+    if ok and ok_back:
+        check.ok(f"uses the {name} it is built with ({name}={other})")
 
 
 def check_activation_layer(cls, kind, *, verbose=True):

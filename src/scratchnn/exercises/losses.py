@@ -71,13 +71,20 @@ def _value_variants(kind, y, p):
                 ("this is the root of the mean squared error; MSE has no square root.",
                  np.sqrt(value))]
     if kind == "mae":
-        return [(total, value * n), (per_row, value * n / batch),
-                ("take the absolute value of each difference before averaging.",
-                 np.mean(p - y))]
+        before = "take the absolute value of each difference before averaging."
+        return [(total, value * n), (per_row, value * n / batch), (before, np.mean(p - y)),
+                (before, abs(np.mean(p - y)))]
     if kind == "binary_cross_entropy":
         return [(total, value * n),
-                ("the minus sign is missing: log p < 0, so the loss is -mean(...).", -value)]
-    return [("average over the batch (divide the sum by the number of rows).", value * batch),
+                ("the minus sign is missing: log p < 0, so the loss is -mean(...).", -value),
+                ("the (1 - y) log(1 - p) term is missing: samples with label 0 count too.",
+                 -np.mean(y * np.log(p))),
+                ("the y log p term is missing: samples with label 1 count too.",
+                 -np.mean((1 - y) * np.log(1 - p)))]
+    s = softmax(p)
+    return [("take the log of the probabilities: -sum(y * log(softmax(z))) / batch.",
+             -np.sum(y * s) / batch),
+            ("average over the batch (divide the sum by the number of rows).", value * batch),
             ("sum over the classes and average over the samples: dividing by every element "
              "also divides by the number of classes.", value / p.shape[1]),
             ("the minus sign is missing: log softmax < 0, so the loss is -sum(...) / batch.",
@@ -97,12 +104,27 @@ def _derivative_variants(kind, y, p):
                       grad * n / batch)]
     if kind == "mse":
         variants += [("the factor 2 is missing: d/dp (p - y)^2 = 2 (p - y).", grad / 2),
-                     ("the factor 2 and the division by y_pred.size are missing.", grad * n / 2)]
+                     ("the factor 2 and the division by y_pred.size are missing.", grad * n / 2),
+                     ("that is the squared error itself, not its derivative 2 (p - y) / n.",
+                      (p - y) ** 2 / n)]
+    if kind == "mae":
+        variants += [("the derivative of |d| is sign(d) (+1 or -1), not |d|: "
+                      "np.sign(y_pred - y_real) / y_pred.size.", np.abs(p - y) / n),
+                     ("the derivative of |d| is sign(d) (+1 or -1), not d: "
+                      "np.sign(y_pred - y_real) / y_pred.size.", (p - y) / n),
+                     ("the derivative of |d| is sign(d), whatever the sign of d: "
+                      "np.sign(y_pred - y_real), not a constant.", np.full_like(p, 1 / n))]
     if kind == "binary_cross_entropy":
         to_logits = ("(p - y) is the gradient with respect to the logit z when the sigmoid is "
                      "fused into the loss; with respect to the probability p it is "
                      "(p - y) / (p (1 - p)), divided by y_pred.size.")
-        variants += [(to_logits, (p - y) / n), (to_logits, p - y)]
+        variants += [(to_logits, (p - y) / n), (to_logits, p - y),
+                     ("d/dp log(1 - p) = -1 / (1 - p): the derivative is "
+                      "(-y / p + (1 - y) / (1 - p)) / n; one of its signs is flipped.",
+                      (-y / p - (1 - y) / (1 - p)) / n),
+                     ("d/dp log(1 - p) = -1 / (1 - p): the derivative is "
+                      "(-y / p + (1 - y) / (1 - p)) / n; one of its signs is flipped.",
+                      (y / p + (1 - y) / (1 - p)) / n)]
     if kind == "cross_entropy":
         s = softmax(p)
         variants += [("forgetting to scale the loss gradient by the batch size: the loss averages "
@@ -111,7 +133,9 @@ def _derivative_variants(kind, y, p):
                       (s - y) / n),
                      ("this is dL/ds, the gradient with respect to the probabilities s; with the "
                       "softmax inside the loss, the gradient with respect to the logits z "
-                      "simplifies to (softmax(z) - y) / batch.", -y / s / batch)]
+                      "simplifies to (softmax(z) - y) / batch.", -y / s / batch),
+                     ("the softmax is part of the loss: its gradient with respect to the logits "
+                      "is (softmax(z) - y) / batch, not (z - y) / batch.", (p - y) / batch)]
     return variants
 
 
