@@ -261,4 +261,128 @@ TUTORIAL = [
     """),
 ]
 
-EXERCISES = []
+EXERCISES = [
+    md(r"""
+    ## 14. Convolution
+
+    A convolutional layer slides $F$ small filters over a batch of images. Images are
+    `(N, C, H, W)` (images, channels, height, width), the filters $W$ are `(F, C, k, k)` and the
+    bias $b$ is `(F,)`. With stride $s$ and $p$ rows and columns of zeros around each image
+    ($\tilde x$), output pixel $(i, j)$ of filter $f$ is
+
+    $$z_{n,f,i,j} = b_f + \sum_{c} \sum_{u=0}^{k-1} \sum_{v=0}^{k-1}
+      W_{f,c,u,v}\; \tilde x_{n,\,c,\,s i + u,\,s j + v},$$
+
+    of shape `(N, F, Ho, Wo)` with $H_o = \lfloor (H + 2p - k) / s \rfloor + 1$ and $W_o$
+    likewise. This is a cross-correlation, as in every deep-learning library: $u$ and $v$ count
+    forward from the window's top-left corner $(s i, s j)$, the kernel is not flipped.
+
+    Write `im2col(x, kernel_size, stride=1, padding=0)`: every window of every image as one
+    column of a matrix of shape `(C * k * k, N * Ho * Wo)`. Order the rows $(c, u, v)$, as
+    `W.reshape(F, -1)` orders a filter's weights, and the columns $(n, i, j)$. Then
+    `W.reshape(F, -1) @ im2col(x, k, s, p)` is the whole convolution, bias aside. (The check
+    also accepts the transpose and any other order of those axes that some reshape of `W`
+    matches, and tells you which layout it found.) Pad only height and width:
+    `np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))`. Loops are fine; so is one slice per kernel
+    offset $(u, v)$, `x_pad[:, :, u:u + s * Ho:s, v:v + s * Wo:s]`, which holds that offset's
+    pixel of every window.
+    """),
+    code("""
+    from scratchnn.exercises.conv import (
+        check_conv2d_forward,
+        check_im2col,
+        check_max_pool2d,
+        check_max_pool2d_backward,
+    )
+    from scratchnn.layers import Conv2D, MaxPool2D
+    """),
+    exercise("im2col", """
+    def im2col(x, kernel_size, stride=1, padding=0):
+        # Code here
+        raise NotImplementedError
+    """),
+    check("check_im2col(im2col);"),
+    md(r"""
+    Now the layer's forward pass, `conv2d_forward(x, W, b, stride=1, padding=0)`, returning `z`
+    of shape `(N, F, Ho, Wo)`. With your `im2col` it is one matrix product and a reshape (mind
+    the order of the axes when you reshape the product back); loops over the formula are
+    correct too, only slower. Add each filter's bias to every pixel of its own output map.
+    """),
+    exercise("conv2d_forward", """
+    def conv2d_forward(x, W, b, stride=1, padding=0):
+        # Code here
+        raise NotImplementedError
+    """),
+    check("check_conv2d_forward(conv2d_forward);"),
+    md(r"""
+    Your convolution against scratchnn's `Conv2D` on the digits: 8 filters of $3 \times 3$ with
+    padding 1, on the first 100 training digits as `(100, 1, 8, 8)` images.
+    """),
+    code("""
+    if check_conv2d_forward(conv2d_forward, verbose=False):
+        digits = X_train[:100].reshape(-1, 1, 8, 8)
+        layer = Conv2D(1, 8, 3, padding=1, rng=0, dtype=np.float64)
+        layer.params["b"][:] = np.linspace(-0.5, 0.5, 8)
+        mine = conv2d_forward(digits, layer.params["W"], layer.params["b"], 1, 1)
+        print(f"z {mine.shape}, largest difference from Conv2D: "
+              f"{np.abs(mine - layer.forward(digits)).max():.1e}")
+    else:
+        print("Waiting for conv2d_forward to pass its check.")
+    """),
+    md(r"""
+    **Max pooling** keeps the largest value of each `kernel_size x kernel_size` window, channel by
+    channel: `(N, C, H, W) -> (N, C, Ho, Wo)` with $H_o = \lfloor (H - k) / s \rfloor + 1$. The
+    stride defaults to the kernel size (`stride=None`), so by default the windows do not overlap;
+    windows that would run past the edge are dropped. Write `max_pool2d(x, kernel_size,
+    stride=None)`.
+
+    Its backward pass, `max_pool2d_backward(x, grad_out, kernel_size, stride=None)`, returns
+    $\partial L / \partial x$, shaped like `x`: each window's gradient `grad_out[n, c, i, j]` goes
+    to the pixel that held the window's maximum, and every other pixel of the window gets 0 (it
+    did not change the output). Where windows overlap, a pixel can be the maximum of several
+    and gets the sum of their gradients. When a window's maximum appears more than once (a
+    window of zeros after a ReLU), its gradient must still be passed on only once: give it to one
+    of the tied pixels (scratchnn and PyTorch take the first) or split it between them.
+    """),
+    exercise("max_pool2d", """
+    def max_pool2d(x, kernel_size, stride=None):
+        # Code here
+        raise NotImplementedError
+    """),
+    check("check_max_pool2d(max_pool2d);"),
+    exercise("max_pool2d_backward", """
+    def max_pool2d_backward(x, grad_out, kernel_size, stride=None):
+        # Code here
+        raise NotImplementedError
+    """),
+    check("check_max_pool2d_backward(max_pool2d_backward);"),
+    md(r"""
+    The first layers of a CNN with your functions, forward and backward: convolution, ReLU and
+    a $2 \times 2$ max pool on 100 digits, against `Conv2D`, `np.maximum` and `MaxPool2D`. The
+    gradient is compared before the ReLU, $\partial L / \partial z$: a window of zeros, whose
+    tie you may have split differently from scratchnn, sends its gradient to pixels that the
+    ReLU then blocks, so every valid rule gives the same $\partial L / \partial z$.
+    """),
+    code("""
+    ready = all(checker(fn, verbose=False) for checker, fn in [
+        (check_conv2d_forward, conv2d_forward), (check_max_pool2d, max_pool2d),
+        (check_max_pool2d_backward, max_pool2d_backward)])
+    if ready:
+        digits = X_train[:100].reshape(-1, 1, 8, 8)
+        layer, pool = Conv2D(1, 8, 3, padding=1, rng=0, dtype=np.float64), MaxPool2D(2)
+        z = conv2d_forward(digits, layer.params["W"], layer.params["b"], 1, 1)
+        maps = np.maximum(z, 0)
+        pooled = max_pool2d(maps, 2)
+        z_library = layer.forward(digits)
+        pooled_library = pool.forward(np.maximum(z_library, 0))
+        grad = np.random.default_rng(0).normal(size=pooled.shape)  # some dL/d(pooled)
+        dz = (z > 0) * max_pool2d_backward(maps, grad, 2)
+        dz_library = (z_library > 0) * pool.backward(grad)
+        print(f"pooled {pooled.shape}, largest difference from scratchnn: "
+              f"{np.abs(pooled - pooled_library).max():.1e}")
+        print(f"dL/dz {dz.shape}, largest difference from scratchnn: "
+              f"{np.abs(dz - dz_library).max():.1e}")
+    else:
+        print("Waiting for conv2d_forward, max_pool2d and max_pool2d_backward to pass their checks.")
+    """),
+]

@@ -523,7 +523,8 @@ def _max_pool_backward_body(check, fn):
         ref.forward(x)
         compare(check, got, ref.backward(g), what, _backward_variants(x, g, k, stride),
                 fatal=True, on=_pool_text(x, k, stride))
-        check.ok(_pool_text(x, k, stride) + (", overlapping windows" if stride < k else ""))
+        check.ok(_pool_text(x, k, stride) + (" (the default)" if s is None else "")
+                 + (", overlapping windows" if stride < k else ""))
     # Ties: after a ReLU whole windows are 0. Any split of the gradient between tied pixels
     # is a valid subgradient; torch and scratchnn give it to the first.
     x = np.maximum(random_array((2, 2, 4, 6), 60), 0)
