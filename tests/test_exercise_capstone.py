@@ -42,6 +42,12 @@ def named(name, obj):
     return obj
 
 
+# The worked solution, with the two notebook names it uses bound as check_capstone binds them.
+solved_loop = types.FunctionType(train_network.__code__, {
+    **train_network.__globals__, "get_batches": S.get_batches,
+    "cross_entropy_loss": S.cross_entropy_loss})
+
+
 def text(result):
     return str(result)
 
@@ -108,6 +114,25 @@ def loop_on_labels_shuffled_in_place(network, optimizer, X, Y, epochs, batch_siz
     return history
 
 
+def loop_shuffling_in_place(network, optimizer, X, Y, epochs, batch_size, rng):
+    # The same permutation for both, by replaying the generator's state.
+    history = []
+    for _ in range(epochs):
+        state = rng.bit_generator.state
+        rng.shuffle(X)
+        rng.bit_generator.state = state
+        rng.shuffle(Y)
+        losses = []
+        for xb, yb in zip(S.get_batches(X, batch_size), S.get_batches(Y, batch_size),
+                          strict=True):
+            logits = network.forward(xb)
+            losses.append(S.cross_entropy_loss(yb, logits))
+            network.backward(S.cross_entropy_loss(yb, logits, derivative=True))
+            optimizer.step(network)
+        history.append(np.mean(losses))
+    return history
+
+
 class AdamById:
     """Adam keeping its state per parameter array (id) instead of per (layer, name)."""
 
@@ -145,13 +170,14 @@ class LinearLayerWithAliases(S.LinearLayer):
 @pytest.mark.parametrize("loop, replace", [
     (loop_without_the_short_batch, {}),
     (loop_on_labels_shuffled_in_place, {}),
+    (loop_shuffling_in_place, {}),
     (train_network, {"optimizer": named("Adam", AdamById)}),
     (train_network, {"LinearLayer": named("LinearLayer", LinearLayerWithAliases)}),
     (train_network, {"activation": S.TanhLayer, "init": S.xavier_uniform}),
     (train_network, {"activation": S.LeakyReLULayer}),
     (train_network, {"optimizer": S.Momentum}),
-], ids=["drop-last", "stacked-shuffle", "adam-by-id", "aliased-W", "tanh-xavier", "leaky",
-        "momentum"])
+], ids=["drop-last", "stacked-shuffle", "in-place-shuffle", "adam-by-id", "aliased-W",
+        "tanh-xavier", "leaky", "momentum"])
 def test_correct_but_unusual_parts_pass(data, loop, replace):
     result = run(data, loop, **replace)
     assert result, text(result)
@@ -284,6 +310,12 @@ def loop_shuffling_inputs_only(network, optimizer, X, Y, epochs, batch_size, rng
     return history
 
 
+def loop_shuffling_each_in_place(network, optimizer, X, Y, epochs, batch_size, rng):
+    rng.shuffle(X)
+    rng.shuffle(Y)  # another permutation: the rows lose their labels
+    return solved_loop(network, optimizer, X, Y, epochs, batch_size, rng)
+
+
 def loop_without_a_step(network, optimizer, X, Y, epochs, batch_size, rng):
     history = []
     for _ in range(epochs):
@@ -305,12 +337,6 @@ def loop_backward_of_the_loss_value(network, optimizer, X, Y, epochs, batch_size
             network.backward(value)
             optimizer.step(network)
     return [0.0] * epochs
-
-
-# The worked solution, with the two notebook names it uses bound as check_capstone binds them.
-solved_loop = types.FunctionType(train_network.__code__, {
-    **train_network.__globals__, "get_batches": S.get_batches,
-    "cross_entropy_loss": S.cross_entropy_loss})
 
 
 def loop_of_one_epoch(network, optimizer, X, Y, epochs, batch_size, rng):
@@ -339,6 +365,7 @@ class AdamOfScratchnnNetworks(S.Adam):
 @pytest.mark.parametrize("loop, replace, culprit, fragments", [
     (loop_shuffling_inputs_only, {}, "train_network",
      ["about chance", "one permutation"]),
+    (loop_shuffling_each_in_place, {}, "train_network", ["about chance"]),
     (loop_without_a_step, {}, "train_network",
      ["left every parameter unchanged", "optimizer.step(network)"]),
     (loop_backward_of_the_loss_value, {}, "train_network",
@@ -348,10 +375,12 @@ class AdamOfScratchnnNetworks(S.Adam):
     (loop_returning_nothing, {}, "train_network", ["returned None", "`return` statement"]),
     (train_network, {"optimizer": named("Adam", AdamOfScratchnnNetworks)}, "Adam",
      ["raised AttributeError", "has no attribute 'parameters'"]),
-], ids=["labels-not-shuffled", "no-step", "backward-of-value", "one-epoch", "returns-none",
-        "optimizer-needs-parameters"])
+], ids=["labels-not-shuffled", "shuffled-apart-in-place", "no-step", "backward-of-value",
+        "one-epoch", "returns-none", "optimizer-needs-parameters"])
 def test_a_part_that_breaks_the_run_is_named(data, loop, replace, culprit, fragments):
+    copies = [a.copy() for a in data]
     result = run(data, loop, **replace)
+    assert all(np.array_equal(a, b) for a, b in zip(data, copies, strict=True))
     assert result.status == "failed"
     assert f"{culprit} is the part to fix" in text(result), text(result)
     for fragment in fragments:

@@ -21,6 +21,7 @@ too, can be run with one of them replaced.
 from __future__ import annotations
 
 import functools
+import time
 import types
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -43,6 +44,7 @@ from .optim import check_optimizer
 TARGET = 0.95  # test accuracy to reach; the worked solutions reach 0.967-0.980 (seeds 0-9)
 HIDDEN, N_CLASSES = 64, 10
 EPOCHS, BATCH_SIZE = 15, 32
+SEARCH_SECONDS = 30  # at most this long looking for the part to fix (a run takes ~0.2 s)
 CHANCE = 0.2  # accuracy at or below this is "nothing learned" (chance is 0.1 on ten classes)
 
 # The learner's classes and functions are recognised by their notebook names.
@@ -323,6 +325,9 @@ def _history(check, history):
 def _train(parts, kinds, data, seed):
     """One seeded training run of ``parts``; never raises for the learner's code."""
     run = Run()
+    # Copies: a loop that shuffles X in place must not reorder the notebook's X_train, nor the
+    # data of the runs that follow.
+    data = tuple(np.array(a, copy=True) for a in data)
     result = run_check("training", _training_body, parts, kinds, data, seed, run, verbose=False)
     if result.messages:
         run.error, _, run.error_hint = result.messages[0].partition("\nHint: ")
@@ -395,7 +400,13 @@ def _diagnose(check, parts, kinds, data, seed, run):
         curve += f" Test accuracy {run.test_accuracy:.3f}."
     order = ["train_network", "optimizer", "MultiLayerNetwork", "LinearLayer", "activation",
              "init", "cross_entropy_loss", "one_hot", "get_batches"]
+    start = time.perf_counter()
     for name in order:
+        if time.perf_counter() - start > SEARCH_SECONDS:
+            check.stop(f"{symptom}.{curve} The runs with one part replaced by scratchnn's took "
+                       f"over {SEARCH_SECONDS} s, so the search for the part to fix stopped.",
+                       "is one of your parts slow (a Python loop over the entries of an "
+                       "array)? Compare each part with the chapter that introduced it.")
         swapped = _train(parts._replace(**{name: _reference(name, parts, kinds)}), kinds, data,
                          seed)
         if swapped.trains:
