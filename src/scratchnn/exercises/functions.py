@@ -274,7 +274,9 @@ def _softmax_body(check, fn):
     variants = [("each column was normalised: softmax works on each row (one sample), so sum "
                  "over axis=-1 with keepdims=True.", np.exp(x) / np.exp(x).sum(axis=0)),
                 ("the whole batch was normalised at once: divide each row by its own sum, "
-                 "e.sum(axis=-1, keepdims=True).", np.exp(x) / np.exp(x).sum())]
+                 "e.sum(axis=-1, keepdims=True).", np.exp(x) / np.exp(x).sum()),
+                ("exponentiate first: softmax(x) = e^x / sum(e^x), not x / sum(x).",
+                 x / x.sum(axis=-1, keepdims=True))]
     got = check.run(f"softmax(x) on inputs of shape {x.shape}", fn, x)
     if compare(check, got, ref.softmax(x), "softmax(x)", variants):
         check.ok(f"values on a batch of shape {x.shape}")
@@ -283,7 +285,8 @@ def _softmax_body(check, fn):
         hint = ("e^1000 overflows to inf and inf / inf is NaN. Subtract each row's maximum "
                 "first (x - x.max(axis=-1, keepdims=True)): softmax does not change and the "
                 "largest exponent becomes 0.")
-        if compare(check, got, ref.softmax(big), "softmax(x) at large inputs", hint=hint):
+        if compare(check, got, ref.softmax(big), "softmax(x) at large inputs",
+                   hint=hint if _overflowed(check, got) else None):
             check.ok("stable at inputs of +-1000")
 
     row = x[0].copy()
@@ -300,6 +303,8 @@ def _softmax_body(check, fn):
                  -np.outer(s, s)),
                 ("only the diagonal: the off-diagonal entries -s_i s_j are missing.", np.diag(s)),
                 ("the sign is flipped: J = diag(s) - s s^T.", np.outer(s, s) - np.diag(s)),
+                ("s s^T is the outer product np.outer(s, s), a (C, C) matrix; s @ s is one "
+                 "number.", np.diag(s) - s @ s),
                 ("this is only the diagonal, s (1 - s), as a vector: the Jacobian is the (C, C) "
                  "matrix diag(s) - s s^T.", s * (1 - s))]
     if compare(check, jac, ref.softmax(row, derivative=True), "the Jacobian", variants):

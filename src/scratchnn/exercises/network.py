@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..activations import sigmoid
-from ..gradient_check import gradcheck
 from ..layers import Layer, LinearLayer, ReLULayer, TanhLayer
 from ..losses import CrossEntropyLoss
 from ..network import MultiLayerNetwork
@@ -21,9 +20,11 @@ from ._core import (
     check_class,
     close,
     compare,
+    finite_difference_check,
     fmt,
     is_empty_body,
     mismatch,
+    narrowest_float,
     random_array,
     run_check,
 )
@@ -52,7 +53,11 @@ def _forward_propagation_body(check, fn):
                  "z = a @ W + b is returned as it is.", run(sigmoid, sigmoid)),
                 ("apply the activation after every hidden layer: a = activation(a @ W + b).",
                  run(identity, identity)),
-                ("the biases are missing: z = a @ W + b.", run(sigmoid, identity, bias=False))]
+                ("the biases are missing: z = a @ W + b.", run(sigmoid, identity, bias=False)),
+                ("the activation comes after the bias is added: a = activation(a @ W + b), "
+                 "not activation(a @ W) + b.", _bias_after(x, weights, biases)),
+                ("the output layer must have no activation, and the hidden ones must: the "
+                 "activation was applied to the last layer only.", run(identity, sigmoid))]
     shapes = (f"x is {x.shape} and the weights are {[w.shape for w in weights]}: "
               "each layer computes a @ W (batch, n_in) @ (n_in, n_out), not W @ a.")
     got = check.run(f"forward_propagation(x, weights, biases, sigmoid) with x of shape {x.shape} "
@@ -60,6 +65,13 @@ def _forward_propagation_body(check, fn):
                     hint=lambda exc: shapes if "matmul" in str(exc) else None)
     if compare(check, got, expected, "the output", variants):
         check.ok(f"a {sizes} network on a batch of {len(x)}: sigmoid hidden layers, linear output")
+
+
+def _bias_after(x, weights, biases):
+    a = x
+    for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        a = a @ W + b if i == len(weights) - 1 else sigmoid(a @ W) + b
+    return a
 
 
 def check_forward_propagation(fn, *, verbose=True):
@@ -124,6 +136,8 @@ def _network_body(check, cls):
     x = random_array((5, 4), 22)
     out = check.run(f"forward(X) with X of shape {x.shape}", net.forward, x,
                     hint=lambda exc: _forward_hint(log, x))
+    # A network that casts what it passes on (x.astype(np.float32)) is judged at that precision.
+    check.low_precision(narrowest_float(out, *(arr for _, _, arr in log)), cls.__name__)
     _check_forward_calls(check, _calls(log, "forward"), ref, x)
     if compare(check, out, ref.forward(x), "forward(X)"):
         check.ok("forward: each layer applied to the previous layer's output")
@@ -134,6 +148,7 @@ def _network_body(check, cls):
                    returns=False, hint=lambda exc: _backward_hint(log, grad))
     expected_dx = ref.backward(grad)
     calls = _calls(log, "backward")
+    check.low_precision(narrowest_float(dx, *(arr for _, arr in calls)), cls.__name__)
     if not calls and dx is None and is_empty_body(net.backward):
         check.not_implemented("backward(grad): the body is still empty.")
     _check_backward_calls(check, calls, ref, grad)
@@ -152,9 +167,9 @@ def _network_body(check, cls):
 
     _network_update(check, net, spies, ref)
     if not check.messages:
-        result = check.run("the finite-difference gradient check", gradcheck, net, x)
-        if check.expect(None if result.passed else f"gradient check of dL/dX failed:\n{result}"):
-            check.ok(f"finite-difference check of dL/dX (relative error {result.worst:.1e})")
+        finite_difference_check(check, net, x, what="dL/dX",
+                                blame="backward must return what the first layer's backward "
+                                      "returns, for the input forward was last given.")
 
 
 _FEED_FORWARD = "feed each layer the previous layer's output: x = layer.forward(x)."
@@ -190,7 +205,7 @@ def _check_forward_calls(check, calls, ref, x):
                    "x = layer.forward(x).")
     a = x
     for (index, got), layer in zip(calls, ref.layers, strict=True):
-        if not close(got, a):
+        if not close(got, a, check.rtol, check.atol):
             check.stop(f"layers[{index}] was given the wrong input in forward.",
                        _FEED_FORWARD if close(got, x) else None)
         a = layer.forward(a)
@@ -207,7 +222,7 @@ def _check_backward_calls(check, calls, ref, grad):
                    hint)
     g = grad
     for index, got in calls:
-        if not close(got, g):
+        if not close(got, g, check.rtol, check.atol):
             check.stop(f"layers[{index}].backward was given the wrong gradient.",
                        _FEED_BACKWARD if close(got, grad) else None)
         g = ref.layers[index].backward(g)

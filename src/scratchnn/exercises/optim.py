@@ -17,6 +17,7 @@ from ._core import (
     check_class,
     check_kind,
     close,
+    fmt,
     is_empty_body,
     mismatch,
     run_check,
@@ -56,40 +57,74 @@ def _momentum(lr, mu, *, ascent=False, old_sign=1.0, dampen=False, keep=True):
     return update
 
 
-def _rmsprop(lr, alpha, eps, *, eps_inside=False, ema=True, root=True, keep=True):
+def _nesterov(lr, mu):
+    def update(p, g, s, t):
+        v = s["v"] = mu * s.get("v", 0.0) + g
+        return p - lr * (g + mu * v)
+
+    return update
+
+
+def _rmsprop(lr, alpha, eps, *, eps_inside=False, ema=True, root=True, keep=True, square=True,
+             swapped=False, eps_after=False):
     def update(p, g, s, t):
         sq = s.get("s", 0.0) if keep else 0.0
-        sq = s["s"] = alpha * sq + ((1 - alpha) if ema else 1.0) * g * g
+        new = g * g if square else g
+        if swapped:
+            sq = s["s"] = (1 - alpha) * sq + alpha * new
+        else:
+            sq = s["s"] = alpha * sq + ((1 - alpha) if ema else 1.0) * new
         if not root:
             return p - lr * g / (sq + eps)
+        if eps_after:
+            return p - (lr * g / np.sqrt(sq) + eps)
         return p - lr * g / (np.sqrt(sq + eps) if eps_inside else np.sqrt(sq) + eps)
 
     return update
 
 
 def _adam(lr, betas, eps, *, correct_m=True, correct_v=True, eps_inside=False, t_fixed=False,
-          store_hat=False, keep=True):
+          store_hat=False, keep=True, power_outside=False, square=True, swapped=False,
+          eps_after=False, b1_for_v=False):
     b1, b2 = betas
 
     def update(p, g, s, t):
         t = 1 if t_fixed else t
         m = s.get("m", 0.0) if keep else 0.0
         v = s.get("v", 0.0) if keep else 0.0
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        m_hat = m / (1 - b1**t) if correct_m else m
-        v_hat = v / (1 - b2**t) if correct_v else v
+        new = g * g if square else g
+        if swapped:
+            m, v = (1 - b1) * m + b1 * g, (1 - b2) * v + b2 * new
+        else:
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * new
+        c1, c2 = ((1 - b1) ** t, (1 - b2) ** t) if power_outside else (1 - b1**t, 1 - b2**t)
+        if b1_for_v:
+            c2 = c1
+        m_hat = m / c1 if correct_m else m
+        v_hat = v / c2 if correct_v else v
         s["m"], s["v"] = (m_hat, v_hat) if store_hat else (m, v)
+        if eps_after:
+            return p - (lr * m_hat / np.sqrt(v_hat) + eps)
         denominator = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
         return p - lr * m_hat / denominator
 
     return update
 
 
+def _per_parameter_clock(t, i, n):
+    """t counted up once per parameter (self.t += 1 inside the loop over parameters)."""
+    return (t - 1) * n + i + 1
+
+
 def _uphill(rule):
     """``rule`` with the step's sign flipped."""
     return lambda p, g, s, t: 2 * p - rule(p, g, s, t)
 
+
+_SQUARE = ("the running average is of the squared gradient: {}. Averaging g itself lets it go "
+           "negative, and its square root is NaN.")
+_SWAPPED = ("the two weights are swapped: the old average keeps the large weight, {}.")
+_PRECEDENCE = ("eps was added to the step instead of the denominator: {}, with the parentheses.")
 
 _UPHILL = ("the parameters moved up the gradient: the update subtracts, p -= lr * (direction), "
            "because the gradient points towards a larger loss.")
@@ -103,7 +138,9 @@ def _mistakes(kind, hp):
                 ("the learning rate is missing: p -= lr * g.", lambda p, g, s, t: p - g)]
     if kind == "momentum":
         mu = hp["momentum"]
-        return [("momentum sign error: with v = momentum * v + g the step is p -= lr * v (or, "
+        return [("this is Nesterov momentum (p -= lr * (g + momentum * v)); plain momentum steps "
+                 "by the velocity itself, p -= lr * v.", _nesterov(lr, mu)),
+                ("momentum sign error: with v = momentum * v + g the step is p -= lr * v (or, "
                  "with v = momentum * v - lr * g, it is p += v).", _momentum(lr, mu, ascent=True)),
                 ("momentum sign error: the old velocity is added, v = momentum * v + g.",
                  _momentum(lr, mu, old_sign=-1.0)),
@@ -120,7 +157,13 @@ def _mistakes(kind, hp):
                 ("divide by the square root of s: g / (np.sqrt(s) + eps).",
                  _rmsprop(lr, alpha, eps, root=False)),
                 (_NOT_KEPT, _rmsprop(lr, alpha, eps, keep=False)),
-                (_UPHILL, _uphill(_rmsprop(lr, alpha, eps)))]
+                (_UPHILL, _uphill(_rmsprop(lr, alpha, eps))),
+                (_SQUARE.format("s = alpha * s + (1 - alpha) * g ** 2"),
+                 _rmsprop(lr, alpha, eps, square=False)),
+                (_SWAPPED.format("s = alpha * s + (1 - alpha) * g ** 2"),
+                 _rmsprop(lr, alpha, eps, swapped=True)),
+                (_PRECEDENCE.format("g / (np.sqrt(s) + eps)"),
+                 _rmsprop(lr, alpha, eps, eps_after=True))]
     betas, eps = hp["betas"], hp["eps"]
     return [("missing bias correction in Adam: m and v start at 0, so divide them by "
              "(1 - b1 ** t) and (1 - b2 ** t) before the update.", _adam(lr, betas, eps,
@@ -137,21 +180,51 @@ def _mistakes(kind, hp):
             ("keep m and v themselves between steps, not the corrected m_hat and v_hat.",
              _adam(lr, betas, eps, store_hat=True)),
             (_NOT_KEPT, _adam(lr, betas, eps, keep=False)),
-            (_UPHILL, _uphill(_adam(lr, betas, eps)))]
+            (_UPHILL, _uphill(_adam(lr, betas, eps))),
+            ("the bias correction is 1 - b1 ** t (the power of b1, then 1 minus it), not "
+             "(1 - b1) ** t: m_hat = m / (1 - b1 ** t), v_hat = v / (1 - b2 ** t).",
+             _adam(lr, betas, eps, power_outside=True)),
+            ("v's bias correction uses b2: v_hat = v / (1 - b2 ** t), not 1 - b1 ** t.",
+             _adam(lr, betas, eps, b1_for_v=True)),
+            (_SQUARE.format("v = b2 * v + (1 - b2) * g ** 2"), _adam(lr, betas, eps, square=False)),
+            (_SWAPPED.format("m = b1 * m + (1 - b1) * g, v = b2 * v + (1 - b2) * g ** 2"),
+             _adam(lr, betas, eps, swapped=True)),
+            (_PRECEDENCE.format("m_hat / (np.sqrt(v_hat) + eps)"),
+             _adam(lr, betas, eps, eps_after=True)),
+            ("t counts steps, not parameters: add 1 to t once per step(), before the loop over "
+             "the parameters (or keep one t per parameter).",
+             _adam(lr, betas, eps), _per_parameter_clock)]
 
 
-def _simulate(rule, start, grads, steps):
-    """Each parameter after ``steps`` updates by ``rule``, from ``start`` with ``grads[t]``."""
+def _simulate(rule, start, grads, steps, clock=None):
+    """Each parameter after ``steps`` updates by ``rule``, from ``start`` with ``grads[t]``;
+    ``clock(t, i, n)`` is the t parameter i of n sees at step t (t itself by default)."""
     out = []
     for i, p in enumerate(start):
         state = {}
         for t in range(1, steps + 1):
-            p = rule(p, grads[t - 1][i], state, t)
+            p = rule(p, grads[t - 1][i], state, clock(t, i, len(start)) if clock else t)
         out.append(p)
     return out
 
 
+def _same(got, expected):
+    """``close``, but NaN matches NaN: a mistake that gives NaN (the root of a negative
+    average) is recognised by giving NaN in the same places."""
+    return all(np.shape(g) == np.shape(e) and np.allclose(g, e, rtol=1e-5, atol=1e-7,
+                                                          equal_nan=True)
+               for g, e in zip(got, expected, strict=True))
+
+
 # -- the check ------------------------------------------------------------------------------------
+def _step_hint(exc):
+    if "broadcast" in str(exc):
+        return ("one parameter's memory was used for another of a different shape: keep it per "
+                "parameter, keyed by (layer index, name) or id(p). A name alone ('W') is shared "
+                "by every layer, a layer index alone by its W and b.")
+    return None
+
+
 def _network():
     return MultiLayerNetwork.from_sizes([3, 4, 2], activation="tanh", rng=30, dtype=np.float64)
 
@@ -192,7 +265,7 @@ def _optimizer_body(check, cls, kind):
         _set_grads(net, grads[t - 1])
         _set_grads(ref_net, grads[t - 1])
         before = _params(net)
-        check.run(f"step(network) (step {t})", opt.step, net, returns=False)
+        check.run(f"step(network) (step {t})", opt.step, net, returns=False, hint=_step_hint)
         ref.step(ref_net)
         got, want = _params(net), _params(ref_net)
         for (layer, name, _), g in zip(net.parameters(), grads[t - 1], strict=True):
@@ -219,17 +292,45 @@ def _optimizer_body(check, cls, kind):
 def _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads):
     i = next(i for i, (g, w) in enumerate(zip(got, want, strict=True)) if not close(g, w))
     problem = mismatch(got[i], want[i], f"after step {t}, {names[i]}")
-    for hint, mistake in _mistakes(kind, hp):
+    for hint, mistake, *clock in _mistakes(kind, hp):
         with np.errstate(all="ignore"):
-            if all(close(g, m) for g, m in zip(got, _simulate(mistake, start, grads, t),
-                                                strict=True)):
+            if _same(got, _simulate(mistake, start, grads, t, *clock)):
                 check.stop(problem, hint)
+    if t == 1:
+        _first_step(check, kind, hp, problem, start, got, want, grads)
     if not np.isfinite(got[i]).all() and kind == "adam":
         check.stop(problem, "1 - b1 ** t is 0 at t = 0: count the step (t += 1) before the bias "
                    "correction, so that t = 1 at the first step.")
     close_enough = close(got[i], want[i], rtol=1e-2, atol=1e-6)
     check.stop(problem + (" The values are close but differ." if close_enough else ""),
                f"{kind}'s update is: {rule}.")
+
+
+def _first_step(check, kind, hp, problem, start, got, want, grads):
+    """Name a first step that is scratchnn's scaled (another learning rate) or that used its
+    own eps instead of the one it was given."""
+    step = np.concatenate([(g - s).ravel() for g, s in zip(got, start, strict=True)])
+    ref = np.concatenate([(w - s).ravel() for w, s in zip(want, start, strict=True)])
+    with np.errstate(all="ignore"):
+        scale = float(step @ ref / (ref @ ref))
+    if np.isfinite(scale) and np.allclose(step, scale * ref, rtol=1e-4, atol=1e-12):
+        check.stop(problem, f"the first step is {fmt(scale)} times the expected one: step with "
+                   f"the learning rate the optimizer was created with (self.lr, here "
+                   f"lr={hp['lr']}), not another.")
+    if kind not in ("rmsprop", "adam"):
+        return
+    # At step 1 both divide lr * g by sqrt(g^2) + eps (RMSProp's s is (1 - alpha) g^2):
+    # solve for the learner's eps on the small gradients, where it matters.
+    g = np.concatenate([a.ravel() for a in grads[0]])
+    root = np.abs(g) * (np.sqrt(1 - hp["alpha"]) if kind == "rmsprop" else 1.0)
+    small = np.abs(g) < 1e-3
+    with np.errstate(all="ignore"):
+        eps = np.median((-hp["lr"] * g / step - root)[small])
+    rule = (_rmsprop(hp["lr"], hp["alpha"], eps) if kind == "rmsprop"
+            else _adam(hp["lr"], hp["betas"], eps))
+    if np.isfinite(eps) and eps > 0 and _same(got, _simulate(rule, start, grads, 1)):
+        check.stop(problem, f"the update uses eps = {fmt(eps)}, not the eps it was given "
+                   f"(eps={hp['eps']}): keep the argument (self.eps = eps) and use it.")
 
 
 def check_optimizer(cls, kind, *, verbose=True):
