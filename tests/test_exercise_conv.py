@@ -204,7 +204,38 @@ def im2col_in_place(x, k, s=1, p=0):
     return cols
 
 
+def im2col_channels_not_moved(x, k, s=1, p=0):
+    N, C, Ho, Wo = sizes(x, k, s, p)
+    xp = pad(x, p)
+    cols = np.empty((C, k, k, N, Ho, Wo))
+    for u in range(k):
+        for v in range(k):
+            cols[:, u, v] = xp[:, :, u:u + s * Ho:s, v:v + s * Wo:s]  # (N, C, ..) into (C, N, ..)
+    return cols.reshape(C * k * k, -1)
+
+
+def im2col_past_the_edge(x, k, s=1, p=0):
+    N, C, H, W = x.shape
+    xp = pad(x, p)
+    Ho, Wo = (H + 2 * p - k) // s + 2, (W + 2 * p - k) // s + 2
+    cols = []
+    for n in range(N):
+        for i in range(Ho):
+            for j in range(Wo):
+                cols.append([xp[n, c, s * i + u, s * j + v] for c in range(C) for u in range(k)
+                             for v in range(k)])
+    return np.array(cols).T
+
+
+def im2col_reshape_count(x, k, s=1, p=0):
+    N, C, Ho, Wo = sizes(x, k, s, p)
+    return windows(x, k, s, p)[..., :-1, :].reshape(C * k * k, N * Ho * Wo)
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (im2col_channels_not_moved, ["raised ValueError", ".transpose(1, 0, 2, 3) makes it"]),
+    (im2col_past_the_edge, ["raised IndexError", "an index ran past the (padded) image"]),
+    (im2col_reshape_count, ["cannot reshape", "compare the number of windows"]),
     (im2col_flipped, ["the kernel flipped"]),
     (im2col_no_stride, ["has shape", "the stride is ignored"]),
     (im2col_pad_all_axes, ["np.pad(x, p) pads every axis"]),
@@ -339,6 +370,15 @@ def conv_height_width_swapped(x, W, b, stride=1, padding=0):
     return np.zeros((N, len(W), Ho, Wo))  # the shape alone is judged first
 
 
+def conv_bias_in_inner_loop(x, W, b, stride=1, padding=0):
+    C, k = x.shape[1], W.shape[2]
+    return sol.conv2d_forward(x, W, b * C * k * k, stride, padding)
+
+
+def conv_ignores_padding(x, W, b, stride=1, padding=0):
+    return sol.conv2d_forward(x, W, b, stride, 0)
+
+
 def conv_relu(x, W, b, stride=1, padding=0):
     return np.maximum(sol.conv2d_forward(x, W, b, stride, padding), 0)
 
@@ -374,6 +414,8 @@ def conv_in_float32(x, W, b, stride=1, padding=0):
     (conv_one_too_many, ["one output row and column too many"]),
     (conv_height_width_swapped, ["height and width are swapped"]),
     (conv_relu, ["went through a ReLU"]),
+    (conv_bias_in_inner_loop, ["the bias was added 27 times, once per product"]),
+    (conv_ignores_padding, ["leaves the padding out"]),
     (conv_bias_broadcast_error, ["raised ValueError", "b[None, :, None, None]"]),
     (conv_channels_last, ["the filters are the last axis"]),
     (conv_transposed_kernel, ["the kernel is transposed"]),
@@ -434,6 +476,10 @@ def pool_across_channels(x, kernel_size, stride=None):
     return pool_sliding(x, kernel_size, stride).max(axis=1)
 
 
+def pool_whole_image(x, kernel_size, stride=None):
+    return x.max(axis=(2, 3))
+
+
 def pool_min(x, kernel_size, stride=None):
     return -pool_sliding(-x, kernel_size, stride)
 
@@ -445,6 +491,7 @@ def pool_min(x, kernel_size, stride=None):
     (pool_ceil, ["rounded up"]),
     (pool_across_channels, ["across channels"]),
     (pool_min, ["the smallest value"]),
+    (pool_whole_image, ["the maximum of each whole image"]),
 ])
 def test_max_pool2d_names_the_usual_mistakes(fn, fragments):
     assert_fails_with(check_max_pool2d(fn, verbose=False), *fragments)

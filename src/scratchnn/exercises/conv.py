@@ -80,6 +80,25 @@ def reference_conv(x, W, b, stride, padding):
     return layer.forward(np.asarray(x, dtype=np.float64))
 
 
+def window_error_hint(exc):
+    """Advice on the exceptions that windows of the wrong size or shape raise."""
+    text = str(exc)
+    if isinstance(exc, IndexError) and "out of bounds" in text:
+        return ("an index ran past the (padded) image: the window of output (i, j) covers rows "
+                "s*i to s*i + k - 1, and with Ho = (H + 2p - k) // s + 1 outputs the last window "
+                "still fits. Pad x before indexing it.")
+    if "cannot reshape" in text:
+        return ("the array does not hold the values the new shape asks for: compare the number "
+                "of windows your slices or loops produce with Ho = (H + 2p - k) // s + 1 and "
+                "Wo = (W + 2p - k) // s + 1.")
+    if "broadcast" in text:
+        return ("arrays of different shapes met; print both. A slice x_pad[:, :, u:u + s*Ho:s, "
+                "v:v + s*Wo:s] is (N, C, Ho, Wo) (.transpose(1, 0, 2, 3) makes it (C, N, Ho, Wo)), "
+                "one window x_pad[n, :, rows, columns] is (C, k, k), and a slice that runs past "
+                "the edge comes out shorter than asked.")
+    return None
+
+
 def _kept(check, before, after, what, hint):
     """End the check when the learner's code changed an input (``before`` is its copy): every
     later case would repeat it, and the values are judged on an input the caller never gave."""
@@ -204,7 +223,7 @@ def _im2col_case(check, fn, x, k, s, p):
     """The layout ``fn`` used on this case (None when its result has no valid layout)."""
     what = f"im2col(x, {k}, {s}, {p})"
     before = x.copy()
-    got = check.run(f"{what} with x of shape {x.shape}", fn, x, k, s, p)
+    got = check.run(f"{what} with x of shape {x.shape}", fn, x, k, s, p, hint=window_error_hint)
     _kept(check, before, x, "the input x", "im2col must not change x: pad a copy "
               "(np.pad returns a new array).")
     x = before  # judged on the input it was given
@@ -324,11 +343,16 @@ def _conv_shape_hint(shape, x, W, s, p):
     return None
 
 
-def _bias_hint(exc):
-    if "broadcast" in str(exc):
-        return ("b has shape (F,), one value per filter: add it as b[None, :, None, None] (or "
-                "b.reshape(1, F, 1, 1)) so that each goes on every pixel of its own output map.")
-    return None
+def _conv_error_hint(n_filters):
+    """Advice on an exception in conv2d_forward: a bias of the wrong shape, or any window error."""
+    def hint(exc):
+        text = str(exc).replace(" ", "")
+        if "broadcast" in text and any(f"({n_filters},{rest})" in text for rest in ("", "1")):
+            return ("b has shape (F,), one value per filter: add it as b[None, :, None, None] (or "
+                    "b.reshape(1, F, 1, 1)) so that each goes on every pixel of its own output "
+                    "map.")
+        return window_error_hint(exc)
+    return hint
 
 
 def _conv_case(check, fn, x, W, b, s, p, rtol=1e-6):
@@ -336,7 +360,7 @@ def _conv_case(check, fn, x, W, b, s, p, rtol=1e-6):
     what = f"conv2d_forward(x, W, b, {s}, {p})"
     copies = [a.copy() for a in (x, W, b)]
     got = check.run(f"{what} with x of shape {x.shape}, W of shape {W.shape}", fn, x, W, b, s, p,
-                    hint=_bias_hint)
+                    hint=_conv_error_hint(len(W)))
     for before, after, name in zip(copies, (x, W, b), ("x", "W", "b"), strict=True):
         _kept(check, before, after, f"the input {name}",
                   "conv2d_forward must not change its inputs: pad a copy of x.")
@@ -397,6 +421,9 @@ def _pool_shape_hint(shape, x, k, s):
     N, C, H, W = x.shape
     if len(shape) == 3 and shape[0] == N:
         return "the maximum was taken across channels too: pool each channel on its own."
+    if shape == (N, C):
+        return ("this is the maximum of each whole image: take the maximum of each k x k "
+                "window, moved by the stride.")
     if len(shape) == 4 and shape[:2] == (N, C):
         for hint, hw in _size_hints(H, W, k, s, 0, _POOL_STRIDE):
             if shape[2:] == hw:
@@ -404,12 +431,12 @@ def _pool_shape_hint(shape, x, k, s):
     return None
 
 
-def _reshape_hint(exc):
+def _pool_error_hint(exc):
     if "reshape" in str(exc):
         return ("x.reshape(N, C, H // k, k, W // k, k) only works when k divides H and W and "
                 "stride == k: take one strided slice per kernel offset instead, "
                 "x[:, :, u:u + s*(Ho - 1) + 1:s, v:v + s*(Wo - 1) + 1:s].")
-    return None
+    return window_error_hint(exc)
 
 
 def _max_pool_body(check, fn):
@@ -419,7 +446,7 @@ def _max_pool_body(check, fn):
         what = f"max_pool2d(x, {', '.join(map(str, _pool_args(k, s)))})"
         before = x.copy()
         got = check.run(f"{what} with x of shape {x.shape}", fn, x, *_pool_args(k, s),
-                        hint=_reshape_hint)
+                        hint=_pool_error_hint)
         _kept(check, before, x, "the input x", "max_pool2d must not change x.")
         x = before
         expected = MaxPool2D(k, stride).forward(x)
@@ -515,7 +542,7 @@ def _max_pool_backward_body(check, fn):
         what = f"max_pool2d_backward(x, grad_out, {', '.join(map(str, _pool_args(k, s)))})"
         copies = (x.copy(), g.copy())
         got = check.run(f"{what} with x of shape {x.shape}", fn, x, g, *_pool_args(k, s),
-                        hint=_reshape_hint)
+                        hint=_pool_error_hint)
         _kept(check, copies[0], x, "the input x", "max_pool2d_backward must not change x.")
         _kept(check, copies[1], g, "grad_out", "max_pool2d_backward must not change "
                   "grad_out: the caller still holds it.")
@@ -532,7 +559,7 @@ def _max_pool_backward_body(check, fn):
     x[1, 1, 2:, 4:] = [[1.5, 0.0], [0.0, 1.5]]
     g = random_array((2, 2, 2, 3), 61)
     got = check.run(f"max_pool2d_backward(x, grad_out, 2) with tied maxima in x of shape "
-                    f"{x.shape}", fn, x.copy(), g.copy(), 2)
+                    f"{x.shape}", fn, x.copy(), g.copy(), 2, hint=_pool_error_hint)
     dx = as_numbers(got)
     if dx is None or dx.shape != x.shape:
         check.stop(mismatch(got, x, "max_pool2d_backward(x, grad_out, 2)", on="tied maxima"))
