@@ -316,6 +316,22 @@ def loop_shuffling_each_in_place(network, optimizer, X, Y, epochs, batch_size, r
     return solved_loop(network, optimizer, X, Y, epochs, batch_size, rng)
 
 
+def loop_scaling_the_gradient(network, optimizer, X, Y, epochs, batch_size, rng):
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        losses = []
+        for xb, yb in zip(S.get_batches(X[order], batch_size),
+                          S.get_batches(Y[order], batch_size), strict=True):
+            logits = network.forward(xb)
+            losses.append(S.cross_entropy_loss(yb, logits))
+            # Undoes the loss's division by the batch size, and more.
+            network.backward(S.cross_entropy_loss(yb, logits, derivative=True) * 10 * len(xb))
+            optimizer.step(network)
+        history.append(np.mean(losses))
+    return history
+
+
 def loop_without_a_step(network, optimizer, X, Y, epochs, batch_size, rng):
     history = []
     for _ in range(epochs):
@@ -364,8 +380,10 @@ class AdamOfScratchnnNetworks(S.Adam):
 
 @pytest.mark.parametrize("loop, replace, culprit, fragments", [
     (loop_shuffling_inputs_only, {}, "train_network",
-     ["about chance", "one permutation"]),
+     ["about chance", "about ln 10", "one permutation"]),
     (loop_shuffling_each_in_place, {}, "train_network", ["about chance"]),
+    (loop_scaling_the_gradient, {"optimizer": S.Momentum}, "train_network",
+     ["the training loss grew", "already divided by the batch size"]),
     (loop_without_a_step, {}, "train_network",
      ["left every parameter unchanged", "optimizer.step(network)"]),
     (loop_backward_of_the_loss_value, {}, "train_network",
@@ -375,7 +393,8 @@ class AdamOfScratchnnNetworks(S.Adam):
     (loop_returning_nothing, {}, "train_network", ["returned None", "`return` statement"]),
     (train_network, {"optimizer": named("Adam", AdamOfScratchnnNetworks)}, "Adam",
      ["raised AttributeError", "has no attribute 'parameters'"]),
-], ids=["labels-not-shuffled", "shuffled-apart-in-place", "no-step", "backward-of-value",
+], ids=["labels-not-shuffled", "shuffled-apart-in-place", "diverging",
+        "no-step", "backward-of-value",
         "one-epoch", "returns-none", "optimizer-needs-parameters"])
 def test_a_part_that_breaks_the_run_is_named(data, loop, replace, culprit, fragments):
     copies = [a.copy() for a in data]

@@ -45,6 +45,7 @@ TARGET = 0.95  # test accuracy to reach; the worked solutions reach 0.967-0.980 
 HIDDEN, N_CLASSES = 64, 10
 EPOCHS, BATCH_SIZE = 15, 32
 SEARCH_SECONDS = 30  # at most this long looking for the part to fix (a run takes ~0.2 s)
+UNIFORM_LOSS = float(np.log(N_CLASSES))  # the cross-entropy of predicting 1/10 for every class
 CHANCE = 0.2  # accuracy at or below this is "nothing learned" (chance is 0.1 on ten classes)
 
 # The learner's classes and functions are recognised by their notebook names.
@@ -342,32 +343,51 @@ def _curve(values):
 
 
 def _symptom(run):
+    """(kind, sentence): what went wrong in ``run``, the first that applies of "error",
+    "unchanged", "not finite", "diverged", "unpaired" (chance, at the loss of a uniform guess),
+    "chance", "flat", "overfit" and "low"."""
     if run.error is not None:
-        return run.error.rstrip(".")
+        return "error", run.error.rstrip(".")
     if not run.changed:
-        return "training left every parameter unchanged"
+        return "unchanged", "training left every parameter unchanged"
     if not run.finite:
-        return "the loss or the network's outputs became infinite or NaN"
+        return "not finite", "the loss or the network's outputs became infinite or NaN"
+    if run.final_loss > 1.5 * max(run.initial_loss, UNIFORM_LOSS):
+        return "diverged", (f"the training loss grew from {fmt(run.initial_loss)} to "
+                            f"{fmt(run.final_loss)}")
     if run.test_accuracy <= CHANCE:
-        return (f"the network learned nothing: test accuracy {run.test_accuracy:.3f}, about "
-                "chance (0.1)")
+        kind = "unpaired" if abs(run.final_loss - UNIFORM_LOSS) < 0.2 else "chance"
+        return kind, (f"the network learned nothing: test accuracy {run.test_accuracy:.3f}, "
+                      f"about chance (0.1), and a training loss of {fmt(run.final_loss)}, "
+                      f"about ln 10 = {UNIFORM_LOSS:.3f}, that of a uniform guess"
+                      if kind == "unpaired" else
+                      f"the network learned nothing: test accuracy {run.test_accuracy:.3f}, "
+                      "about chance (0.1)")
     if run.final_loss >= run.initial_loss:
-        return (f"the training loss did not fall (from {fmt(run.initial_loss)} to "
-                f"{fmt(run.final_loss)})")
+        return "flat", (f"the training loss did not fall (from {fmt(run.initial_loss)} to "
+                        f"{fmt(run.final_loss)})")
     if run.train_accuracy >= TARGET + 0.03:
-        return (f"training accuracy {run.train_accuracy:.3f} but test accuracy "
-                f"{run.test_accuracy:.3f}: the network fits the training digits and not new ones")
-    return f"test accuracy {run.test_accuracy:.3f}, below {TARGET}"
+        return "overfit", (f"training accuracy {run.train_accuracy:.3f} but test accuracy "
+                           f"{run.test_accuracy:.3f}: the network fits the training digits "
+                           "and not new ones")
+    return "low", f"test accuracy {run.test_accuracy:.3f}, below {TARGET}"
 
 
-def _hint(name, label, run):
-    """How ``name``'s part (the culprit) typically causes this run's symptom."""
+_TOO_LARGE = ("the steps are too large: give network.backward the gradient "
+              "cross_entropy_loss(yb, logits, derivative=True) as it is (it is already divided "
+              "by the batch size), and call optimizer.step(network) once per batch.")
+
+
+def _hint(name, label, run, kind):
+    """How ``name``'s part (the culprit) typically causes a run's symptom ``kind``."""
     if run.error_hint is not None:
         return run.error_hint
     if name == "train_network":
-        if not run.changed:
-            return ("after network.backward(...), call optimizer.step(network) on every batch.")
-        if run.test_accuracy is not None and run.test_accuracy <= CHANCE:
+        if kind == "unchanged":
+            return "after network.backward(...), call optimizer.step(network) on every batch."
+        if kind in ("diverged", "not finite"):
+            return _TOO_LARGE
+        if kind == "unpaired":
             return ("shuffle the inputs and the labels with one permutation: order = "
                     "rng.permutation(len(X)), then X[order] and Y[order] (a row of X must keep "
                     "its label).")
@@ -375,7 +395,7 @@ def _hint(name, label, run):
                 "yb, logits, derivative=True)); optimizer.step(network); and every epoch covers "
                 "the whole shuffled training set.")
     if name == "optimizer":
-        if not run.changed:
+        if kind == "unchanged":
             return ("step must change every layer.params[name] in place (p -= ...): `p = p - ...`"
                     " only rebinds a local name.")
         return (f"{label}.step passed its check on scratchnn's network: does it use anything "
@@ -386,7 +406,8 @@ def _hint(name, label, run):
                 "objects themselves, in order.")
     if name == "LinearLayer":
         return (f"{label} passed its check but does not learn in a network: do forward and "
-                "update_params use the arrays in self.params (the optimizer changes those)?")
+                "backward use the arrays in self.params and self.grads (the optimizer reads and "
+                "changes those)?")
     if name == "init":
         return f"{label}'s scale: too large and the activations explode, too small and they vanish."
     return f"{label} passed its own check but differs from scratchnn's where training needs it."
@@ -394,7 +415,7 @@ def _hint(name, label, run):
 
 def _diagnose(check, parts, kinds, data, seed, run):
     """Name the part whose replacement by scratchnn's makes the run train; stops the check."""
-    symptom = _symptom(run)
+    kind, symptom = _symptom(run)
     curve = f" Losses by epoch: {_curve(run.history)}." if run.history else ""
     if run.test_accuracy is not None and "test accuracy" not in symptom:
         curve += f" Test accuracy {run.test_accuracy:.3f}."
@@ -414,7 +435,7 @@ def _diagnose(check, parts, kinds, data, seed, run):
             check.stop(f"{symptom}.{curve} With scratchnn's version of {label} in place of yours "
                        f"(and everything else yours), the same run reaches test accuracy "
                        f"{swapped.test_accuracy:.3f}: {label} is the part to fix.",
-                       _hint(name, label, run))
+                       _hint(name, label, run, kind))
     check.stop(f"{symptom}.{curve} No single part, replaced by scratchnn's, makes the run train: "
                "more than one part is wrong.", "compare each part with the chapter that "
                "introduced it; start with train_network.")
