@@ -58,7 +58,8 @@ TUTORIAL = [
     edge_filter = np.array([[[[-1.0, 0.0, 1.0]] * 3]])      # (F=1, C=1, 3, 3)
     print("image:\\n", edge_image[0, 0])
     print("filter:\\n", edge_filter[0, 0])
-    print("output (no padding, stride 1):\\n", conv2d_loops(edge_image, edge_filter, np.zeros(1))[0, 0])
+    edges = conv2d_loops(edge_image, edge_filter, np.zeros(1))
+    print("output (no padding, stride 1):\\n", edges[0, 0])
     for stride, padding in [(1, 0), (1, 1), (2, 0), (2, 1)]:
         out = conv2d_loops(edge_image, edge_filter, np.zeros(1), stride, padding)
         layer = Conv2D(1, 1, 3, stride=stride, padding=padding)
@@ -140,7 +141,7 @@ TUTORIAL = [
     """),
     code("""
     def col2im(dcols, x_shape, k, stride=1, padding=0):
-        \"\"\"The adjoint of im2col: (C k k, N Ho Wo) -> (N, C, H, W), summing overlapping windows.\"\"\"
+        \"\"\"(C k k, N Ho Wo) -> (N, C, H, W): each column added back onto its window.\"\"\"
         N, C, H, Wd = x_shape
         Ho, Wo = (H + 2 * padding - k) // stride + 1, (Wd + 2 * padding - k) // stride + 1
         dcols = dcols.reshape(C, k, k, N, Ho, Wo)
@@ -171,7 +172,7 @@ TUTORIAL = [
     $4 \times 4$, and a feature found anywhere in a window survives a shift inside it. Backward,
     average pooling spreads each window's gradient evenly, $g / k^2$ per pixel. Max pooling
     sends all of it to the one pixel that held the maximum: the others did not affect the
-    output, so their gradient is 0.
+    output, so their gradient is 0 (on a tie, `MaxPool2D` picks the first, as PyTorch does).
     """),
     code("""
     x_pool = np.array([[1, 5, 2, 0], [3, 2, 8, 1], [0, 4, 6, 6], [7, 1, 2, 9]], float)[None, None]
@@ -195,7 +196,7 @@ TUTORIAL = [
     string. The digits are the same rows of 64 pixels as before, seen as images
     $(N, 1, 8, 8)$. It is trained exactly as chapter 8 trained its $64 \to 32 \to 10$ network
     (SGD with learning rate 0.1, 25 epochs, batches of 32), and both are trained here with three
-    seeds. Then both are tested on the test digits moved by one pixel (up, down, left, right,
+    seeds; seed 0 gives chapter 8's network itself. Then both are tested on the test digits moved by one pixel (up, down, left, right,
     filling with 0).
     """),
     code("""
@@ -338,8 +339,8 @@ EXERCISES = [
 
     Its backward pass, `max_pool2d_backward(x, grad_out, kernel_size, stride=None)`, returns
     $\partial L / \partial x$, shaped like `x`: each window's gradient `grad_out[n, c, i, j]` goes
-    to the pixel that held the window's maximum, and every other pixel of the window gets 0 (it
-    did not change the output). Where windows overlap, a pixel can be the maximum of several
+    to the pixel that held the window's maximum, and the window's other pixels get nothing from
+    it (they did not change its output). Where windows overlap, a pixel can be the maximum of several
     and gets the sum of their gradients. When a window's maximum appears more than once (a
     window of zeros after a ReLU), its gradient must still be passed on only once: give it to one
     of the tied pixels (scratchnn and PyTorch take the first) or split it between them.
@@ -383,6 +384,7 @@ EXERCISES = [
         print(f"dL/dz {dz.shape}, largest difference from scratchnn: "
               f"{np.abs(dz - dz_library).max():.1e}")
     else:
-        print("Waiting for conv2d_forward, max_pool2d and max_pool2d_backward to pass their checks.")
+        print("Waiting for conv2d_forward, max_pool2d and max_pool2d_backward to pass their "
+              "checks.")
     """),
 ]
