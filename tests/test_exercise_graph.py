@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import textwrap
 
 import exercise_solutions_graph as sol
@@ -289,6 +290,22 @@ def test_correct_but_unusual_classes_pass(make):
     assert_passes(check_value(make(), verbose=False))
 
 
+def test_float32_values_pass_at_float32_precision_with_a_note():
+    result = check_value(mutate(("self.data = data", "self.data = np.float32(data)"),
+                                ("t = math.tanh(self.data)", "t = np.tanh(self.data)")),
+                         verbose=False)
+    assert_passes(result)
+    assert "float32" in verdict(result)
+
+
+def test_a_class_with_slots_passes():
+    slotted = mutate(('    """A number that remembers how it was computed, and its gradient '
+                      'd(output)/d(self)."""\n',
+                      '    __slots__ = ("data", "grad", "_parents", "_op", "_backward")\n'))
+    assert not hasattr(slotted(1.0), "__dict__")
+    assert_passes(check_value(slotted, verbose=False))
+
+
 def test_a_recursive_sort_passes_with_a_note_about_the_recursion_limit():
     result = check_value(mutate(("    def backward(self):",
                                  RECURSIVE_SORT + "\n    def _old(self):")), verbose=False)
@@ -441,3 +458,39 @@ def test_a_missing_reflected_operator_is_named():
 def test_checker_refuses_an_instance():
     with pytest.raises(TypeError, match="pass the class"):
         check_value(sol.Value(1.0), verbose=False)
+
+
+# -- the exercises chapter ------------------------------------------------------------------------
+def run_exercise_chapter(value_source):
+    """Execute the chapter's code cells in one namespace, as the notebook does, with the
+    exercise cell replaced by ``value_source`` (None: left blank); return what they print."""
+    import contextlib
+    import io
+
+    import scratchnn
+
+    namespace, printed = {"np": np, "scratchnn": scratchnn}, io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for cell in chapter.EXERCISES:
+            if cell.cell_type != "code":
+                continue
+            is_blank = "exercise-Value" in cell.metadata.get("tags", [])
+            exec(value_source if is_blank and value_source else cell.source,  # noqa: S102
+                 namespace)
+    return printed.getvalue()
+
+
+def test_exercise_chapter_reproduces_a_linear_layer_once_value_passes():
+    printed = run_exercise_chapter(SOLUTION)
+    assert "Value: PASSED" in printed and "Waiting" not in printed
+    differences = [float(d) for d in re.findall(r"largest difference (\S+)", printed)]
+    assert len(differences) == 3 and max(differences) < 1e-12, printed
+
+
+def test_exercise_chapter_waits_while_value_is_blank_or_wrong():
+    printed = run_exercise_chapter(None)
+    assert "Value: NOT IMPLEMENTED YET" in printed and "Waiting for Value" in printed
+    wrong = SOLUTION.replace("(1 - t**2) * out.grad", "(1 - t) * out.grad")
+    printed = run_exercise_chapter(wrong)
+    assert "Value: FAILED" in printed and "Waiting for Value" in printed
+    assert "largest difference" not in printed
