@@ -525,8 +525,20 @@ def backward_first_by_mask(x, grad_out, kernel_size, stride=None):
     return dx
 
 
+def backward_last_tie(x, grad_out, kernel_size, stride=None):
+    """The last of the tied maxima takes the gradient: as valid a subgradient as the first."""
+    s = stride or kernel_size
+    k = kernel_size
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(grad_out.shape):
+        window = x[n, c, i * s:i * s + k, j * s:j * s + k].ravel()
+        last = k * k - 1 - np.argmax(window[::-1])
+        dx[n, c, i * s + last // k, j * s + last % k] += grad_out[n, c, i, j]
+    return dx
+
+
 @pytest.mark.parametrize("fn", [sol.max_pool2d_backward, backward_split_ties,
-                                backward_first_by_mask])
+                                backward_first_by_mask, backward_last_tie])
 def test_max_pool2d_backward_accepts_any_valid_routing(fn):
     assert_passes(check_max_pool2d_backward(fn, verbose=False))
 
@@ -569,6 +581,19 @@ def backward_all_ties(x, grad_out, kernel_size, stride=None):
     return dx
 
 
+def backward_tie_off_by_one(x, grad_out, kernel_size, stride=None):
+    """Right without ties; on a tie, the pixel after the first maximum takes the gradient."""
+    s = stride or kernel_size
+    k = kernel_size
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(grad_out.shape):
+        window = x[n, c, i * s:i * s + k, j * s:j * s + k].ravel()
+        first = np.argmax(window)
+        where = first + 1 if np.sum(window == window.max()) > 1 else first
+        dx[n, c, i * s + where // k, j * s + where % k] += grad_out[n, c, i, j]
+    return dx
+
+
 def backward_changes_grad(x, grad_out, kernel_size, stride=None):
     dx = sol.max_pool2d_backward(x, grad_out, kernel_size, stride)
     grad_out[...] = 0
@@ -580,8 +605,10 @@ def backward_changes_grad(x, grad_out, kernel_size, stride=None):
     (backward_average, ["average pooling's backward"]),
     (backward_ones, ["the maximum's pixel got 1"]),
     (backward_assigns, ["add (+=), do not assign"]),
-    (backward_all_ties, ["held by 4 pixels", "sent its whole gradient to every copy"]),
+    (backward_all_ties, ["held by 4 of its pixels", "sent its whole gradient to every copy"]),
     (backward_changes_grad, ["grad_out was changed in place"]),
+    (backward_tie_off_by_one, ["held by 2 of its pixels", "not a maximum, got",
+                               "only a pixel that holds the window's maximum"]),
 ])
 def test_max_pool2d_backward_names_the_usual_mistakes(fn, fragments):
     assert_fails_with(check_max_pool2d_backward(fn, verbose=False), *fragments)

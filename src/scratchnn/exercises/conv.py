@@ -512,24 +512,30 @@ def _backward_variants(x, g, k, s):
 
 def _ties_problem(x, g, dx, k):
     """None when each window's gradient (windows k x k, stride k) went, whole, to pixels that
-    hold its maximum (split between tied pixels in any proportion); else what went wrong."""
+    hold its maximum (split between tied pixels in any proportion); else (problem, hint)."""
     N, C, Ho, Wo = g.shape
     for n, c, i, j in np.ndindex(N, C, Ho, Wo):
         window = x[n, c, k * i:k * i + k, k * j:k * j + k]
         got = dx[n, c, k * i:k * i + k, k * j:k * j + k]
         top = window == window.max()
         share = got[top] / g[n, c, i, j]
-        at = f"window ({i}, {j}) of image {n}, channel {c}, whose maximum {fmt(window.max())}"
-        if not np.allclose(got[~top], 0) or not np.all(share > -1e-9):
-            return f"{at} is held by {int(top.sum())} pixels, sent gradient elsewhere.", None
+        at = (f"window ({i}, {j}) of image {n}, channel {c} (maximum {fmt(window.max())}, held "
+              f"by {int(top.sum())} of its pixels)")
+        if not np.allclose(got[~top], 0):
+            u, v = np.argwhere(~top & ~np.isclose(got, 0))[0]
+            return (f"{at}: its pixel ({u}, {v}), not a maximum, got {fmt(got[u, v])}.",
+                    "only a pixel that holds the window's maximum gets its gradient.")
+        if not np.all(share > -1e-9):
+            return (f"{at}: a pixel holding the maximum got a gradient of the opposite sign to "
+                    f"the window's {fmt(g[n, c, i, j])}.", None)
         if not np.isclose(share.sum(), 1):
             hint = None
             if top.sum() > 1 and np.isclose(share.sum(), top.sum()):
                 hint = ("a window whose maximum appears more than once (as zeros after a ReLU "
                         "do) sent its whole gradient to every copy, multiplying it: give it to "
                         "one of them (the first, np.argmax) or split it between them.")
-            return (f"{at} is held by {int(top.sum())} pixels, passed on {fmt(share.sum())} "
-                    "times its gradient, expected exactly once."), hint
+            return (f"{at}: passed on {fmt(share.sum())} times its gradient, expected exactly "
+                    "once."), hint
     return None
 
 
