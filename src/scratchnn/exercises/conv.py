@@ -372,7 +372,9 @@ def _conv_case(check, fn, x, W, b, s, p, rtol=1e-6):
         check.stop(mismatch(g, expected, what, on=on), _conv_shape_hint(g.shape, x, W, s, p))
     atol = 1e-6 if x.dtype == np.float32 else 1e-9
     compare(check, got, expected, what, _conv_variants(x, W, b, s, p), fatal=True, on=on,
-            rtol=rtol, atol=atol)
+            rtol=rtol, atol=atol,
+            hint="recompute that one entry by hand: z[n, f, i, j] = b[f] + np.sum(W[f] * "
+                 "x_pad[n, :, s*i:s*i + k, s*j:s*j + k]), and compare it with yours.")
     return on
 
 
