@@ -395,8 +395,8 @@ def conv_transposed_kernel(x, W, b, stride=1, padding=0):
     return sol.conv2d_forward(x, W.transpose(0, 1, 3, 2), b, stride, padding)
 
 
-def conv_in_float32(x, W, b, stride=1, padding=0):
-    # Loses precision on float64 inputs: about 1e-7 relative.
+def conv_in_float16(x, W, b, stride=1, padding=0):
+    # float16 loses precision: about 1e-3 relative, far beyond rounding.
     return sol.conv2d_forward(x.astype(np.float16), W.astype(np.float16), b, stride, padding)
 
 
@@ -419,7 +419,7 @@ def conv_in_float32(x, W, b, stride=1, padding=0):
     (conv_bias_broadcast_error, ["raised ValueError", "b[None, :, None, None]"]),
     (conv_channels_last, ["the filters are the last axis"]),
     (conv_transposed_kernel, ["the kernel is transposed"]),
-    (conv_in_float32, ["entries differ", "recompute that one entry by hand"]),
+    (conv_in_float16, ["entries differ", "recompute that one entry by hand"]),
 ])
 def test_conv2d_forward_names_the_usual_mistakes(fn, fragments):
     assert_fails_with(check_conv2d_forward(fn, verbose=False), *fragments)
