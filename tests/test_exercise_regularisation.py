@@ -46,7 +46,12 @@ def _l2_loop(weights, lam):
     return np.array(value), grads
 
 
-@pytest.mark.parametrize("fn", [sol.l2_penalty, _l2_norm_squared, _l2_loop])
+def _l2_generator(weights, lam):
+    value = lam / 2 * sum(np.sum(W * W, keepdims=True) for W in weights)  # shape (1, 1)
+    return value.ravel(), (lam * W for W in weights)
+
+
+@pytest.mark.parametrize("fn", [sol.l2_penalty, _l2_norm_squared, _l2_loop, _l2_generator])
 def test_correct_l2_penalties_pass(fn):
     assert_passes(check_l2_penalty(fn, verbose=False))
 

@@ -179,7 +179,15 @@ def _forward_twice(network, x, y, loss, optimizer, steps):
     return recorded
 
 
-@pytest.mark.parametrize("fn", [sol.overfit_one_batch, _array_and_while, _forward_twice])
+def _with_fit(network, x, y, loss, optimizer, steps):
+    # One epoch of full-batch fit is one step on the batch, and fit records the loss before it.
+    history = network.fit(x, y, loss=loss, optimizer=optimizer, epochs=steps, batch_size=len(x),
+                          verbose=0)
+    return history.history["loss"]
+
+
+@pytest.mark.parametrize("fn", [sol.overfit_one_batch, _array_and_while, _forward_twice,
+                                _with_fit])
 def test_correct_overfit_loops_pass(fn):
     assert_passes(check_overfit_one_batch(fn, verbose=False))
 

@@ -45,14 +45,14 @@ def _l2_body(check, fn):
         if not _l2_case(check, fn, weights, lam, rtol):
             return
     zero = check.run("l2_penalty(weights, 0.0)", fn, cases[0][0], 0.0)
-    if _pair(check, zero, "l2_penalty(weights, 0.0)") is not None:
-        value, grads = zero
-        if not (compare(check, value, 0.0, "the penalty with lam = 0")
-                and all(close(g, np.zeros_like(w)) for g, w in zip(grads, cases[0][0],
-                                                                     strict=False))):
-            check.fail("with lam = 0 the penalty and its gradient should be 0.")
-        else:
-            check.ok("lam = 0 gives no penalty and a zero gradient")
+    value, grads = _pair(check, zero, "l2_penalty(weights, 0.0)")
+    zeros = [np.zeros_like(w) for w in cases[0][0]]
+    if (compare(check, value, 0.0, "the penalty with lam = 0")
+            and len(grads) == len(zeros)
+            and all(close(g, z) for g, z in zip(grads, zeros, strict=True))):
+        check.ok("lam = 0 gives no penalty and a zero gradient")
+    else:
+        check.fail("with lam = 0 the penalty and its gradients should be 0.")
 
 
 def what_it_is(out):
@@ -61,17 +61,22 @@ def what_it_is(out):
 
 
 def _pair(check, out, what):
-    """``out`` unpacked as (value, list of gradients), or None after recording why not."""
+    """``out`` unpacked as (value, list of gradients); ends the check when it is not that."""
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         check.stop(f"{what} returned {what_it_is(out)}, expected a pair (value, grads).",
                    "return both: `return value, grads`, with grads a list holding one array per "
                    "weight array.")
     value, grads = out
+    if hasattr(grads, "__next__"):  # a generator or map: as good as a list once it is read
+        grads = list(grads)
+    number = as_numbers(value)
+    if number is not None and number.size == 1:
+        value = number.reshape(())  # np.sum(..., keepdims=True) is still one number
     if not isinstance(grads, (list, tuple)):
         check.stop(f"the gradients returned by {what} are {type(grads).__name__}, expected a list "
                    "with one array per weight array.",
                    "grads = [lam * W for W in weights].")
-    return out
+    return value, grads
 
 
 def _l2_case(check, fn, weights, lam, rtol):
