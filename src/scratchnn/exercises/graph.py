@@ -53,6 +53,13 @@ STATE = ("backward kept something from an earlier call: a mutable default argume
          "(`def build(v, visited=set(), topo=[])`), a list on the class, or a 'visited' flag "
          "left on the nodes outlives the call. Create the visited set and the order inside "
          "backward, on every call.")
+SELF_GRAD = ("the chain factor is out.grad, the gradient of the node the operation produced; "
+             "self.grad is the input's own gradient, still being summed: "
+             "`self.grad += other.data * out.grad`.")
+ALL_ZERO = ("every input's gradient is 0. Is the output's gradient 1 before the first backward "
+            "step runs (`self.grad = 1.0` first)? Do the steps run output first (reverse "
+            "topological order), the output's own step included? Does each step multiply by "
+            "out.grad (the gradient of the node it produced), not self.grad?")
 REUSE = ("the gradients are right where each node is used once and wrong where a node is used "
          "twice: check `+=` in every backward step, that each node is visited once, and that "
          "the steps run in reverse topological order.")
@@ -63,10 +70,12 @@ _MISTAKES = {
     "mul_assign": ACCUMULATE,
     "mul_no_chain": MUL_CHAIN,
     "mul_swapped": MUL_SWAPPED,
+    "mul_self_grad": SELF_GRAD,
     "tanh_assign": ACCUMULATE,
     "tanh_one_minus_t": TANH_SQUARE,
     "tanh_input": TANH_OUTPUT,
     "tanh_no_chain": TANH_CHAIN,
+    "tanh_self_grad": SELF_GRAD,
     "no_seed": SEED,
     "forward_order": ORDER,
     "no_visited": TWICE,
@@ -110,6 +119,8 @@ class _Node:
                 da, db = other.data, self.data
             elif mistake == "mul_swapped":
                 da, db = self.data * out.grad, other.data * out.grad
+            elif mistake == "mul_self_grad":
+                da, db = other.data * self.grad, self.data * other.grad
             if mistake == "mul_assign":
                 self.grad = da
                 other.grad = db
@@ -135,7 +146,8 @@ class _Node:
         def step():
             local = {"tanh_one_minus_t": 1 - t,
                      "tanh_input": 1 - self.data ** 2}.get(mistake, 1 - t * t)
-            share = local if mistake == "tanh_no_chain" else local * out.grad
+            share = {"tanh_no_chain": local,
+                     "tanh_self_grad": local * self.grad}.get(mistake, local * out.grad)
             if mistake == "tanh_assign":
                 self.grad = share
             else:
@@ -373,8 +385,11 @@ def _judge(check, cls, text, values, fn, reused):
     worst = int(np.argmax(np.abs(got - expected)))
     if _number(check, getattr(out, "grad", None), "the output's .grad") == 0 and not got.any():
         hint = SEED
+    elif not got.any():
+        # Several mistakes give all zeros (a late seed, forward order, self.grad as the chain
+        # factor): no single variant can tell them apart.
+        hint = ALL_ZERO
     else:
-        # Without the seed everything is 0, output included; a zero output grad was ruled out.
         variants = [(hint, _reference(fn, values, mistake)[1])
                     for mistake, hint in _MISTAKES.items() if mistake != "no_seed"
                     and not (text.startswith("a chain") and mistake == "no_visited")]
