@@ -297,6 +297,7 @@ def check_loss_function(fn, kind, *, verbose=True):
 # x = (x + eps) - eps is x only up to a rounding step (about 1e-16 |x|): restoring x that way is
 # right, so x counts as changed only beyond this (any eps a learner would use is far larger).
 RESTORED_TOL = 1e-12
+COUPLING = 0.2
 
 
 def _numgrad_body(check, fn):
@@ -307,13 +308,16 @@ def _numgrad_body(check, fn):
     def f(arr):
         calls.append((np.asarray(arr).dtype, np.asarray(arr, dtype=np.float64) - before))
         arr = np.asarray(arr, dtype=np.float64)
-        return float(np.sum(w * np.sin(arr)) + 0.5 * np.sum(arr * arr))
+        return float(np.sum(w * np.sin(arr)) + 0.5 * np.sum(arr * arr)
+                     + COUPLING / 2 * np.sum(arr) ** 2)
 
-    exact = w * np.cos(x) + x
-    curvature = 1.0 - w * np.sin(x)  # f'' per entry: what a one-sided difference gets wrong
+    # The (sum x)^2 term couples the entries: an entry left perturbed changes the others'
+    # differences, which a sum of separate terms would hide.
+    exact = w * np.cos(x) + x + COUPLING * np.sum(x)
+    curvature = 1.0 - w * np.sin(x) + COUPLING  # f'' per entry: a one-sided difference's error
     before = x.copy()
     got = check.run(f"numerical_gradient(f, x) with x of shape {x.shape} and "
-                    "f(x) = sum(w * sin(x)) + sum(x ** 2) / 2", fn, f, x,
+                    "f(x) = sum(w * sin(x)) + sum(x ** 2) / 2 + (sum x) ** 2 / 10", fn, f, x,
                     hint=lambda exc: ("f takes the array: call f(x_plus) with a perturbed copy "
                                       "of x." if isinstance(exc, TypeError) else None))
     steps = [np.abs(d[d != 0]) for _, d in calls]
@@ -360,7 +364,7 @@ def _numgrad_body(check, fn):
     if hint is None and eps is not None:
         # With step h the central difference of sin is exactly cos(x) sin(h) / h: a match
         # means the formula is right and only the size of eps is not.
-        central = w * np.cos(x) * np.sin(eps) / eps + x
+        central = w * np.cos(x) * np.sin(eps) / eps + x + COUPLING * np.sum(x)
         if eps > 1e-4 and relative_error(g, central) < 1e-9:
             hint = (f"the formula is right, but eps = {fmt(eps)} is too large: the error of a "
                     "central difference grows as eps^2. Use eps = 1e-5.")

@@ -1,0 +1,1048 @@
+"""A catalogue of learners' attempts at the exercises, to keep the checkers honest.
+
+Every checker must PASS correct work however it is written (loops, np.where, einsum, in-place
+operations, another stable formula or clipping eps, lists instead of arrays, float32) and FAIL
+wrong work with a hint that names the mistake. Each attempt below is registered with
+``@correct(checker, ...)`` or ``@wrong(checker, ..., hint=...)``; its docstring says, in one
+line, what is unusual about it or what the mistake is. ``absent`` lists hints that would
+mislead for that attempt (the evidence does not support them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import exercise_solutions as sol
+import numpy as np
+import pytest
+from scipy.special import expit, logsumexp
+from test_exercises import assert_fails_with, assert_passes
+
+import scratchnn as sn
+from scratchnn.exercises import (
+    check_activation_function,
+    check_activation_layer,
+    check_forward_propagation,
+    check_get_batches,
+    check_initializer,
+    check_linear_layer,
+    check_loss_function,
+    check_network,
+    check_numerical_gradient,
+    check_one_hot,
+    check_optimizer,
+    check_softmax,
+    check_training_step,
+)
+
+CORRECT, WRONG = [], []
+
+
+def _id(checker, args, attempt):
+    kind = f"[{args[0]}]" if args else ""
+    return f"{checker.__name__.removeprefix('check_')}{kind}-{attempt.__name__}"
+
+
+def correct(checker, *args):
+    """Register a correct attempt: ``checker(attempt, *args)`` must pass."""
+    def register(attempt):
+        CORRECT.append(pytest.param(checker, attempt, args, id=_id(checker, args, attempt)))
+        return attempt
+    return register
+
+
+def wrong(checker, *args, hint, absent=()):
+    """Register a wrong attempt: ``checker(attempt, *args)`` must fail, its messages containing
+    ``hint`` (one fragment or a tuple) and none of ``absent``."""
+    fragments = hint if isinstance(hint, tuple) else (hint,)
+
+    def register(attempt):
+        WRONG.append(pytest.param(checker, attempt, args, fragments, absent,
+                                  id=_id(checker, args, attempt)))
+        return attempt
+    return register
+
+
+def activation(values, derivative):
+    """An activation function f(x, derivative=False) from its two halves."""
+    def f(x, derivative_=False, **kwargs):
+        return derivative(x) if kwargs.get("derivative", derivative_) else values(x)
+    return f
+
+
+# -- sigmoid ---------------------------------------------------------------------------------------
+@correct(check_activation_function, "sigmoid")
+def sigmoid_via_tanh(x, derivative=False):
+    """sigmoid(x) = (1 + tanh(x / 2)) / 2: another formula that never overflows."""
+    s = 0.5 * (1 + np.tanh(x / 2))
+    return s * (1 - s) if derivative else s
+
+
+@correct(check_activation_function, "sigmoid")
+def sigmoid_scipy_expit(x, derivative=False):
+    """scipy.special.expit, and the derivative as e^-x / (1 + e^-x)^2 via expit."""
+    return expit(x) * expit(-x) if derivative else expit(x)
+
+
+@correct(check_activation_function, "sigmoid")
+def sigmoid_in_place(x, derivative=False):
+    """Naive 1 / (1 + e^-x) built in place on a copy: overflows to inf at -1000, still right."""
+    s = np.negative(x)
+    np.exp(s, out=s)
+    s += 1
+    np.reciprocal(s, out=s)
+    if derivative:
+        s *= 1 - s
+    return s
+
+
+@correct(check_activation_function, "sigmoid")
+def sigmoid_loop(x, derivative=False):
+    """A Python loop over the entries with math.exp, branching on the sign."""
+    out = np.empty_like(x)
+    for i, v in np.ndenumerate(x):
+        e = math.exp(-abs(v))
+        s = 1 / (1 + e) if v >= 0 else e / (1 + e)
+        out[i] = s * (1 - s) if derivative else s
+    return out
+
+
+@wrong(check_activation_function, "sigmoid", hint="needs parentheses")
+def sigmoid_precedence(x, derivative=False):
+    """1 / 1 + np.exp(-x): the denominator lost its parentheses."""
+    return 1 / 1 + np.exp(-x)
+
+
+wrong(check_activation_function, "sigmoid", hint="a factor is missing")(
+    activation(expit, lambda x: 1 - expit(x)))
+wrong(check_activation_function, "sigmoid", hint="not s * (1 + s)")(
+    activation(expit, lambda x: expit(x) * (1 + expit(x))))
+
+
+@wrong(check_activation_function, "sigmoid", hint="exp overflowed")
+def sigmoid_naive_exp_x(x, derivative=False):
+    """e^x / (1 + e^x): inf / inf = NaN at x = 1000."""
+    return np.exp(x) / (1 + np.exp(x))
+
+
+# -- relu ------------------------------------------------------------------------------------------
+@correct(check_activation_function, "relu")
+def relu_mask_product(x, derivative=False):
+    """x * (x > 0) for the value (gives -0.0 below 0), and the boolean mask as the derivative."""
+    return x > 0 if derivative else x * (x > 0)
+
+
+@correct(check_activation_function, "relu")
+def relu_clip_heaviside(x, derivative=False):
+    """np.clip(x, 0, None), and np.heaviside with 1/2 at the kink."""
+    return np.heaviside(x, 0.5) if derivative else np.clip(x, 0, None)
+
+
+@correct(check_activation_function, "relu")
+def relu_where_at_least_zero(x, derivative=False):
+    """np.where, with a derivative of 1 at x = 0 (x >= 0)."""
+    return np.where(x >= 0, 1.0, 0.0) if derivative else np.where(x > 0, x, 0.0)
+
+
+@wrong(check_activation_function, "relu", hint="np.sign(x) is -1")
+def relu_derivative_sign(x, derivative=False):
+    """relu'(x) = np.sign(x): -1 where relu is flat."""
+    return np.sign(x) if derivative else np.maximum(x, 0)
+
+
+@wrong(check_activation_function, "relu", hint="not |x|")
+def relu_abs(x, derivative=False):
+    """|x| instead of max(x, 0)."""
+    return (x > 0) * 1.0 if derivative else np.abs(x)
+
+
+@wrong(check_activation_function, "relu", hint="np.maximum(x, 0), not np.minimum")
+def relu_minimum(x, derivative=False):
+    """np.minimum(x, 0): the negative part."""
+    return (x > 0) * 1.0 if derivative else np.minimum(x, 0)
+
+
+# -- tanh ------------------------------------------------------------------------------------------
+@correct(check_activation_function, "tanh")
+def tanh_via_sigmoid(x, derivative=False):
+    """2 sigmoid(2x) - 1 written by hand (overflows harmlessly), 1 / cosh^2 as the derivative."""
+    if derivative:
+        return 1 / np.cosh(x) ** 2
+    return 2 / (1 + np.exp(-2 * x)) - 1
+
+
+@correct(check_activation_function, "tanh")
+def tanh_stable_exp(x, derivative=False):
+    """(1 - e^-2|x|) / (1 + e^-2|x|) with the sign put back: never overflows."""
+    e = np.exp(-2 * np.abs(x))
+    t = np.sign(x) * (1 - e) / (1 + e)
+    return 1 - t * t if derivative else t
+
+
+wrong(check_activation_function, "tanh", hint="the square is missing")(
+    activation(np.tanh, lambda x: 1 - np.tanh(x)))
+wrong(check_activation_function, "tanh", hint="not (1 - tanh(x)) ** 2")(
+    activation(np.tanh, lambda x: (1 - np.tanh(x)) ** 2))
+wrong(check_activation_function, "tanh", hint="the sigmoid takes 2x")(
+    activation(lambda x: 2 * expit(x) - 1, lambda x: 1 - np.tanh(x) ** 2))
+
+
+@wrong(check_activation_function, "tanh", hint="e^1000 overflows")
+def tanh_naive(x, derivative=False):
+    """(e^x - e^-x) / (e^x + e^-x): inf / inf at +-1000."""
+    t = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
+    return 1 - t**2 if derivative else t
+
+
+# -- leaky ReLU ------------------------------------------------------------------------------------
+@correct(check_activation_function, "leaky_relu")
+def leaky_relu_maximum(x, alpha=0.01, derivative=False):
+    """np.maximum(alpha * x, x) (right for alpha < 1)."""
+    return np.where(x > 0, 1.0, alpha) if derivative else np.maximum(alpha * x, x)
+
+
+@correct(check_activation_function, "leaky_relu")
+def leaky_relu_default_point_two(x, alpha=0.2, derivative=False):
+    """Another default slope: alpha = 0.2 is a leaky ReLU too."""
+    return np.where(x >= 0, 1.0, alpha) if derivative else np.where(x >= 0, x, alpha * x)
+
+
+@correct(check_activation_function, "leaky_relu")
+def leaky_relu_negative_slope(x, negative_slope=0.01, derivative=False):
+    """PyTorch's name for the slope, negative_slope."""
+    mask = x > 0
+    return mask + negative_slope * ~mask if derivative else x * (mask + negative_slope * ~mask)
+
+
+@wrong(check_activation_function, "leaky_relu", hint="the alpha argument is ignored")
+def leaky_relu_fixed_slope(x, alpha=0.01, derivative=False):
+    """Writes 0.01 in the body instead of using alpha."""
+    return np.where(x > 0, 1.0, 0.01) if derivative else np.where(x > 0, x, 0.01 * x)
+
+
+@wrong(check_activation_function, "leaky_relu", hint="the slopes are swapped")
+def leaky_relu_swapped_slopes(x, alpha=0.01, derivative=False):
+    """The derivative is alpha above 0 and 1 below."""
+    return np.where(x > 0, alpha, 1.0) if derivative else np.where(x > 0, x, alpha * x)
+
+
+@wrong(check_activation_function, "leaky_relu", hint="not alpha.")
+def leaky_relu_constant_below(x, alpha=0.01, derivative=False):
+    """alpha instead of alpha * x below 0."""
+    return np.where(x > 0, 1.0, alpha) if derivative else np.where(x > 0, x, alpha)
+
+
+# -- softmax ---------------------------------------------------------------------------------------
+@correct(check_softmax)
+def softmax_logsumexp(x, derivative=False):
+    """exp(x - logsumexp(x)), and the Jacobian with einsum."""
+    s = np.exp(x - logsumexp(x, axis=-1, keepdims=True))
+    if derivative:
+        return np.einsum("i,ij->ij", s, np.eye(len(s))) - np.einsum("i,j->ij", s, s)
+    return s
+
+
+@correct(check_softmax)
+def softmax_global_max_and_loop_jacobian(x, derivative=False):
+    """Subtracts the largest entry of the whole batch (stable enough here); Jacobian by loops."""
+    e = np.exp(x - np.max(x))
+    s = e / e.sum(axis=-1, keepdims=True)
+    if not derivative:
+        return s
+    jac = np.empty((len(s), len(s)))
+    for i in range(len(s)):
+        for j in range(len(s)):
+            jac[i, j] = s[i] * ((i == j) - s[j])
+    return jac
+
+
+@wrong(check_softmax, hint="exponentiate first")
+def softmax_without_exp(x, derivative=False):
+    """x / sum(x): no exponential."""
+    return x / x.sum(axis=-1, keepdims=True)
+
+
+@wrong(check_softmax, hint="np.outer(s, s)")
+def softmax_jacobian_dot(x, derivative=False):
+    """The Jacobian with s @ s (a number) instead of the outer product."""
+    s = sn.softmax(x)
+    return np.diag(s) - s @ s if derivative else s
+
+
+@wrong(check_softmax, hint="needs keepdims=True")
+def softmax_sum_without_keepdims(x, derivative=False):
+    """e / e.sum(axis=-1): the sum loses its axis and cannot broadcast against the rows."""
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1)
+
+
+# -- losses ----------------------------------------------------------------------------------------
+def loss(values, derivative):
+    """A loss f(y_real, y_pred, derivative=False) from its two halves."""
+    def f(y_real, y_pred, derivative_=False, **kwargs):
+        half = derivative if kwargs.get("derivative", derivative_) else values
+        return half(y_real, y_pred)
+    return f
+
+
+@correct(check_loss_function, "mse")
+def mse_loop(y_real, y_pred, derivative=False):
+    """Python loops over the entries, returning a float."""
+    n = y_pred.size
+    if derivative:
+        grad = np.zeros_like(y_pred)
+        for i in np.ndindex(y_pred.shape):
+            grad[i] = 2 * (y_pred[i] - y_real[i]) / n
+        return grad
+    return float(sum((p - y) ** 2 for p, y in zip(y_pred.ravel(), y_real.ravel(),
+                                                  strict=True)) / n)
+
+
+correct(check_loss_function, "mse")(loss(lambda y, p: np.square(p - y).mean(),
+                                         lambda y, p: 2 * (p - y) / np.prod(p.shape)))
+correct(check_loss_function, "mae")(loss(lambda y, p: np.abs(y - p).sum() / p.size,
+                                         lambda y, p: np.where(p > y, 1.0, -1.0) / p.size))
+
+
+@correct(check_loss_function, "binary_cross_entropy")
+def bce_clipped_at_1e_3(y_real, y_pred, derivative=False):
+    """Clipped at eps = 1e-3 (the attempt the old checker rejected)."""
+    p = np.clip(y_pred, 1e-3, 1 - 1e-3)
+    if derivative:
+        return (p - y_real) / (p * (1 - p)) / p.size
+    return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
+
+
+@correct(check_loss_function, "binary_cross_entropy")
+def bce_eps_inside_the_log(y_real, y_pred, derivative=False, eps=1e-7):
+    """log(p + eps) instead of clipping, and the derivative as -y/p + (1 - y)/(1 - p)."""
+    if derivative:
+        return (-y_real / (y_pred + eps) + (1 - y_real) / (1 - y_pred + eps)) / y_pred.size
+    return -np.mean(y_real * np.log(y_pred + eps) + (1 - y_real) * np.log(1 - y_pred + eps))
+
+
+@correct(check_loss_function, "binary_cross_entropy")
+def bce_pytorch_clamp(y_real, y_pred, derivative=False):
+    """PyTorch's way: each log clamped at -100; the derivative's denominator kept from 0."""
+    if derivative:
+        return (y_pred - y_real) / np.maximum(y_pred * (1 - y_pred), 1e-12) / y_pred.size
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.log(y_pred), np.log(1 - y_pred)
+    return -np.mean(y_real * np.maximum(log_p, -100) + (1 - y_real) * np.maximum(log_q, -100))
+
+
+@correct(check_loss_function, "cross_entropy")
+def cross_entropy_logsumexp_and_labels(y_real, logits, derivative=False):
+    """scipy's logsumexp; the derivative by subtracting 1 at each row's label."""
+    batch = len(logits)
+    if derivative:
+        grad = sn.softmax(logits)
+        grad[np.arange(batch), y_real.argmax(axis=1)] -= 1
+        return grad / batch
+    return -np.sum(y_real * (logits - logsumexp(logits, axis=1, keepdims=True))) / batch
+
+
+@correct(check_loss_function, "cross_entropy")
+def cross_entropy_clipped_probabilities(y_real, logits, derivative=False):
+    """log(s + 1e-12) of a stable softmax, row by row in a loop."""
+    s = sn.softmax(logits)
+    if derivative:
+        return (s - y_real) / len(logits)
+    return -sum(np.sum(y * np.log(p + 1e-12)) for y, p in zip(y_real, s, strict=True)) / len(s)
+
+
+wrong(check_loss_function, "mae", hint="sign(d) (+1 or -1), not |d|")(
+    loss(lambda y, p: np.mean(np.abs(p - y)), lambda y, p: np.abs(p - y) / p.size))
+wrong(check_loss_function, "mae", hint="before averaging")(
+    loss(lambda y, p: abs(np.mean(p - y)), lambda y, p: np.sign(p - y) / p.size))
+wrong(check_loss_function, "mse", hint="the squared error itself")(
+    loss(lambda y, p: np.mean((p - y) ** 2), lambda y, p: (p - y) ** 2 / p.size))
+wrong(check_loss_function, "binary_cross_entropy", hint="term is missing")(
+    loss(lambda y, p: -np.mean(y * np.log(p)),
+         lambda y, p: sn.binary_cross_entropy(y, p, derivative=True)))
+wrong(check_loss_function, "binary_cross_entropy", hint="one of its signs is flipped")(
+    loss(lambda y, p: sn.binary_cross_entropy(y, p),
+         lambda y, p: (-y / p - (1 - y) / (1 - p)) / p.size))
+wrong(check_loss_function, "cross_entropy", hint="take the log")(
+    loss(lambda y, z: -np.sum(y * sn.softmax(z)) / len(z),
+         lambda y, z: (sn.softmax(z) - y) / len(z)))
+wrong(check_loss_function, "cross_entropy", hint="not (z - y) / batch")(
+    loss(lambda y, z: sn.cross_entropy_loss(y, z), lambda y, z: (z - y) / len(z)))
+
+
+@wrong(check_loss_function, "cross_entropy", hint="the sign is flipped", absent=("overflow",))
+def cross_entropy_gradient_sign_flipped(y_real, logits, derivative=False):
+    """(y - softmax(z)) / batch: the held-out attempt that was also told e^1000 overflows."""
+    if derivative:
+        return (y_real - sn.softmax(logits)) / len(logits)
+    return sn.cross_entropy_loss(y_real, logits)
+
+
+@wrong(check_loss_function, "binary_cross_entropy", hint="clip the probabilities")
+def bce_unclipped(y_real, y_pred, derivative=False):
+    """No clipping: log(0) at confident predictions."""
+    if derivative:
+        return (y_pred - y_real) / (y_pred * (1 - y_pred)) / y_pred.size
+    return -np.mean(y_real * np.log(y_pred) + (1 - y_real) * np.log(1 - y_pred))
+
+
+@wrong(check_loss_function, "binary_cross_entropy", hint="at both ends")
+def bce_clipped_below_only(y_real, y_pred, derivative=False):
+    """np.maximum(p, eps): p = 1 still takes log(0)."""
+    p = np.maximum(y_pred, 1e-12)
+    if derivative:
+        return (p - y_real) / (p * (1 - p)) / p.size
+    return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
+
+
+@wrong(check_loss_function, "binary_cross_entropy", hint="clipping constant is too large")
+def bce_clipped_at_0_05(y_real, y_pred, derivative=False):
+    """Clipped at 0.05: confident right answers cost 0.05 each."""
+    p = np.clip(y_pred, 0.05, 0.95)
+    if derivative:
+        return (p - y_real) / (p * (1 - p)) / p.size
+    return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
+
+
+# -- numerical gradient ----------------------------------------------------------------------------
+@correct(check_numerical_gradient)
+def numgrad_add_and_subtract(f, x, eps=1e-5):
+    """Restores x by adding and subtracting eps (x differs by a rounding step afterwards)."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        x[i] += eps
+        f_plus = f(x)
+        x[i] -= 2 * eps
+        f_minus = f(x)
+        x[i] += eps
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+@correct(check_numerical_gradient)
+def numgrad_copy_per_entry(f, x, eps=1e-6):
+    """A fresh copy of x for each entry and each side, over x.flat; eps = 1e-6."""
+    grad = np.zeros(x.size)
+    for k in range(x.size):
+        plus, minus = x.copy().ravel(), x.copy().ravel()
+        plus[k] += eps
+        minus[k] -= eps
+        grad[k] = (f(plus.reshape(x.shape)) - f(minus.reshape(x.shape))) / (2 * eps)
+    return grad.reshape(x.shape).tolist()
+
+
+@correct(check_numerical_gradient)
+def numgrad_nditer_float32_result(f, x, eps=1e-4):
+    """np.nditer over x, eps = 1e-4, the gradient stored in a float32 array."""
+    grad = np.zeros(x.shape, dtype=np.float32)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + eps
+        up = f(x)
+        x[i] = old - eps
+        down = f(x)
+        x[i] = old
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+@wrong(check_numerical_gradient, hint="several entries of x changed at once")
+def numgrad_row_at_a_time(f, x, eps=1e-5):
+    """Perturbs a whole row at once."""
+    grad = np.zeros_like(x)
+    for r in range(len(x)):
+        plus, minus = x.copy(), x.copy()
+        plus[r] += eps
+        minus[r] -= eps
+        grad[r] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
+
+
+@wrong(check_numerical_gradient, hint="several entries of x changed at once")
+def numgrad_one_copy_for_all(f, x, eps=1e-5):
+    """One copy made before the loop: the perturbations pile up."""
+    grad = np.zeros_like(x)
+    shifted = x.copy()
+    for i in np.ndindex(x.shape):
+        shifted[i] += eps
+        up = f(shifted)
+        shifted[i] -= 2 * eps
+        grad[i] = (up - f(shifted)) / (2 * eps)
+    return grad
+
+
+@wrong(check_numerical_gradient, hint="float32")
+def numgrad_in_float32(f, x, eps=1e-5):
+    """Works on x.astype(np.float32)."""
+    x32 = x.astype(np.float32)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        plus, minus = x32.copy(), x32.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        grad[i] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
+
+
+def _central(eps, sign=1.0):
+    def numerical_gradient(f, x):
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            plus, minus = x.copy(), x.copy()
+            plus[i] += eps
+            minus[i] -= eps
+            grad[i] = sign * (f(plus) - f(minus)) / (2 * eps)
+        return grad
+    return numerical_gradient
+
+
+wrong(check_numerical_gradient, hint="eps = 0.1 is too large")(_central(0.1))
+wrong(check_numerical_gradient, hint="is too small")(_central(1e-13))
+wrong(check_numerical_gradient, hint="the wrong way round")(_central(1e-5, sign=-1.0))
+
+
+@wrong(check_numerical_gradient, hint="restore each entry")
+def numgrad_left_at_minus_eps(f, x, eps=1e-5):
+    """Adds eps, subtracts 2 eps, and never puts the entry back."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        x[i] += eps
+        up = f(x)
+        x[i] -= 2 * eps
+        grad[i] = (up - f(x)) / (2 * eps)
+    return grad
+
+
+# -- LinearLayer -----------------------------------------------------------------------------------
+class LinearLayerEinsumAliases(sn.Layer):
+    """einsum everywhere, aliases self.W / self.b to the params, grads written with [...] =."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.W, self.b = np.zeros((n_in, n_out)), np.zeros((1, n_out))
+        self.params = {"W": self.W, "b": self.b}
+        self.grads = {"W": np.zeros_like(self.W), "b": np.zeros_like(self.b)}
+
+    def forward(self, x):
+        self.x = x.copy()
+        return np.einsum("bi,io->bo", x, self.W) + self.b
+
+    def backward(self, grad_z):
+        self.grads["W"][...] = np.einsum("bi,bo->io", self.x, grad_z)
+        self.grads["b"][...] = np.einsum("bo->o", grad_z)
+        return np.einsum("bo,io->bi", grad_z, self.W)
+
+    def update_params(self, learning_rate):
+        np.subtract(self.W, learning_rate * self.grads["W"], out=self.W)
+        self.b -= learning_rate * self.grads["b"]
+
+
+correct(check_linear_layer)(LinearLayerEinsumAliases)
+
+
+@correct(check_linear_layer)
+class LinearLayerLoopsOverTheBatch(sol.LinearLayer):
+    """Gradients summed sample by sample in a loop, dL/dx with .dot, new dicts in update."""
+
+    def backward(self, grad_z):
+        W_grad = np.zeros_like(self.params["W"])
+        for x_row, g_row in zip(self.x, grad_z, strict=True):
+            W_grad += np.outer(x_row, g_row)
+        self.grads = {"W": W_grad, "b": np.sum(grad_z, axis=0)[None, :]}
+        return grad_z.dot(self.params["W"].T)
+
+    def update_params(self, learning_rate):
+        self.params = {k: p - learning_rate * self.grads[k] for k, p in self.params.items()}
+
+
+@correct(check_linear_layer)
+class LinearLayerInFloat32(LinearLayerEinsumAliases):
+    """Keeps its parameters and computes in float32 (the held-out attempt told "wrong formula")."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__(n_in, n_out)
+        self.W, self.b = self.W.astype(np.float32), self.b.astype(np.float32)
+        self.params = {"W": self.W, "b": self.b}
+        self.grads = {"W": np.zeros_like(self.W), "b": np.zeros_like(self.b)}
+
+    def forward(self, x):
+        return super().forward(x.astype(np.float32))
+
+
+@wrong(check_linear_layer, hint="added this batch's gradient to the previous one")
+class LinearLayerAccumulates(sol.LinearLayer):
+    """grads += ...: the gradients pile up over backward calls."""
+
+    def backward(self, grad_z):
+        self.grads["W"] += self.x.T @ grad_z
+        self.grads["b"] += grad_z.sum(axis=0, keepdims=True)
+        return grad_z @ self.params["W"].T
+
+
+@wrong(check_linear_layer, hint="dL/dx[", absent=("float32",))
+class LinearLayerInFloat32WrongInput(LinearLayerInFloat32):
+    """float32 and dL/dx off by 10%: judged by its formula, which is wrong."""
+
+    def backward(self, grad_z):
+        return 1.1 * super().backward(grad_z)
+
+
+@wrong(check_linear_layer, hint="grad_z.T @ x instead of x.T @ grad_z")
+class LinearLayerTransposedWeightGradient(sol.LinearLayer):
+    """dL/dW = grad_z.T @ x."""
+
+    def backward(self, grad_z):
+        dx = super().backward(grad_z)
+        self.grads["W"] = grad_z.T @ self.x
+        return dx
+
+
+# -- activation layers -----------------------------------------------------------------------------
+@correct(check_activation_layer, "relu")
+class ReLULayerMaskFromOutput(sn.Layer):
+    """The mask from the output (a > 0), as scratchnn does, and np.where."""
+
+    def forward(self, x):
+        self.a = np.maximum(x, 0)
+        return self.a
+
+    def backward(self, grad_z):
+        return np.where(self.a > 0, grad_z, 0.0)
+
+
+@correct(check_activation_layer, "relu")
+class ReLULayerInFloat32(sn.Layer):
+    """Computes in float32."""
+
+    def forward(self, x):
+        self.x = x.astype(np.float32)
+        return np.maximum(self.x, 0)
+
+    def backward(self, grad_z):
+        return grad_z.astype(np.float32) * (self.x > 0)
+
+
+@correct(check_activation_layer, "sigmoid")
+class SigmoidLayerKeepsInput(sn.Layer):
+    """Keeps the input and recomputes the sigmoid in backward."""
+
+    def forward(self, x):
+        self.x = x
+        return expit(x)
+
+    def backward(self, grad_z):
+        return grad_z * expit(self.x) * expit(-self.x)
+
+
+@correct(check_activation_layer, "tanh")
+class TanhLayerCosh(sn.Layer):
+    """dL/dx = grad_z / cosh(x)^2 from the stored input."""
+
+    def forward(self, x):
+        self.x = x
+        return np.tanh(x)
+
+    def backward(self, grad_z):
+        return grad_z / np.cosh(self.x) ** 2
+
+
+@correct(check_activation_layer, "leaky_relu")
+class LeakyReLULayerPointTwo(sol.LeakyReLULayer):
+    """Another default slope, alpha = 0.2."""
+
+    def __init__(self, alpha=0.2):
+        super().__init__(alpha)
+
+
+@correct(check_activation_layer, "softmax")
+class SoftmaxLayerFullJacobians(sol.SoftmaxLayer):
+    """Builds every row's (C, C) Jacobian and multiplies with einsum."""
+
+    def backward(self, grad_z):
+        s = self.s
+        jacobians = np.einsum("bi,ij->bij", s, np.eye(s.shape[1])) - np.einsum("bi,bj->bij", s, s)
+        return np.einsum("bij,bj->bi", jacobians, grad_z)
+
+
+def _layer(base, backward, doc):
+    cls = type(base.__name__, (base,), {"backward": backward, "__doc__": doc})
+    cls.__qualname__ = cls.__name__ = f"{base.__name__}_{backward.__name__}"
+    return cls
+
+
+def mask_from_grad(self, grad_z):
+    return grad_z * (grad_z > 0)
+
+
+def sign_of_x(self, grad_z):
+    return grad_z * np.sign(self.x)
+
+
+def one_minus_a(self, grad_z):
+    return grad_z * (1 - self.a)
+
+
+def output_passed_on(self, grad_z):
+    return grad_z * self.a
+
+
+def unweighted_sum(self, grad_z):
+    return self.s * (grad_z - grad_z.sum(axis=1, keepdims=True))
+
+
+wrong(check_activation_layer, "relu", hint="the mask was taken from grad_z")(
+    _layer(sol.ReLULayer, mask_from_grad, "ReLU's mask taken from grad_z."))
+wrong(check_activation_layer, "relu", hint="not np.sign(x)")(
+    _layer(sol.ReLULayer, sign_of_x, "relu' = sign(x)."))
+wrong(check_activation_layer, "tanh", hint="the square is missing")(
+    _layer(sol.TanhLayer, one_minus_a, "tanh' = 1 - a."))
+wrong(check_activation_layer, "sigmoid", hint="passed on instead of multiplying")(
+    _layer(sol.SigmoidLayer, output_passed_on, "grad_z * a."))
+wrong(check_activation_layer, "softmax", hint="weighted by s")(
+    _layer(sol.SoftmaxLayer, unweighted_sum, "the row sum of grad_z not weighted by s."))
+
+
+@wrong(check_activation_layer, "leaky_relu", hint="the layer ignores its alpha")
+class LeakyReLULayerFixedSlope(sol.LeakyReLULayer):
+    """Keeps alpha but computes with 0.01."""
+
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, 0.01 * x)
+
+    def backward(self, grad_z):
+        return np.where(self.x > 0, grad_z, 0.01 * grad_z)
+
+
+# -- forward propagation, the network, the training step -------------------------------------------
+@correct(check_forward_propagation)
+def forward_propagation_reduce(x, weights, biases, activation):
+    """functools-free: hidden layers in a loop over indices, the last one outside it."""
+    a = x
+    for i in range(len(weights) - 1):
+        a = activation(np.add(np.dot(a, weights[i]), biases[i]))
+    return a @ weights[-1] + biases[-1]
+
+
+@wrong(check_forward_propagation, hint="activation(a @ W) + b")
+def forward_propagation_bias_after(x, weights, biases, activation):
+    """The bias added after the activation."""
+    a = x
+    for W, b in zip(weights[:-1], biases[:-1], strict=True):
+        a = activation(a @ W) + b
+    return a @ weights[-1] + biases[-1]
+
+
+@correct(check_network)
+class NetworkWithIndices:
+    """Index loops, backward by range(len - 1, -1, -1), add returning None."""
+
+    def __init__(self):
+        self.layers = []
+
+    def add(self, layer):
+        self.layers += [layer]
+
+    def forward(self, x):
+        for i in range(len(self.layers)):
+            x = self.layers[i].forward(x)
+        return x
+
+    def backward(self, grad):
+        for i in range(len(self.layers) - 1, -1, -1):
+            grad = self.layers[i].backward(grad)
+        return grad
+
+    def update_params(self, learning_rate):
+        for layer in self.layers:
+            if layer.params:
+                layer.update_params(learning_rate)
+
+
+@correct(check_network)
+class NetworkInFloat32(sol.MultiLayerNetwork):
+    """Casts what it passes on to float32."""
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(np.asarray(x, dtype=np.float32))
+        return x
+
+
+@wrong(check_network, hint="call backward once on every layer")
+class NetworkSkipsFirstLayerInBackward(sol.MultiLayerNetwork):
+    """backward stops before the first layer."""
+
+    def backward(self, grad):
+        for layer in reversed(self.layers[1:]):
+            grad = layer.backward(grad)
+        return grad
+
+
+@correct(check_training_step)
+def train_step_by_hand(network, x_batch, y_batch, loss, learning_rate):
+    """The loss gradient written by hand, (softmax(z) - y) / batch; returns a float."""
+    logits = network.forward(x_batch)
+    value = float(loss.forward(y_batch, logits))
+    network.backward((sn.softmax(logits) - y_batch) / len(x_batch))
+    network.update_params(learning_rate)
+    return value
+
+
+@wrong(check_training_step, hint="the parameters did not change")
+def train_step_without_update(network, x_batch, y_batch, loss, learning_rate):
+    """Forgets update_params."""
+    value = loss.forward(y_batch, network.forward(x_batch))
+    network.backward(loss.backward())
+    return value
+
+
+# -- one_hot and get_batches -----------------------------------------------------------------------
+correct(check_one_hot)(lambda labels, n_classes: np.eye(n_classes)[labels])
+
+
+@correct(check_one_hot)
+def one_hot_comparison(labels, n_classes):
+    """A broadcast comparison, as booleans."""
+    return labels[:, None] == np.arange(n_classes)
+
+
+@correct(check_one_hot)
+def one_hot_loop_of_lists(labels, n_classes):
+    """Lists of ints built in a loop."""
+    return [[int(c == label) for c in range(n_classes)] for label in labels]
+
+
+@wrong(check_one_hot, hint="one column off")
+def one_hot_from_one(labels, n_classes):
+    """Labels counted from 1."""
+    return np.eye(n_classes)[labels - 1]
+
+
+@wrong(check_one_hot, hint="one column off")
+def one_hot_plus_one(labels, n_classes):
+    """Column label + 1: the last class is out of range."""
+    out = np.zeros((len(labels), n_classes))
+    out[np.arange(len(labels)), labels + 1] = 1
+    return out
+
+
+@wrong(check_one_hot, hint="sets those columns in every row")
+def one_hot_columns(labels, n_classes):
+    """out[:, labels] = 1."""
+    out = np.zeros((len(labels), n_classes))
+    out[:, labels] = 1
+    return out
+
+
+@correct(check_get_batches)
+def get_batches_generator(x, batch_size):
+    """A generator of copies."""
+    start = 0
+    while start < len(x):
+        yield x[start:start + batch_size].copy()
+        start += batch_size
+
+
+@correct(check_get_batches)
+def get_batches_np_split(x, batch_size):
+    """np.split at multiples of batch_size, as a tuple."""
+    return tuple(np.split(x, range(batch_size, len(x), batch_size)))
+
+
+@correct(check_get_batches)
+def get_batches_lists_of_rows(x, batch_size):
+    """Each batch a list of rows."""
+    return [list(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+
+
+@wrong(check_get_batches, hint="the last batch is empty")
+def get_batches_one_too_many(x, batch_size):
+    """len(x) // batch_size + 1 batches: an empty one when batch_size divides len(x)."""
+    return [x[i * batch_size:(i + 1) * batch_size] for i in range(len(x) // batch_size + 1)]
+
+
+@wrong(check_get_batches, hint="balanced pieces")
+def get_batches_balanced(x, batch_size):
+    """np.array_split into ceil(n / batch_size) pieces: balanced, not of batch_size rows."""
+    return np.array_split(x, math.ceil(len(x) / batch_size))
+
+
+@wrong(check_get_batches, hint="a batch starts at every row")
+def get_batches_every_row(x, batch_size):
+    """range(len(x)): a batch at every row."""
+    return [x[i:i + batch_size] for i in range(len(x))]
+
+
+@wrong(check_get_batches, hint="one row too many")
+def get_batches_inclusive(x, batch_size):
+    """x[i:i + batch_size + 1]."""
+    return [x[i:i + batch_size + 1] for i in range(0, len(x), batch_size)]
+
+
+# -- optimizers ------------------------------------------------------------------------------------
+class Optimizer:
+    """An optimizer the learner's way: ``update(p, g, state)`` changes p in place; ``state`` is
+    a dict kept per parameter under ``key(i, name, p)``."""
+
+    def __init__(self, lr, **hyper):
+        self.lr = lr
+        self.__dict__.update(hyper)
+        self.state = {}
+        self.t = 0
+
+    def key(self, i, name, p):
+        return (i, name)
+
+    def step(self, network):
+        self.t += 1
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                self.update(p, layer.grads[name],
+                            self.state.setdefault(self.key(i, name, p), {}))
+
+
+@correct(check_optimizer, "momentum")
+class MomentumKeyedById(Optimizer):
+    """Velocities keyed by id(p), kept as arrays updated in place."""
+
+    def key(self, i, name, p):
+        return id(p)
+
+    def update(self, p, g, state):
+        v = state.setdefault("v", np.zeros_like(p))
+        v *= self.momentum
+        v += g
+        p -= self.lr * v
+
+
+@correct(check_optimizer, "adam")
+class AdamCountingTPerParameter(Optimizer):
+    """t kept per parameter, in its state."""
+
+    def update(self, p, g, state):
+        b1, b2 = self.betas
+        state["t"] = t = state.get("t", 0) + 1
+        state["m"] = b1 * state.get("m", 0) + (1 - b1) * g
+        state["v"] = b2 * state.get("v", 0) + (1 - b2) * g**2
+        p -= self.lr * (state["m"] / (1 - b1**t)) / (np.sqrt(state["v"] / (1 - b2**t)) + self.eps)
+
+
+@correct(check_optimizer, "rmsprop")
+class RMSPropPowerHalf(Optimizer):
+    """s ** 0.5 instead of np.sqrt, and np.square."""
+
+    def update(self, p, g, state):
+        state["s"] = self.alpha * state.get("s", 0.0) + (1 - self.alpha) * np.square(g)
+        p -= self.lr * g / (state["s"] ** 0.5 + self.eps)
+
+
+class MomentumKeyedByName(MomentumKeyedById):
+    """Velocities keyed by the parameter's name alone: every layer's 'W' shares one."""
+
+    def key(self, i, name, p):
+        return name
+
+
+wrong(check_optimizer, "momentum", hint="keyed by (layer index, name)",
+      absent=("keepdims",))(MomentumKeyedByName)
+
+
+@wrong(check_optimizer, "rmsprop", hint="of the squared gradient")
+class RMSPropAveragesG(Optimizer):
+    """Averages g instead of g ** 2."""
+
+    def update(self, p, g, state):
+        state["s"] = self.alpha * state.get("s", 0.0) + (1 - self.alpha) * g
+        p -= self.lr * g / (np.sqrt(state["s"]) + self.eps)
+
+
+@wrong(check_optimizer, "adam", hint="not (1 - b1) ** t")
+class AdamPowerOutside(Optimizer):
+    """Bias correction with (1 - b1) ** t."""
+
+    def update(self, p, g, state):
+        b1, b2 = self.betas
+        state["m"] = b1 * state.get("m", 0) + (1 - b1) * g
+        state["v"] = b2 * state.get("v", 0) + (1 - b2) * g**2
+        m_hat, v_hat = state["m"] / (1 - b1) ** self.t, state["v"] / (1 - b2) ** self.t
+        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+@wrong(check_optimizer, "adam", hint="t counts steps, not parameters")
+class AdamCountsParameters(Optimizer):
+    """One t for the optimizer, counted up once per parameter (inside the loop)."""
+
+    def step(self, network):
+        b1, b2 = self.betas
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                self.t += 1
+                g, s = layer.grads[name], self.state.setdefault((i, name), {})
+                s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+                s["v"] = b2 * s.get("v", 0) + (1 - b2) * g**2
+                p -= self.lr * s["m"] / (1 - b1**self.t) / (
+                    np.sqrt(s["v"] / (1 - b2**self.t)) + self.eps)
+
+
+@wrong(check_optimizer, "adam", hint="the update uses eps = 1e-07")
+class AdamOwnEps(AdamCountingTPerParameter):
+    """Ignores the eps it is given and uses 1e-7."""
+
+    def update(self, p, g, state):
+        self.eps = 1e-7
+        super().update(p, g, state)
+
+
+@wrong(check_optimizer, "sgd", hint="0.1 times the expected one")
+class SGDFixedRate(Optimizer):
+    """Steps with 0.01 whatever lr it was given."""
+
+    def update(self, p, g, state):
+        p -= 0.01 * g
+
+
+@wrong(check_optimizer, "momentum", hint="Nesterov")
+class MomentumNesterov(MomentumKeyedById):
+    """Nesterov's look-ahead step."""
+
+    def update(self, p, g, state):
+        v = state.setdefault("v", np.zeros_like(p))
+        v[...] = self.momentum * v + g
+        p -= self.lr * (g + self.momentum * v)
+
+
+@wrong(check_optimizer, "rmsprop", hint="eps was added to the step")
+class RMSPropEpsOnTheStep(Optimizer):
+    """lr * g / np.sqrt(s) + eps: the parentheses are missing."""
+
+    def update(self, p, g, state):
+        state["s"] = self.alpha * state.get("s", 0.0) + (1 - self.alpha) * g * g
+        p -= self.lr * g / np.sqrt(state["s"]) + self.eps
+
+
+# -- initialisers ----------------------------------------------------------------------------------
+correct(check_initializer, "he_normal")(
+    lambda n_in, n_out, rng: rng.standard_normal((n_in, n_out)) * math.sqrt(2 / n_in))
+correct(check_initializer, "xavier_uniform")(
+    lambda n_in, n_out, rng: (2 * rng.random((n_in, n_out)) - 1) * np.sqrt(6 / (n_in + n_out)))
+correct(check_initializer, "he_uniform")(
+    lambda n_in, n_out, rng: rng.uniform(-1, 1, (n_in, n_out)) * np.sqrt(6 / n_in))
+wrong(check_initializer, "xavier_uniform", hint="variance a^2 / 3")(
+    lambda n_in, n_out, rng: rng.uniform(-1, 1, (n_in, n_out)) * np.sqrt(2 / (n_in + n_out)))
+
+
+# -- the tests -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("checker, attempt, args", CORRECT)
+def test_a_correct_attempt_passes(checker, attempt, args):
+    assert_passes(checker(attempt, *args, verbose=False))
+
+
+@pytest.mark.parametrize("checker, attempt, args, fragments, absent", WRONG)
+def test_a_wrong_attempt_fails_and_names_its_mistake(checker, attempt, args, fragments, absent):
+    result = checker(attempt, *args, verbose=False)
+    assert_fails_with(result, *fragments)
+    for fragment in absent:
+        assert fragment not in "\n".join(result.messages), result.messages
