@@ -62,7 +62,7 @@ TUTORIAL = [
     print("output (no padding, stride 1):\\n", edges[0, 0])
     for stride, padding in [(1, 0), (1, 1), (2, 0), (2, 1)]:
         out = conv2d_loops(edge_image, edge_filter, np.zeros(1), stride, padding)
-        layer = Conv2D(1, 1, 3, stride=stride, padding=padding)
+        layer = Conv2D(1, 1, 3, stride=stride, padding=padding, rng=SEED)
         print(f"stride {stride}, padding {padding}: output {out.shape[2:]}, "
               f"Conv2D.output_shape {layer.output_shape((1, 5, 6))[1:]}")
     """),
