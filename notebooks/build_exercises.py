@@ -10,7 +10,7 @@ position ("cell-0", ...), so rebuilding an unchanged notebook leaves git clean.
 Each blank the learner fills is a code cell tagged ``exercise-<name>`` that defines exactly one
 function or class called ``<name>``; the cell after it, tagged ``check``, runs its checker from
 ``scratchnn.exercises``. tests/test_notebooks.py runs the notebook as it is (every check must
-say "not implemented yet") and with the blanks replaced by tests/exercise_solutions.py (every
+say "not implemented yet") and with the blanks replaced by tests/exercise_solutions*.py (every
 check must pass).
 """
 
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 from cells import check, code, exercise, md
+from chapters import capstone, convolution, graph, regularisation, sanity
 from nbformat.v4 import new_notebook
 
 NOTEBOOK = Path(__file__).resolve().parent / "exercises.ipynb"
@@ -55,6 +56,11 @@ INTRO = [
     8. The training loop: `train_step`
     9. Optimizers: `SGD`, `Momentum`, `RMSProp`, `Adam`
     10. Weight initialisation: `xavier_uniform`, `he_normal`
+    11. Overfitting and regularisation: `l2_penalty`, `DropoutLayer`
+    12. The computational graph: `Value`, a scalar autograd
+    13. Sanity checks before training: `overfit_one_batch`, `lr_sweep`
+    14. Convolution: `im2col`, `conv2d_forward`, `max_pool2d`, `max_pool2d_backward`
+    15. Capstone: your network reads digits: `train_network`, with every part you wrote
 
     Shapes follow one convention throughout: a batch of inputs is a matrix $x$ of shape
     `(batch, n_features)`, one sample per row, and a layer's weights $W$ have shape
@@ -715,7 +721,10 @@ CHAPTER_10 = [
 def build():
     nb = new_notebook()
     nb.cells = (INTRO + CHAPTER_1 + CHAPTER_2 + CHAPTER_3 + CHAPTER_4 + CHAPTER_5 + CHAPTER_6
-                + CHAPTER_7 + CHAPTER_8 + CHAPTER_9 + CHAPTER_10)
+                + CHAPTER_7 + CHAPTER_8 + CHAPTER_9 + CHAPTER_10
+                # The capstone trains the classes of chapters 3-10, so it comes last.
+                + [cell for chapter in (regularisation, graph, sanity, convolution, capstone)
+                   for cell in chapter.EXERCISES])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
