@@ -434,6 +434,15 @@ def test_usual_mistakes_fail_with_their_hint(replacements, hint):
     assert_fails_with(check_value(mutate(*replacements), verbose=False), hint)
 
 
+def test_the_hint_is_that_of_the_mistake_explaining_most_expressions():
+    # Run leaves-first, tanh(a * b + c) * d comes out as if tanh's step used self.grad; the
+    # other expressions show the order is at fault, and only that hint is given.
+    result = check_value(mutate(("for node in reversed(topo):", "for node in topo:")),
+                         verbose=False)
+    assert_fails_with(result, ORDER)
+    assert "self.grad is the input's own gradient" not in verdict(result)
+
+
 def test_a_wrong_gradient_is_reported_with_exact_and_finite_difference_values():
     result = check_value(mutate((MUL_BACKWARD, MUL_BACKWARD.replace("+=", "="))), verbose=False)
     # a * a at a = 3: d/da = 6, the overwriting version keeps only one of the two 3s.

@@ -350,7 +350,8 @@ def _inputs_text(values):
 
 def _judge(check, cls, text, values, fn, reused):
     """Check one expression: None when its value and every input's gradient are right, else
-    (problem, hint)."""
+    (problem, the mistakes of _MISTAKES that give the learner's gradients, a hint to give when
+    the mistake is not known)."""
     on = f"{text}, with {_inputs_text(values)}"
     out, leaves = _learner_graph(check, cls, text, fn, values)
     expected_data, expected = _reference(fn, values)
@@ -370,7 +371,7 @@ def _judge(check, cls, text, values, fn, reused):
     if not math.isclose(data, expected_data, rel_tol=rtol, abs_tol=atol):
         hint = ("use math.tanh(x) (or np.tanh) for the forward value." if "tanh" in text
                 else None)
-        return f"the value of {on} is {fmt(data)}, expected {fmt(expected_data)}.", hint
+        return f"the value of {on} is {fmt(data)}, expected {fmt(expected_data)}.", set(), hint
     check.run(f"backward() on {text}", _no_recursion_error(out.backward), returns=False,
               hint=_error_hint)
     got = np.array([_number(check, getattr(leaf, "grad", None), "a .grad") for leaf in leaves])
@@ -383,21 +384,18 @@ def _judge(check, cls, text, values, fn, reused):
 
     names = list(values)
     worst = int(np.argmax(np.abs(got - expected)))
+    problem = (f"{on}: {names[worst]}.grad is {fmt(got[worst])}, expected "
+               f"{fmt(expected[worst])} (exact; central differences of your own forward give "
+               f"{fmt(numeric[worst])}).")
     if _number(check, getattr(out, "grad", None), "the output's .grad") == 0 and not got.any():
-        hint = SEED
-    elif not got.any():
-        # Several mistakes give all zeros (a late seed, forward order, self.grad as the chain
-        # factor): no single variant can tell them apart.
-        hint = ALL_ZERO
-    else:
-        variants = [(hint, _reference(fn, values, mistake)[1])
-                    for mistake, hint in _MISTAKES.items() if mistake != "no_seed"
-                    and not (text.startswith("a chain") and mistake == "no_visited")]
-        hint = next((h for h, v in variants if np.allclose(got, v, rtol=rtol, atol=atol)),
-                    REUSE if reused else None)
-    return (f"{on}: {names[worst]}.grad is {fmt(got[worst])}, expected {fmt(expected[worst])} "
-            f"(exact; central differences of your own forward give {fmt(numeric[worst])}).",
-            hint)
+        return problem, {"no_seed"}, SEED
+    # Several mistakes give all zeros (a late seed, forward order, self.grad as the chain
+    # factor): such gradients tell nothing apart, and get the hint that names them all.
+    matching = {mistake for mistake in _MISTAKES if mistake != "no_seed" and got.any()
+                and not (text.startswith("a chain") and mistake == "no_visited")
+                and np.allclose(got, _reference(fn, values, mistake)[1], rtol=rtol, atol=atol)}
+    fallback = ALL_ZERO if not got.any() else REUSE if reused else None
+    return problem, matching, fallback
 
 
 def _node_graph(cls, values):
@@ -499,6 +497,24 @@ def _deep_chain(check, cls):
                    f"{fmt(expected[0])}.")
 
 
+def _report(check, wrong):
+    """Describe the first wrong expressions and name the rest. The hint is that of the known
+    mistake that explains the most of them: one mistake can, on a single expression, give the
+    same numbers as another (all zeros, say), but rarely on all of them."""
+    counts = {m: sum(m in matching for _, _, matching, _ in wrong) for m in _MISTAKES}
+    best = max(_MISTAKES, key=lambda m: counts[m])  # ties: the first in _MISTAKES
+    for _, problem, matching, fallback in wrong[:MAX_REPORTED]:
+        if counts[best] and best in matching:
+            check.fail(problem, _MISTAKES[best])
+        elif counts[best] and fallback != ALL_ZERO:
+            check.fail(problem)  # not the known mistake's numbers: a second mistake, or order
+        else:
+            check.fail(problem, fallback)
+    if len(wrong) > MAX_REPORTED:
+        check.fail(f"{len(wrong) - MAX_REPORTED} more expressions are wrong too: "
+                   + "; ".join(text for text, *_ in wrong[MAX_REPORTED:]) + ".")
+
+
 def _value_body(check, cls):
     check_class(cls)
     groups, wrong = {False: [], True: []}, []
@@ -506,14 +522,9 @@ def _value_body(check, cls):
         problem = _judge(check, cls, text, values, fn, reused)
         if problem is None:
             groups[reused].append(text)
-        elif len(wrong) < MAX_REPORTED:
-            check.fail(*problem)
-            wrong.append(text)
         else:
-            wrong.append(text)
-    if len(wrong) > MAX_REPORTED:
-        check.fail(f"{len(wrong) - MAX_REPORTED} more expressions are wrong too: "
-                   + "; ".join(wrong[MAX_REPORTED:]) + ".")
+            wrong.append((text, *problem))
+    _report(check, wrong)
     if groups[False]:
         check.ok("values and gradients, against exact derivatives and finite differences, of "
                  + "; ".join(groups[False]))
