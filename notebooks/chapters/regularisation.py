@@ -208,19 +208,20 @@ TUTORIAL = [
     """),
     md(r"""
     *What to notice:* each remedy stops the climb of the validation loss (grey: without
-    regularisation). The L2 penalty holds the weights to about a quarter of their unregularised
-    size (the last column of the table), its training loss levels off at about 0.02 instead of
-    falling forever, and its validation loss ends lowest; AdamW shrinks the weights less at the
-    strength tried here, and its validation loss creeps up more slowly than without it. Dropout
-    makes every curve noisy (the training loss in the figure is measured with units dropped;
-    the table measures everything afterwards, in evaluation mode). Early stopping simply ends
-    the run 20 epochs after the best one and goes back to it.
+    regularisation). The L2 penalty holds the sum of the squared weights to about a quarter of
+    the unregularised network's (the last column of the table), its training loss levels off at
+    about 0.02 instead of falling forever, and its validation loss ends lowest; AdamW shrinks
+    the weights less at the strength tried here, and its validation loss creeps up more slowly
+    than without it. Dropout makes every curve noisy (the training loss in the figure is
+    measured with units dropped; the table measures everything afterwards, in evaluation mode).
+    Early stopping simply ends the run 20 epochs after the best one and goes back to it.
 
     What none of them does here is raise the accuracy by much: validation and test accuracies
-    all lie within about two points of the unregularised network, about one standard error on
-    400 or 453 digits ($\sqrt{0.87 \cdot 0.13 / 453} \approx 0.016$), so these small differences
-    could change with another seed. Regularisation cured the *overconfidence* (the loss) but
-    could not invent the digits that 100 examples lack. The remedy that works best is more data:
+    all lie within two and a half points of the unregularised network's, about one standard
+    error on 400 or 453 digits ($\sqrt{0.87 \cdot 0.13 / 453} \approx 0.016$), so these small
+    differences could change with another seed. Regularisation cured the *overconfidence* (the
+    loss) but could not invent the digits that 100 examples lack. The remedy that works best is
+    more data:
     """),
     code("""
     all_data_net = wide_net()

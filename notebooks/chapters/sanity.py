@@ -122,7 +122,7 @@ TUTORIAL = [
                   f"{relative_error(analytic, numeric):.1e}")
     """),
     md(r"""
-    *What to notice:* every relative error is around $10^{-9}$ or below: the backward passes and
+    *What to notice:* every relative error is about $10^{-9}$: the backward passes and
     the fused softmax-cross-entropy gradient are right. A wrong gradient gives errors near 1
     (chapter 4 showed one).
 
