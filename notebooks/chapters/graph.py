@@ -394,14 +394,14 @@ EXERCISES = [
     A `Value` holds a number `data`, its gradient `grad` (d output / d this value, filled in by
     `backward`), the Values it was computed from (`_parents`) and `_backward`, a small function
     that, once this node's own `grad` is known, **adds** its share to each parent's `grad`. For
-    $out = a + b$ both shares are $1 \cdot out.grad$ (given below, as a model); for
-    $out = a \cdot b$ they are $b \cdot out.grad$ and $a \cdot out.grad$.
+    $out = a + b$ both shares are $1 \cdot$ `out.grad` (given below, as a model); for
+    $out = a \cdot b$ they are $b \cdot$ `out.grad` and $a \cdot$ `out.grad`.
 
     Fill in three parts:
 
     * `__mul__`'s `_backward`;
     * `tanh`: a new `Value` holding $t = \tanh(x)$ (`math.tanh`), whose `_backward` adds
-      $(1 - t^2) \cdot out.grad$ to `self.grad`;
+      $(1 - t^2) \cdot$ `out.grad` to `self.grad`;
     * `backward()`: list the graph's nodes in topological order (each node after its parents,
       every node once), set `self.grad = 1.0` (d out / d out) and call every node's `_backward`
       in that order **reversed**, so that a node passes its gradient on only after everything
@@ -410,7 +410,9 @@ EXERCISES = [
     Always `grad +=`, never `grad =`: in `a * b + a`, `a` receives a gradient from each use.
     The check builds many small expressions (a node used twice, `a * a`, numbers mixed in as in
     `2 * a` or `1 - a`) and compares your gradients with the exact derivatives and with finite
-    differences. A recursive topological sort (as in micrograd) is accepted: the graphs checked
+    differences. It also runs `backward()` twice on one graph (the grads set back to 0 in
+    between), and on two graphs in turn: keep nothing from one call to the next (a default
+    argument such as `visited=set()` is created once and shared by every call). A recursive topological sort (as in micrograd) is accepted: the graphs checked
     are at most 200 nodes deep. The check also tries a chain 5,000 deep, past Python's recursion
     limit of about 1,000 nested calls; if your sort is recursive, it only notes that an explicit
     stack would handle it.

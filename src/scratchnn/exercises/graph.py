@@ -8,10 +8,13 @@ name), whether its local backward steps are closures or methods, whether its top
 recursive or iterative: none of that is looked at. Only behaviour is judged.
 
 Each test expression is built twice: from the learner's Values and from ``_Node``, a reference
-autograd in this module. The learner's gradients are compared with the reference's (the exact
-derivatives; tests/test_exercise_graph.py checks them against formulas) and reported next to
-central differences of the learner's own forward values. ``_Node`` can also make each usual
-mistake on purpose (``_MISTAKES``): learner gradients equal to one of those name the mistake.
+autograd in this module. The learner's gradients must equal the reference's (the exact
+derivatives; tests/test_exercise_graph.py checks them against formulas) and agree with central
+differences of the learner's own forward values. ``_Node`` can also make each usual mistake on
+purpose (``_MISTAKES``); the hint is that of the mistake whose gradients equal the learner's on
+the most expressions. Then backward runs twice on one graph (grads zeroed in between) and on
+two graphs in turn: state kept between calls (a mutable default argument, a visited flag left
+on the nodes) shows there.
 
 A recursive topological sort is accepted: the graphs checked are at most about 200 nodes deep.
 A 5,000-deep chain is tried last; if it hits Python's recursion limit, that is a note, not a
