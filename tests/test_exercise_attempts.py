@@ -10,6 +10,7 @@ mislead for that attempt (the evidence does not support them).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import exercise_solutions as sol
@@ -63,10 +64,11 @@ def wrong(checker, *args, hint, absent=()):
     return register
 
 
-def activation(values, derivative):
-    """An activation function f(x, derivative=False) from its two halves."""
+def activation(name, doc, values, derivative):
+    """An activation function ``name(x, derivative=False)`` from its two halves."""
     def f(x, derivative_=False, **kwargs):
         return derivative(x) if kwargs.get("derivative", derivative_) else values(x)
+    f.__name__, f.__doc__ = name, doc
     return f
 
 
@@ -114,9 +116,11 @@ def sigmoid_precedence(x, derivative=False):
 
 
 wrong(check_activation_function, "sigmoid", hint="a factor is missing")(
-    activation(expit, lambda x: 1 - expit(x)))
+    activation("sigmoid_derivative_one_minus_s", "sigmoid' = 1 - s: a factor missing.",
+               expit, lambda x: 1 - expit(x)))
 wrong(check_activation_function, "sigmoid", hint="not s * (1 + s)")(
-    activation(expit, lambda x: expit(x) * (1 + expit(x))))
+    activation("sigmoid_derivative_plus", "sigmoid' = s (1 + s).",
+               expit, lambda x: expit(x) * (1 + expit(x))))
 
 
 @wrong(check_activation_function, "sigmoid", hint="exp overflowed")
@@ -180,11 +184,14 @@ def tanh_stable_exp(x, derivative=False):
 
 
 wrong(check_activation_function, "tanh", hint="the square is missing")(
-    activation(np.tanh, lambda x: 1 - np.tanh(x)))
+    activation("tanh_derivative_unsquared", "tanh' = 1 - tanh.", np.tanh,
+               lambda x: 1 - np.tanh(x)))
 wrong(check_activation_function, "tanh", hint="not (1 - tanh(x)) ** 2")(
-    activation(np.tanh, lambda x: (1 - np.tanh(x)) ** 2))
+    activation("tanh_derivative_square_of_difference", "tanh' = (1 - tanh) ** 2.", np.tanh,
+               lambda x: (1 - np.tanh(x)) ** 2))
 wrong(check_activation_function, "tanh", hint="the sigmoid takes 2x")(
-    activation(lambda x: 2 * expit(x) - 1, lambda x: 1 - np.tanh(x) ** 2))
+    activation("tanh_as_2_sigmoid_x", "tanh = 2 sigmoid(x) - 1 (x, not 2x).",
+               lambda x: 2 * expit(x) - 1, lambda x: 1 - np.tanh(x) ** 2))
 
 
 @wrong(check_activation_function, "tanh", hint="e^1000 overflows")
@@ -277,11 +284,12 @@ def softmax_sum_without_keepdims(x, derivative=False):
 
 
 # -- losses ----------------------------------------------------------------------------------------
-def loss(values, derivative):
-    """A loss f(y_real, y_pred, derivative=False) from its two halves."""
+def loss(name, doc, values, derivative):
+    """A loss ``name(y_real, y_pred, derivative=False)`` from its two halves."""
     def f(y_real, y_pred, derivative_=False, **kwargs):
         half = derivative if kwargs.get("derivative", derivative_) else values
         return half(y_real, y_pred)
+    f.__name__, f.__doc__ = name, doc
     return f
 
 
@@ -298,10 +306,17 @@ def mse_loop(y_real, y_pred, derivative=False):
                                                   strict=True)) / n)
 
 
-correct(check_loss_function, "mse")(loss(lambda y, p: np.square(p - y).mean(),
-                                         lambda y, p: 2 * (p - y) / np.prod(p.shape)))
-correct(check_loss_function, "mae")(loss(lambda y, p: np.abs(y - p).sum() / p.size,
-                                         lambda y, p: np.where(p > y, 1.0, -1.0) / p.size))
+correct(check_loss_function, "mse")(
+    loss("mse_square_mean", "np.square(...).mean(); n from np.prod(shape).",
+         lambda y, p: np.square(p - y).mean(), lambda y, p: 2 * (p - y) / np.prod(p.shape)))
+correct(check_loss_function, "mae")(
+    loss("mae_where", "sum / size; the sign with np.where.",
+         lambda y, p: np.abs(y - p).sum() / p.size,
+         lambda y, p: np.where(p > y, 1.0, -1.0) / p.size))
+correct(check_loss_function, "mse")(
+    loss("mse_average_einsum", "np.average, and einsum for the sum of squares.",
+         lambda y, p: np.einsum("ij,ij->", p - y, p - y) / p.size,
+         lambda y, p: np.multiply(2.0, p - y) / p.size))
 
 
 @correct(check_loss_function, "binary_cross_entropy")
@@ -352,22 +367,28 @@ def cross_entropy_clipped_probabilities(y_real, logits, derivative=False):
 
 
 wrong(check_loss_function, "mae", hint="sign(d) (+1 or -1), not |d|")(
-    loss(lambda y, p: np.mean(np.abs(p - y)), lambda y, p: np.abs(p - y) / p.size))
+    loss("mae_derivative_abs", "MAE' = |p - y| / n.", lambda y, p: np.mean(np.abs(p - y)),
+         lambda y, p: np.abs(p - y) / p.size))
 wrong(check_loss_function, "mae", hint="before averaging")(
-    loss(lambda y, p: abs(np.mean(p - y)), lambda y, p: np.sign(p - y) / p.size))
+    loss("mae_abs_of_mean", "|mean(p - y)|.", lambda y, p: abs(np.mean(p - y)),
+         lambda y, p: np.sign(p - y) / p.size))
 wrong(check_loss_function, "mse", hint="the squared error itself")(
-    loss(lambda y, p: np.mean((p - y) ** 2), lambda y, p: (p - y) ** 2 / p.size))
+    loss("mse_derivative_is_the_loss", "MSE' = (p - y)^2 / n.",
+         lambda y, p: np.mean((p - y) ** 2), lambda y, p: (p - y) ** 2 / p.size))
 wrong(check_loss_function, "binary_cross_entropy", hint="term is missing")(
-    loss(lambda y, p: -np.mean(y * np.log(p)),
+    loss("bce_only_positive_term", "-mean(y log p): the label-0 term dropped.",
+         lambda y, p: -np.mean(y * np.log(p)),
          lambda y, p: sn.binary_cross_entropy(y, p, derivative=True)))
 wrong(check_loss_function, "binary_cross_entropy", hint="one of its signs is flipped")(
-    loss(lambda y, p: sn.binary_cross_entropy(y, p),
-         lambda y, p: (-y / p - (1 - y) / (1 - p)) / p.size))
+    loss("bce_derivative_sign_error", "-y/p - (1 - y)/(1 - p): one sign flipped.",
+         sn.binary_cross_entropy, lambda y, p: (-y / p - (1 - y) / (1 - p)) / p.size))
 wrong(check_loss_function, "cross_entropy", hint="take the log")(
-    loss(lambda y, z: -np.sum(y * sn.softmax(z)) / len(z),
+    loss("cross_entropy_without_log", "-sum(y * softmax(z)): the log forgotten.",
+         lambda y, z: -np.sum(y * sn.softmax(z)) / len(z),
          lambda y, z: (sn.softmax(z) - y) / len(z)))
 wrong(check_loss_function, "cross_entropy", hint="not (z - y) / batch")(
-    loss(lambda y, z: sn.cross_entropy_loss(y, z), lambda y, z: (z - y) / len(z)))
+    loss("cross_entropy_derivative_without_softmax", "(z - y) / batch: softmax forgotten.",
+         sn.cross_entropy_loss, lambda y, z: (z - y) / len(z)))
 
 
 @wrong(check_loss_function, "cross_entropy", hint="the sign is flipped", absent=("overflow",))
@@ -486,7 +507,7 @@ def numgrad_in_float32(f, x, eps=1e-5):
     return grad
 
 
-def _central(eps, sign=1.0):
+def _central(name, doc, eps, sign=1.0):
     def numerical_gradient(f, x):
         grad = np.zeros_like(x)
         for i in np.ndindex(x.shape):
@@ -495,12 +516,18 @@ def _central(eps, sign=1.0):
             minus[i] -= eps
             grad[i] = sign * (f(plus) - f(minus)) / (2 * eps)
         return grad
+    numerical_gradient.__name__, numerical_gradient.__doc__ = name, doc
     return numerical_gradient
 
 
-wrong(check_numerical_gradient, hint="eps = 0.1 is too large")(_central(0.1))
-wrong(check_numerical_gradient, hint="is too small")(_central(1e-13))
-wrong(check_numerical_gradient, hint="the wrong way round")(_central(1e-5, sign=-1.0))
+correct(check_numerical_gradient)(_central("numgrad_eps_1e_3", "eps = 1e-3: coarse, fine.", 1e-3))
+correct(check_numerical_gradient)(_central("numgrad_eps_1e_8", "eps = 1e-8: fine, fine.", 1e-8))
+wrong(check_numerical_gradient, hint="eps = 0.1 is too large")(
+    _central("numgrad_eps_0_1", "eps = 0.1: the right formula, too coarse.", 0.1))
+wrong(check_numerical_gradient, hint="is too small")(
+    _central("numgrad_eps_1e_13", "eps = 1e-13: drowned in rounding.", 1e-13))
+wrong(check_numerical_gradient, hint="the wrong way round")(
+    _central("numgrad_reversed", "f(x - eps) - f(x + eps).", 1e-5, sign=-1.0))
 
 
 @wrong(check_numerical_gradient, hint="restore each entry")
@@ -718,12 +745,29 @@ class LeakyReLULayerFixedSlope(sol.LeakyReLULayer):
 
 # -- forward propagation, the network, the training step -------------------------------------------
 @correct(check_forward_propagation)
-def forward_propagation_reduce(x, weights, biases, activation):
-    """functools-free: hidden layers in a loop over indices, the last one outside it."""
+def forward_propagation_indices(x, weights, biases, activation):
+    """Hidden layers in a loop over indices with np.dot and np.add, the last one outside it."""
     a = x
     for i in range(len(weights) - 1):
         a = activation(np.add(np.dot(a, weights[i]), biases[i]))
     return a @ weights[-1] + biases[-1]
+
+
+@correct(check_forward_propagation)
+def forward_propagation_reduce_einsum(x, weights, biases, activation):
+    """functools.reduce over the hidden layers, einsum for the products."""
+    hidden = functools.reduce(
+        lambda a, wb: activation(np.einsum("bi,io->bo", a, wb[0]) + wb[1]),
+        zip(weights[:-1], biases[:-1], strict=True), x)
+    return np.einsum("bi,io->bo", hidden, weights[-1]) + biases[-1]
+
+
+@wrong(check_forward_propagation, hint="the activation was applied to the last layer only")
+def forward_propagation_activation_at_the_end(x, weights, biases, activation):
+    """No activation between layers, one after the last."""
+    for W, b in zip(weights, biases, strict=True):
+        x = x @ W + b
+    return activation(x)
 
 
 @wrong(check_forward_propagation, hint="activation(a @ W) + b")
@@ -771,6 +815,27 @@ class NetworkInFloat32(sol.MultiLayerNetwork):
         return x
 
 
+@correct(check_network)
+class NetworkReduce(sol.MultiLayerNetwork):
+    """functools.reduce for both passes; add chains by returning self."""
+
+    def forward(self, x):
+        return functools.reduce(lambda a, layer: layer.forward(a), self.layers, x)
+
+    def backward(self, grad):
+        return functools.reduce(lambda g, layer: layer.backward(g), self.layers[::-1], grad)
+
+
+@wrong(check_network, hint="run every layer once")
+class NetworkForwardSkipsLastLayer(sol.MultiLayerNetwork):
+    """forward stops before the last layer."""
+
+    def forward(self, x):
+        for layer in self.layers[:-1]:
+            x = layer.forward(x)
+        return x
+
+
 @wrong(check_network, hint="call backward once on every layer")
 class NetworkSkipsFirstLayerInBackward(sol.MultiLayerNetwork):
     """backward stops before the first layer."""
@@ -791,6 +856,24 @@ def train_step_by_hand(network, x_batch, y_batch, loss, learning_rate):
     return value
 
 
+@correct(check_training_step)
+def train_step_call_and_no_input_gradient(network, x_batch, y_batch, loss, learning_rate):
+    """network(x) as a call, backward without the input's gradient, a 0-d array returned."""
+    value = np.asarray(loss.forward(y_batch, network(x_batch)))
+    network.backward(loss.backward(), input_grad=False)
+    network.update_params(learning_rate)
+    return value
+
+
+@wrong(check_training_step, hint="learning_rate must be a finite number > 0")
+def train_step_uphill(network, x_batch, y_batch, loss, learning_rate):
+    """update_params(-learning_rate)."""
+    value = loss.forward(y_batch, network.forward(x_batch))
+    network.backward(loss.backward())
+    network.update_params(-learning_rate)
+    return value
+
+
 @wrong(check_training_step, hint="the parameters did not change")
 def train_step_without_update(network, x_batch, y_batch, loss, learning_rate):
     """Forgets update_params."""
@@ -800,7 +883,16 @@ def train_step_without_update(network, x_batch, y_batch, loss, learning_rate):
 
 
 # -- one_hot and get_batches -----------------------------------------------------------------------
-correct(check_one_hot)(lambda labels, n_classes: np.eye(n_classes)[labels])
+@correct(check_one_hot)
+def one_hot_eye_rows(labels, n_classes):
+    """Rows of the identity matrix, picked by the labels."""
+    return np.eye(n_classes)[labels]
+
+
+@correct(check_one_hot)
+def one_hot_int_identity(labels, n_classes):
+    """Integer dtype."""
+    return np.identity(n_classes, dtype=int)[labels]
 
 
 @correct(check_one_hot)
@@ -1024,14 +1116,40 @@ class RMSPropEpsOnTheStep(Optimizer):
 
 
 # -- initialisers ----------------------------------------------------------------------------------
-correct(check_initializer, "he_normal")(
-    lambda n_in, n_out, rng: rng.standard_normal((n_in, n_out)) * math.sqrt(2 / n_in))
-correct(check_initializer, "xavier_uniform")(
-    lambda n_in, n_out, rng: (2 * rng.random((n_in, n_out)) - 1) * np.sqrt(6 / (n_in + n_out)))
-correct(check_initializer, "he_uniform")(
-    lambda n_in, n_out, rng: rng.uniform(-1, 1, (n_in, n_out)) * np.sqrt(6 / n_in))
-wrong(check_initializer, "xavier_uniform", hint="variance a^2 / 3")(
-    lambda n_in, n_out, rng: rng.uniform(-1, 1, (n_in, n_out)) * np.sqrt(2 / (n_in + n_out)))
+@correct(check_initializer, "he_normal")
+def he_normal_standard_normal(n_in, n_out, rng):
+    """A standard normal draw scaled by math.sqrt(2 / n_in)."""
+    return rng.standard_normal((n_in, n_out)) * math.sqrt(2 / n_in)
+
+
+@correct(check_initializer, "xavier_uniform")
+def xavier_uniform_from_random(n_in, n_out, rng):
+    """rng.random() in [0, 1) stretched to [-a, a)."""
+    return (2 * rng.random((n_in, n_out)) - 1) * np.sqrt(6 / (n_in + n_out))
+
+
+@correct(check_initializer, "he_uniform")
+def he_uniform_float32(n_in, n_out, rng):
+    """U(-1, 1) scaled, returned in float32."""
+    return (rng.uniform(-1, 1, (n_in, n_out)) * np.sqrt(6 / n_in)).astype(np.float32)
+
+
+@correct(check_initializer, "xavier_normal")
+def xavier_normal_keywords(n_in, n_out, rng):
+    """rng.normal with keywords."""
+    return rng.normal(loc=0.0, scale=np.sqrt(2.0 / (n_in + n_out)), size=(n_in, n_out))
+
+
+@wrong(check_initializer, "xavier_uniform", hint="variance a^2 / 3")
+def xavier_uniform_bound_of_a_normal(n_in, n_out, rng):
+    """U(-a, a) with a = sqrt(2 / (n_in + n_out)), the normal's std."""
+    return rng.uniform(-1, 1, (n_in, n_out)) * np.sqrt(2 / (n_in + n_out))
+
+
+@wrong(check_initializer, "he_normal", hint="He uses n_in")
+def he_normal_fan_out(n_in, n_out, rng):
+    """sqrt(2 / n_out)."""
+    return rng.normal(0, np.sqrt(2 / n_out), (n_in, n_out))
 
 
 # -- the tests -------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def _reference(kind, alpha=ALPHA):
     return getattr(ref, kind)
 
 
-_SLOPE_NAMES = ("alpha", "negative_slope", "slope")
+SLOPE_NAMES = ("alpha", "negative_slope", "slope")
 
 
 def slope_argument(fn):
@@ -49,7 +49,7 @@ def slope_argument(fn):
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return None, ALPHA
-    for name in _SLOPE_NAMES:
+    for name in SLOPE_NAMES:
         if name in params:
             default = params[name].default
             number = isinstance(default, (int, float)) and not isinstance(default, bool)

@@ -28,7 +28,7 @@ from ._core import (
     run_check,
     unchanged,
 )
-from .functions import slope_argument
+from .functions import ALPHA, SLOPE_NAMES, slope_argument
 
 N_IN, N_OUT, BATCH = 4, 3, 5  # all different, so a transposed product cannot go unnoticed
 LEARNING_RATE = 0.1
@@ -356,7 +356,7 @@ def _activation_variants(kind, x, g, alpha):
 
 def _activation_body(check, cls, kind):
     layer = check.run(f"{cls.__name__}()", cls)
-    alpha = float(getattr(layer, "alpha", 0.01)) if kind == "leaky_relu" else None
+    alpha = _layer_slope(layer) if kind == "leaky_relu" else None
     ref = ACTIVATION_LAYERS[kind](alpha) if alpha is not None else ACTIVATION_LAYERS[kind]()
 
     x = random_array((BATCH, N_IN), 11, scale=2.0)
@@ -387,6 +387,15 @@ def _activation_body(check, cls, kind):
         _gradient_check(check, layer, x[1:])
     if kind == "leaky_relu" and not check.messages:
         _layer_slope_is_used(check, cls, alpha)
+
+
+def _layer_slope(layer):
+    """The slope a LeakyReLU layer keeps (self.alpha, self.negative_slope, ...), else 0.01."""
+    for name in SLOPE_NAMES:
+        value = getattr(layer, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return ALPHA
 
 
 def _layer_slope_is_used(check, cls, alpha):

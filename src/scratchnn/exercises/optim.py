@@ -196,6 +196,22 @@ def _mistakes(kind, hp):
              _adam(lr, betas, eps), _per_parameter_clock)]
 
 
+def _right_variants(kind, hp):
+    """[(description, update rule)] of rules that are right but not scratchnn's: the checker
+    follows them once the learner's parameters match one."""
+    if kind != "adam":
+        return []
+    (b1, b2), lr, eps = hp["betas"], hp["lr"], hp["eps"]
+
+    def efficient(p, g, s, t):
+        m = s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+        v = s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+        return p - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
+
+    return [("this is the Adam paper's efficient form, lr_t = lr * sqrt(1 - b2 ** t) / "
+             "(1 - b1 ** t) with eps added to sqrt(v)", efficient)]
+
+
 def _simulate(rule, start, grads, steps, clock=None):
     """Each parameter after ``steps`` updates by ``rule``, from ``start`` with ``grads[t]``;
     ``clock(t, i, n)`` is the t parameter i of n sees at step t (t itself by default)."""
@@ -274,6 +290,12 @@ def _optimizer_body(check, cls, kind):
                            "step must read the gradients, not change them: compute new arrays "
                            "(g * lr), not g *= lr.")
         if all(close(g, w) for g, w in zip(got, want, strict=True)):
+            continue
+        variant = next((text for text, rule in _right_variants(kind, hp)
+                        if _same(got, _simulate(rule, start, grads, t))), None)
+        if variant is not None:
+            check.note(f"{variant}: right, though its eps acts a little differently from "
+                       f"the formula above ({rule}).")
             continue
         if all(close(g, b, 0, 0) for g, b in zip(got, before, strict=True)):
             if t == 1 and is_empty_body(opt.step):
