@@ -683,6 +683,22 @@ class LeakyReLULayerPointTwo(sol.LeakyReLULayer):
         super().__init__(alpha)
 
 
+@correct(check_activation_layer, "leaky_relu")
+class LeakyReLULayerNegativeSlope(sn.Layer):
+    """PyTorch's name, negative_slope, and a mask of slopes kept from forward."""
+
+    def __init__(self, negative_slope=0.05):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        self.slopes = np.where(x > 0, 1.0, self.negative_slope)
+        return x * self.slopes
+
+    def backward(self, grad_z):
+        return grad_z * self.slopes
+
+
 @correct(check_activation_layer, "softmax")
 class SoftmaxLayerFullJacobians(sol.SoftmaxLayer):
     """Builds every row's (C, C) Jacobian and multiplies with einsum."""
@@ -950,6 +966,13 @@ def get_batches_lists_of_rows(x, batch_size):
     return [list(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
 
 
+@wrong(check_get_batches, hint="keep the rows in order")
+def get_batches_shuffled(x, batch_size):
+    """Shuffles a copy of x first (shuffling is the training loop's job)."""
+    x = np.random.default_rng(0).permutation(x)
+    return [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
+
+
 @wrong(check_get_batches, hint="the last batch is empty")
 def get_batches_one_too_many(x, batch_size):
     """len(x) // batch_size + 1 batches: an empty one when batch_size divides len(x)."""
@@ -1113,6 +1136,99 @@ class RMSPropEpsOnTheStep(Optimizer):
     def update(self, p, g, state):
         state["s"] = self.alpha * state.get("s", 0.0) + (1 - self.alpha) * g * g
         p -= self.lr * g / np.sqrt(state["s"]) + self.eps
+
+
+@correct(check_optimizer, "adam")
+class AdamEfficientForm(Optimizer):
+    """The Adam paper's efficient form: the corrections folded into the learning rate."""
+
+    def update(self, p, g, state):
+        b1, b2 = self.betas
+        state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * g
+        state["v"] = b2 * state.get("v", 0.0) + (1 - b2) * g * g
+        lr_t = self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        p -= lr_t * state["m"] / (np.sqrt(state["v"]) + self.eps)
+
+
+@correct(check_optimizer, "momentum")
+class MomentumLearningRateInside(Optimizer):
+    """v = momentum * v + lr * g; p -= v (equal for a fixed learning rate)."""
+
+    def update(self, p, g, state):
+        state["v"] = self.momentum * state.get("v", 0.0) + self.lr * g
+        p -= state["v"]
+
+
+@correct(check_optimizer, "sgd")
+class SGDThroughTheDict:
+    """Assigns through the dict: layer.params[name] -= ..., still in place."""
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, network):
+        for layer in network.layers:
+            for name in layer.params:
+                layer.params[name] -= self.lr * layer.grads[name]
+
+
+@correct(check_optimizer, "rmsprop")
+class RMSPropKeyedByLayer(Optimizer):
+    """State keyed by (id(layer), name) via the arrays' identity; np.divide with out=."""
+
+    def key(self, i, name, p):
+        return id(p), name
+
+    def update(self, p, g, state):
+        s = state.setdefault("s", np.zeros_like(p))
+        s *= self.alpha
+        s += (1 - self.alpha) * g * g
+        step = np.divide(g, np.sqrt(s) + self.eps)
+        p -= self.lr * step
+
+
+@wrong(check_optimizer, "rmsprop", hint="the two weights are swapped")
+class RMSPropSwapped(Optimizer):
+    """s = (1 - alpha) * s + alpha * g ** 2."""
+
+    def update(self, p, g, state):
+        state["s"] = (1 - self.alpha) * state.get("s", 0.0) + self.alpha * g * g
+        p -= self.lr * g / (np.sqrt(state["s"]) + self.eps)
+
+
+def _adam_update(**mistake):
+    def update(self, p, g, state):
+        b1, b2 = self.betas
+        state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * g
+        new = g if mistake.get("g_not_squared") else g * g
+        state["v"] = b2 * state.get("v", 0.0) + (1 - b2) * new
+        m_hat = state["m"] / (1 - b1**self.t)
+        v_hat = state["v"] / (1 - (b1 if mistake.get("b1_for_v") else b2) ** self.t)
+        if mistake.get("eps_on_step"):
+            p -= self.lr * m_hat / np.sqrt(v_hat) + self.eps
+        else:
+            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+    return update
+
+
+AdamB1ForV = type("AdamB1ForV", (Optimizer,), {
+    "update": _adam_update(b1_for_v=True), "__doc__": "v corrected with 1 - b1 ** t."})
+AdamAveragesG = type("AdamAveragesG", (Optimizer,), {
+    "update": _adam_update(g_not_squared=True), "__doc__": "v averages g, not g ** 2."})
+AdamEpsOnTheStep = type("AdamEpsOnTheStep", (Optimizer,), {
+    "update": _adam_update(eps_on_step=True), "__doc__": "lr * m_hat / sqrt(v_hat) + eps."})
+wrong(check_optimizer, "adam", hint="v's bias correction uses b2")(AdamB1ForV)
+wrong(check_optimizer, "adam", hint="of the squared gradient")(AdamAveragesG)
+wrong(check_optimizer, "adam", hint="eps was added to the step")(AdamEpsOnTheStep)
+
+
+@wrong(check_optimizer, "momentum", hint="(dampening)")
+class MomentumAverage(Optimizer):
+    """v = momentum * v + (1 - momentum) * g: an average, not momentum."""
+
+    def update(self, p, g, state):
+        state["v"] = self.momentum * state.get("v", 0.0) + (1 - self.momentum) * g
+        p -= self.lr * state["v"]
 
 
 # -- initialisers ----------------------------------------------------------------------------------
