@@ -230,6 +230,11 @@ TUTORIAL = [
     print(f"the same network on all {len(X_train):,} training digits, 20 epochs, no "
           f"regularisation: test accuracy {accuracy(y_test, all_data_net.predict(X_test)):.3f}")
     """),
+    md(r"""
+    *What to notice:* with thirteen times as many digits and no regularisation at all, the same
+    network makes 12 test mistakes, against 41 to 47 for the networks above (trained on 100).
+    Regularisation is what one does when more data cannot be had; it is no substitute for it.
+    """),
 ]
 
 EXERCISES = [
