@@ -52,9 +52,14 @@ INTRO = [
     8. The training loop
     9. Optimizers
     10. Weight initialisation
+    11. Overfitting and regularisation
+    12. The computational graph
+    13. Sanity checks before training
+    14. Convolution
 
-    Everything is seeded, so running it again gives the same numbers. It runs top to bottom in
-    well under a minute on a laptop.
+    Everything is seeded, so running it again gives the same numbers. On a 2-core laptop it runs
+    top to bottom in one to two minutes (chapters 1-10 take about half a minute of it), and
+    longer while other programs keep the cores busy.
     """),
     code("""
     %matplotlib inline
@@ -121,10 +126,11 @@ CHAPTER_1 = [
 
     $$\hat y = \operatorname{sign}(w^\top x + b).$$
 
-    Rosenblatt's learning rule is one line: whenever a sample $(x_i, t_i)$ with $t_i \in
-    \{-1, +1\}$ is misclassified, i.e. $t_i (w^\top x_i + b) \le 0$, move the boundary towards it,
-    $w \leftarrow w + t_i x_i$, $b \leftarrow b + t_i$. If a line separating the two classes
-    exists, this stops after finitely many mistakes. If none exists, it never stops.
+    Rosenblatt's learning rule (Rosenblatt, 1958) is one line: whenever a sample $(x_i, t_i)$
+    with $t_i \in \{-1, +1\}$ is misclassified, i.e. $t_i (w^\top x_i + b) \le 0$, move the
+    boundary towards it, $w \leftarrow w + t_i x_i$, $b \leftarrow b + t_i$. If a line separating
+    the two classes exists, this stops after finitely many mistakes. If none exists, it never
+    stops.
 
     The classic case with no separating line is XOR: $(0,0)$ and $(1,1)$ are one class, $(0,1)$ and
     $(1,0)$ the other. Let us watch the rule succeed on AND and fail on XOR.
@@ -250,7 +256,8 @@ CHAPTER_1 = [
     points = grid.reshape(-1, 2)
     w_xor, b_xor, _ = train_perceptron(X_xor, t_xor)
     regions = {
-        "perceptron (linear): fails": points @ w_xor + b_xor,
+        f"perceptron: last w = ({w_xor[0]:.0f}, {w_xor[1]:.0f}), b = {b_xor:.0f}":
+            points @ w_xor + b_xor,
         "kernel perceptron (degree 2)": poly_kernel(points, X_xor) @ (alpha * t_xor),
         "network 2-4-1 (tanh)": xor_net.predict_proba(points)[:, 1] - 0.5,
     }
@@ -266,7 +273,38 @@ CHAPTER_1 = [
     md(r"""
     *What to notice:* no line separates XOR, so the perceptron cycles forever; a fixed
     non-linear feature (the kernel) or a learned one (the hidden layer) solves it, and the
-    hidden layer only helps because of the non-linearity between the two linear maps.
+    hidden layer only helps because of the non-linearity between the two linear maps. The
+    perceptron's panel shows no boundary because on XOR every epoch makes four mistakes whose
+    updates cancel exactly: the weights are back at $w = 0$, $b = 0$ after each epoch (as printed
+    above), so its last score is 0 everywhere and the whole plane falls on one side.
+
+    **Why networks and not kernels.** The kernel perceptron keeps one coefficient $\alpha_j$ per
+    training sample and needs the kernel matrix $K_{ij} = k(x_i, x_j)$: $n \times n$ numbers
+    for $n$ samples. Its memory grows as $n^2$, and so does one epoch's work (each of the $n$
+    scores is a sum over all $n$ samples); a kernel support vector machine solves for the same
+    $n$ coefficients from the same matrix, at a cost between $n^2$ and $n^3$. A network's size is
+    set by its layers, not by the data: an epoch costs the same per sample, so its time grows as
+    $n$ and its memory not at all. Counted for $n$ samples of 64 pixels:
+    """),
+    code("""
+    K_digits = poly_kernel(X_train.astype(np.float64), X_train.astype(np.float64))
+    print(f"kernel matrix of the {len(X_train):,} training digits: {K_digits.shape}, "
+          f"{K_digits.nbytes / 1e6:.1f} MB\\n")
+
+    # Multiply-adds per sample for a 64-32-10 network: the forward pass, and about twice that
+    # backward (one product for the weights' gradient, one for the gradient passed down).
+    per_sample = 3 * (64 * 32 + 32 * 10)
+    print("multiply-adds per epoch:")
+    print(f"{'n':>7} {'kernel matrix':>14} {'kernel perceptron':>18} {'network 64-32-10':>17}")
+    for n in [1_344, 10_000, 60_000]:
+        print(f"{n:>7,} {n * n * 8 / 1e6:>11,.0f} MB {n * n:>18.1e} {n * per_sample:>17.1e}")
+    """),
+    md(r"""
+    *What to notice:* on the 1,344 digits an epoch of the kernel perceptron is cheaper than one of
+    the network, but 45 times more data (MNIST's 60,000 images) multiplies its memory and its work
+    per epoch by about 2,000, to 29 GB for the matrix alone, while the network's work grows 45
+    times and its memory not at all. That is why kernel methods suit small data sets and networks
+    large ones.
     """),
 ]
 
@@ -312,12 +350,17 @@ CHAPTER_2 = [
 
     probs = softmax(logits)
     print("probabilities sum to 1 per row:", probs.sum(axis=1))
+    print(f"probabilities range from {probs.min():.2f} to {probs.max():.2f}; the first digit's:",
+          probs[0].round(2))
     print("predicted classes:", probs.argmax(axis=1), " true:", y_train[:5])
     """),
     md(r"""
     *What to notice:* the batch size $B$ rides along unchanged in the first axis; only the second
-    axis changes, as set by each weight matrix. The untrained network's guesses are arbitrary and
-    its probabilities are nearly uniform (about $1/10$ each).
+    axis changes, as set by each weight matrix. The untrained network's guesses are arbitrary
+    (here every digit is called a 1). Its probabilities are not uniform either: they range from
+    0.03 to 0.23, so the random weights already favour some classes for reasons that have
+    nothing to do with the input, yet no class gets anywhere near probability 1. Training
+    (chapters 4 and 8) is what turns these arbitrary preferences into confident, right ones.
     """),
 ]
 
@@ -339,6 +382,13 @@ CHAPTER_3 = [
     The squared error grows quadratically with a residual and its gradient grows with it, so one
     outlier can dominate; the absolute error's gradient has the same size for every point. We fit a
     line, a `LinearLayer(1, 1)`, to 20 points of which one is an outlier, once with each loss.
+
+    The fits use Adam (chapter 9) with a *learning-rate schedule*: the callback
+    `CosineAnnealing(T_max=600)` lowers the step size after every epoch along half a cosine,
+    $\eta_t = \eta_0 \cdot \tfrac12 \big(1 + \cos(\pi t / T)\big)$ for epoch $t$ of $T = 600$,
+    from $\eta_0 = 0.1$ down to almost 0 at the end. The absolute error needs it: its gradient
+    keeps the same size however close the line is to the best one, so with a constant step the
+    line would keep jittering around it instead of settling.
     """),
     code("""
     rng = np.random.default_rng(SEED)
@@ -455,13 +505,26 @@ CHAPTER_3 = [
     J_numeric = np.stack(columns, axis=1)  # column j: the change of s when z_j moves
     print("J =\\n", J)
     print(f"largest difference from finite differences: {np.abs(J - J_numeric).max():.1e}")
-    print("symmetric:", np.allclose(J, J.T), "| each row sums to", J.sum(axis=1).round(12))
+    print("symmetric:", np.allclose(J, J.T), "| each row sums to", J.sum(axis=1).round(12),
+          "| each column sums to", J.sum(axis=0).round(12))
+
+    # Backpropagation needs only J's product with the incoming gradient dCE/ds = -y / s.
+    y_onehot = np.eye(4)[1]
+    s_z = softmax(z)
+    print("J.T @ (-y / s) == s - y:", np.allclose(J.T @ (-y_onehot / s_z), s_z - y_onehot))
     """),
     md(r"""
-    *What to notice:* the rows of $J$ sum to zero, because the probabilities always sum to one:
-    pushing one logit up can only move probability around. That is why the fused
-    "softmax + cross-entropy" gradient $s - y$ is both cheaper and more stable than multiplying
-    by $J$.
+    *What to notice:* the rows of $J$ sum to zero because softmax ignores a shift of all its
+    inputs, $s(z + c) = s(z)$: raising every logit by the same amount changes nothing. The
+    columns sum to zero because the probabilities always sum to one: pushing one logit up can only
+    move probability around. $J$ is symmetric, so each fact implies the other.
+
+    Backpropagation never needs $J$ itself, only its product with the incoming gradient. For the
+    cross-entropy with a one-hot $y$ that gradient is $\partial\,\mathrm{CE} / \partial s =
+    -y / s$, and $J^\top(-y/s) = -y + s\,(y^\top \mathbf{1}) = s - y$: the product collapses
+    to the fused gradient above. That is why the library fuses softmax into the cross-entropy: it
+    computes $s - y$ in $C$ operations instead of building a $C \times C$ matrix, and never
+    divides by a probability that may be tiny.
     """),
 ]
 
@@ -469,9 +532,10 @@ CHAPTER_4 = [
     md(r"""
     ## 4. Backpropagation and the update step
 
-    Backpropagation is the chain rule applied from the loss backwards, reusing what the forward
-    pass stored. Write $\delta^{(l)} = \partial L / \partial z^{(l)}$, a matrix shaped like
-    $z^{(l)}$. For a layer $z = aW + b$ and an activation $a = f(z)$:
+    Backpropagation (Rumelhart, Hinton & Williams, 1986) is the chain rule applied from the loss
+    backwards, reusing what the forward pass stored. Write
+    $\delta^{(l)} = \partial L / \partial z^{(l)}$, a matrix shaped like $z^{(l)}$. For a layer
+    $z = aW + b$ and an activation $a = f(z)$:
 
     $$\frac{\partial L}{\partial W^{(l)}} = a^{(l-1)\top} \delta^{(l)}, \qquad
       \frac{\partial L}{\partial b^{(l)}} = \sum_{\text{batch}} \delta^{(l)}, \qquad
@@ -575,11 +639,18 @@ CHAPTER_5 = [
 
     Sigmoid and tanh *saturate*: for large $|x|$ their derivative vanishes, and the sigmoid's is
     never above $1/4$. ReLU passes gradients through unchanged where it is active but blocks them
-    completely where it is not; leaky ReLU keeps a small slope $\alpha$ there.
+    completely where it is not; leaky ReLU keeps a small slope $\alpha$ there. The library's
+    default is $\alpha = 0.01$, which drawn at this scale looks exactly like ReLU, so the last
+    plot uses $\alpha = 0.2$.
     """),
     code("""
-    for name in ["sigmoid", "relu", "tanh", "leaky_relu"]:
-        display(plot_activation(name))
+    def leaky_relu_visible(x, derivative=False):
+        return leaky_relu(x, alpha=0.2, derivative=derivative)
+
+
+    leaky_relu_visible.__name__ = "leaky_relu with alpha 0.2"  # the plot's title and legend
+    for activation in ["sigmoid", "relu", "tanh", leaky_relu_visible]:
+        display(plot_activation(activation))
     """),
     md(r"""
     Two checks for each activation: its derivative against central differences (away from the
@@ -598,12 +669,44 @@ CHAPTER_5 = [
         backward_ok = np.allclose(layer.backward(g), g * fn(xs, derivative=True))
         print(f"{fn.__name__:<11} derivative error {derivative_error:.1e}   "
               f"{type(layer).__name__}.backward == g * f'(x): {backward_ok}")
-    print(f"\\nlargest sigmoid derivative {sigmoid(0.0, derivative=True):.2f}; "
-          f"through 10 sigmoid layers a gradient shrinks by at least {0.25**10:.0e}")
     """),
     md(r"""
-    *What to notice:* through many sigmoid layers, gradients shrink by at least a factor 4 per
-    layer: the *vanishing gradient* that made deep networks hard to train before ReLU.
+    **Vanishing gradients.** Going back through a sigmoid layer multiplies the gradient by
+    $\sigma'(z) \le 1/4$; going back through a linear layer multiplies it by $W^\top$ (chapter
+    4's $\delta^{(l)} W^{(l)\top}$), which can shrink or grow it depending on the size of the
+    weights. We send one gradient back through ten sigmoid layers of width 32 and measure how
+    much each kind of step changes its size, for three initialisations of the weights (chapter
+    10 explains them; Xavier is the default).
+    """),
+    code("""
+    print(f"largest sigmoid derivative: {sigmoid(0.0, derivative=True):.2f}, "
+          f"and 0.25 ** 10 = {0.25**10:.1e}\\n")
+    print("size of dL/dz at the first hidden layer / at the output, through 10 sigmoid layers:")
+    print(f"{'initialisation':<16}{'sigmoid factors':>16}{'weight factors':>16}{'together':>10}")
+    for label, init in [("Xavier", "xavier_uniform"), ("He", "he_uniform"),
+                        ("uniform(-1, 1)", "uniform")]:
+        sigmoid_net = MultiLayerNetwork.from_sizes([64] + [32] * 10 + [10], activation="sigmoid",
+                                                   init=init, rng=SEED)
+        ce = CrossEntropyLoss()
+        ce.forward(y_train[:256], sigmoid_net.forward(X_train[:256]))
+        grad, factors = ce.backward(), {"sigmoid": 1.0, "weights": 1.0}
+        for layer in sigmoid_net.layers[:0:-1]:  # backwards, down to the first hidden layer's z
+            size_before = np.linalg.norm(grad)
+            grad = layer.backward(grad)
+            kind = "sigmoid" if isinstance(layer, SigmoidLayer) else "weights"
+            factors[kind] *= np.linalg.norm(grad) / size_before
+        print(f"{label:<16}{factors['sigmoid']:>16.1e}{factors['weights']:>16.1e}"
+              f"{factors['sigmoid'] * factors['weights']:>10.1e}")
+    """),
+    md(r"""
+    *What to notice:* the ten sigmoid factors alone shrink the gradient by $10^{-6}$ or more
+    ($0.25^{10} \approx 10^{-6}$ is their best case; saturated units give less). The weights
+    multiply too: with Xavier's weights their factors roughly cancel out, so the first layer
+    receives a gradient two million times smaller than the output does; larger weights grow the
+    gradient at every linear step and make up part of the loss (with uniform$(-1, 1)$ weights only
+    a factor of about 400 is left), but they also push the sigmoids into saturation, where their
+    factors are smaller still. Either way this is the *vanishing gradient* that made deep sigmoid
+    networks hard to train before ReLU, whose factor is exactly 1 wherever it is active.
     """),
 ]
 
@@ -653,7 +756,7 @@ CHAPTER_6 = [
             ax1.plot(epochs, run["loss"], color=color, alpha=0.8, label=label)
             ax2.plot(epochs, run["val_accuracy"], color=color, alpha=0.8, label=label)
     ax1.set(title="training loss", xlabel="epoch", yscale="log")
-    ax2.set(title="test accuracy", xlabel="epoch", ylim=(0.85, 1.0))
+    ax2.set(title="test accuracy", xlabel="epoch")
     for ax in (ax1, ax2):
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.legend()
@@ -665,6 +768,47 @@ CHAPTER_6 = [
     1,344 small images the extra flexibility goes into memorising the training images rather than
     into features that generalise. Depth pays off on harder problems with structure to compose,
     such as full-resolution images, and only with a sensible initialisation (chapter 10).
+
+    **What a hidden unit adds.** Digits live in 64 dimensions; two dimensions show what growing a
+    network does. Two interleaved half-moons of 150 points each, and a network $2 \to h \to 2$
+    with $h$ ReLU units, for $h$ = 1, 3, 8 and 32:
+    """),
+    code("""
+    def make_moons(n, noise, rng):
+        \"\"\"Two interleaved half circles, n // 2 points each, as sklearn's make_moons.\"\"\"
+        t = rng.uniform(0, np.pi, n)
+        label = np.arange(n) % 2
+        X = np.where(label[:, None] == 0, np.column_stack([np.cos(t), np.sin(t)]),
+                     np.column_stack([1 - np.cos(t), 0.5 - np.sin(t)]))
+        return (X + noise * rng.normal(size=X.shape)).astype(np.float32), label
+
+
+    X_moons, y_moons = make_moons(300, 0.15, np.random.default_rng(SEED))
+    grid = np.stack(np.meshgrid(np.linspace(-1.7, 2.7, 221), np.linspace(-1.3, 1.8, 156)), axis=-1)
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.6), layout="constrained")
+    for ax, hidden in zip(axes, [1, 3, 8, 32]):
+        moons_net = MultiLayerNetwork.from_sizes([2, hidden, 2], rng=SEED)
+        moons_net.fit(X_moons, y_moons, optimizer=Adam(lr=0.03), epochs=40, batch_size=30,
+                      seed=SEED, verbose=0)
+        p_orange = moons_net.predict_proba(grid.reshape(-1, 2))[:, 1].reshape(grid.shape[:2])
+        ax.contourf(grid[..., 0], grid[..., 1], p_orange, levels=[0, 0.5, 1],
+                    colors=["tab:blue", "tab:orange"], alpha=0.25)
+        ax.contour(grid[..., 0], grid[..., 1], p_orange, levels=[0.5], colors="k", linewidths=1)
+        ax.scatter(*X_moons.T, c=np.where(y_moons == 1, "tab:orange", "tab:blue"), s=10,
+                   edgecolor="k", linewidth=0.3)
+        train_accuracy = accuracy(y_moons, moons_net.predict(X_moons))
+        units = "unit" if hidden == 1 else "units"
+        ax.set(title=f"{hidden} hidden {units}: train accuracy {train_accuracy:.2f}",
+               aspect="equal")
+    plt.show()
+    """),
+    md(r"""
+    *What to notice:* one ReLU unit can only draw a straight line, since the network is then a
+    linear model of a single feature. Each further unit adds a place where the boundary can
+    bend: three units already separate the training points, and 8 or 32 follow the gap between
+    the moons more closely. Away from the data, in the corners, each network draws its boundary
+    differently: nothing there tells it where to go, which is why a network's confident answers
+    far from its training data deserve little trust.
     """),
 ]
 
@@ -688,15 +832,18 @@ CHAPTER_7 = [
     **MNIST** has $28 \times 28$ images: 60,000 for training and 10,000 for testing. This
     notebook does not download anything. It looks for local files in the folder named by the
     environment variable `SCRATCHNN_MNIST_DIR`, or else in `../shared/data` beside the
-    repository, in either layout:
+    repository, and takes the first of these layouts it finds there:
 
-    * the standard files (`train-images-idx3-ubyte.gz`, ... or `mnist_train.csv`/`mnist_test.csv`),
-      read by `load_mnist(folder)`;
-    * a `mnist/` folder with the 10,000 test images (IDX) and `mnist5k/mnist_5k.csv.gz`, 5,000
-      training images as CSV.
+    * the standard files (`train-images-idx3-ubyte.gz`, ..., `t10k-labels-idx1-ubyte.gz`, or
+      `mnist_train.csv` and `mnist_test.csv`), read by `load_mnist(folder)`;
+    * the 10,000 test images (IDX) in the folder itself or in a `mnist/` folder inside it, with
+      5,000 training images as CSV in `mnist5k/mnist_5k.csv.gz` beside that test folder;
+    * the test images alone: then the network trains on half of them and is tested on the
+      other half.
 
-    When no files are found, the training below is skipped with a note (use
-    `scratchnn.datasets.download_mnist(folder)` to fetch the files once).
+    When none is there, the training below is skipped with a note saying what was missing (use
+    `scratchnn.datasets.download_mnist(folder)` to fetch the standard files once). With the full
+    60,000 training images, the first 5,000 are used, to keep the run short.
     """),
     code("""
     def find_mnist_folder():
@@ -709,32 +856,71 @@ CHAPTER_7 = [
 
 
     def load_local_mnist(folder):
-        \"\"\"((X_train, y_train), (X_test, y_test)) from either layout described above.\"\"\"
+        \"\"\"(train, test, the files used, relative to folder): the first layout above.\"\"\"
         try:
-            return load_mnist(folder)
+            return (*load_mnist(folder), "the standard files")
         except FileNotFoundError:
-            train = load_mnist(folder / "mnist5k" / "mnist_5k.csv.gz")
-            test = load_mnist(folder / "mnist", split="test")
-            return train, test
+            pass  # no standard files: look for the test files
+        for test_folder in [folder, folder / "mnist"]:
+            try:
+                test = load_mnist(test_folder, split="test")
+            except FileNotFoundError:
+                continue
+            test_files = "the test files" + ("" if test_folder == folder else " in mnist/")
+            csv = test_folder.parent / "mnist5k" / "mnist_5k.csv.gz"
+            if csv.is_file():
+                return load_mnist(csv), test, f"{os.path.relpath(csv, folder)} and {test_files}"
+            X_tr, X_te, y_tr, y_te = train_test_split(*test, test_size=0.5, seed=SEED,
+                                                      stratify=True)
+            return ((X_tr, y_tr), (X_te, y_te),
+                    f"only {test_files}, split in two halves (no {csv} beside them)")
+        raise FileNotFoundError(
+            f"no MNIST files in {folder}: neither the standard training and test files nor the "
+            f"test files (in it or in {folder / 'mnist'})"
+        )
 
 
     folder, mnist = find_mnist_folder(), None
     try:
         if folder is None or not folder.is_dir():
             raise FileNotFoundError(f"no folder at {folder}")
-        mnist = load_local_mnist(folder)
+        *mnist, used = load_local_mnist(folder)
         (Xm_train, ym_train), (Xm_test, ym_test) = mnist
-        print(f"MNIST train {Xm_train.shape}, test {Xm_test.shape}, "
+        Xm_train, ym_train = Xm_train[:5000], ym_train[:5000]  # the full 60,000 take 12x longer
+        print(f"MNIST from {used}:\\n  train {Xm_train.shape}, test {Xm_test.shape}, "
               f"pixels in [{Xm_train.min()}, {Xm_train.max()}]")
     except (OSError, ValueError) as err:
+        mnist = None
         print(f"NOTE: MNIST not found ({err}); skipping the MNIST training. "
               "Set SCRATCHNN_MNIST_DIR to a folder with the MNIST files to run it.")
     """, tags=["mnist"]),
+    md(r"""
+    A first layer's weights can be looked at as images: column $j$ of $W^{(1)}$ holds one weight
+    per pixel, and hidden unit $j$ responds most strongly to an input shaped like that column
+    (red: pixels that raise its score, blue: pixels that lower it). Below each column we also
+    draw what training changed in it, the trained weights minus the random initial ones.
+    """),
     code("""
+    def plot_first_layer(W, W_initial, side, n=10):
+        \"\"\"The first n columns of W (n_pixels, n_hidden) as side x side images, and below each
+        its change from W_initial.\"\"\"
+        fig, axes = plt.subplots(2, n, figsize=(n * 0.9, 2.2), layout="constrained")
+        for j in range(n):
+            for ax, image in zip(axes[:, j], [W[:, j], W[:, j] - W_initial[:, j]]):
+                limit = np.abs(image).max()  # the same scale on both sides of 0: white is 0
+                ax.imshow(image.reshape(side, side), cmap="RdBu_r", vmin=-limit, vmax=limit)
+                ax.set(xticks=[], yticks=[])
+        axes[0, 0].set_ylabel("weights")
+        axes[1, 0].set_ylabel("change")
+        fig.suptitle(f"first-layer weights of {n} of the {W.shape[1]} hidden units")
+        plt.show()
+
+
     if mnist is None:
         print("NOTE: MNIST training skipped (no local files).")
     else:
         mnist_net = MultiLayerNetwork.from_sizes([784, 128, 10], rng=SEED)
+        W_initial = mnist_net.layers[0].params["W"].copy()
         mnist_net.fit(Xm_train, ym_train, optimizer=Adam(lr=1e-3), epochs=5, batch_size=64,
                       seed=SEED, verbose=0)
         predicted = mnist_net.predict(Xm_test)
@@ -742,11 +928,17 @@ CHAPTER_7 = [
         print(f"train accuracy {train_accuracy:.3f}, test accuracy "
               f"on all {len(Xm_test):,} test images {accuracy(ym_test, predicted):.3f}")
         display(plot_misclassified(Xm_test, ym_test, predicted, n=12))
+        plot_first_layer(mnist_net.layers[0].params["W"], W_initial, side=28)
     """, tags=["mnist"]),
     md(r"""
     *What to notice:* the same 2-layer recipe that reads $8 \times 8$ digits reads $28 \times 28$
     ones; with only 5,000 training images and 5 epochs it already gets about nine test digits in
-    ten right, and its mistakes are often digits a person would hesitate over too.
+    ten right. Its mistakes are not only the ambiguous scrawls: most of the misread digits above
+    are ones a person reads at a glance, a sign of how little 5,000 images and a layer that knows
+    nothing of which pixels are neighbours can teach (chapter 14's convolutions build that in).
+    The weights still look like noise: after 5 epochs they are mostly their random start. What
+    training added is smooth, stroke-sized patches of red and blue, and nothing at all at the
+    border of the image, where every MNIST digit has blank pixels and so no gradient ever arrives.
     """),
 ]
 
@@ -816,6 +1008,28 @@ CHAPTER_8 = [
     number of samples is not a multiple of the batch size, the last batch of each epoch is short,
     and a batch of 3 samples gives as large a step as one of 32 but a far noisier one. That is why
     the training set here has $1{,}344 = 42 \times 32$ images.
+
+    The trained network's first layer, drawn as in chapter 7: 64 weights per hidden unit, one per
+    pixel of the $8 \times 8$ digits.
+    """),
+    code("""
+    W_start = MultiLayerNetwork.from_sizes([64, 32, 10], rng=SEED).layers[0].params["W"]
+    plot_first_layer(fit_net.layers[0].params["W"], W_start, side=8)
+    """),
+    md(r"""
+    *What to notice:* the weights are still mostly their random start. The changes sit where the
+    strokes are, and the leftmost and rightmost pixel columns, blank in almost every digit, have
+    hardly changed: a pixel that is 0 adds nothing to $\partial L / \partial W = a^\top \delta$
+    (chapter 4), so its weights only move on the rare digits that touch it.
+
+    **Watching training.** Every `fit` above passed `verbose=0` to keep this notebook short. The
+    default, `verbose=1`, draws a progress bar per epoch with the running loss, and leaves the
+    epoch's metrics on it when the epoch ends:
+    """),
+    code("""
+    bar_net = MultiLayerNetwork.from_sizes([64, 32, 10], rng=SEED)
+    bar_history = bar_net.fit(X_train, y_train, optimizer=SGD(lr=lr), epochs=3,
+                              batch_size=batch_size, seed=SEED, validation_data=(X_test, y_test))
     """),
 ]
 
@@ -833,13 +1047,67 @@ CHAPTER_9 = [
     * **RMSProp** divides each coordinate by a running root-mean-square of its gradients, giving
       every parameter its own step size: $s_t = \rho s_{t-1} + (1 - \rho) g_t^2$,
       $\theta \leftarrow \theta - \eta\, g_t / (\sqrt{s_t} + \epsilon)$.
-    * **Adam** combines both, with bias-corrected averages $\hat m_t = m_t / (1 - \beta_1^t)$ and
-      $\hat v_t = v_t / (1 - \beta_2^t)$ of $g_t$ and $g_t^2$:
-      $\theta \leftarrow \theta - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)$.
+    * **Adam** (Kingma & Ba, 2014) combines both, with bias-corrected averages
+      $\hat m_t = m_t / (1 - \beta_1^t)$ and $\hat v_t = v_t / (1 - \beta_2^t)$ of $g_t$ and
+      $g_t^2$: $\theta \leftarrow \theta - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)$.
 
-    Same network, same initial weights, same batches; only the optimizer changes. Each uses a
-    learning rate of its usual scale, untuned: $0.05$ for SGD, the common default $0.001$ for
-    RMSProp and Adam.
+    To see the zig-zag, take a narrow valley in two dimensions, $f(x, y) = x^2/20 + y^2$, twenty
+    times steeper across ($y$) than along ($x$), and start at $(-9, 1.5)$. The optimizers step
+    anything that holds its parameters and gradients in dicts named `params` and `grads`, as a
+    layer does, so they can move a single point.
+    """),
+    code("""
+    class Point:
+        \"\"\"A stand-in for a layer: one parameter, a point (x, y), and its gradient.\"\"\"
+
+        def __init__(self, xy):
+            self.params = {"xy": np.array(xy, dtype=np.float64)}
+            self.grads = {"xy": np.zeros(2)}
+
+
+    def valley(x, y):
+        return x**2 / 20 + y**2
+
+
+    valley_optimizers = {
+        "SGD (lr 0.9)": SGD(lr=0.9),
+        "SGD + momentum 0.5 (lr 0.9)": SGD(lr=0.9, momentum=0.5),
+        "RMSProp (lr 0.1)": RMSProp(lr=0.1),
+        "Adam (lr 0.3)": Adam(lr=0.3),
+    }
+    xs, ys = np.meshgrid(np.linspace(-10, 3, 261), np.linspace(-2, 2, 81))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 4.4), layout="constrained", sharex=True,
+                             sharey=True)
+    for ax, (name, optimizer) in zip(axes.flat, valley_optimizers.items()):
+        point = Point([-9.0, 1.5])
+        path = [point.params["xy"].copy()]
+        for _ in range(30):
+            x, y = point.params["xy"]
+            point.grads["xy"][:] = [x / 10, 2 * y]  # the gradient of valley(x, y)
+            optimizer.step([point])
+            path.append(point.params["xy"].copy())
+        path = np.array(path)
+        ax.contour(xs, ys, valley(xs, ys), levels=np.geomspace(0.02, 5, 8), colors="0.75",
+                   linewidths=0.7)
+        ax.plot(*path.T, marker="o", markersize=3, linewidth=1, color="tab:red")
+        ax.plot(0, 0, "k*", markersize=10)
+        ax.set(title=f"{name}: f = {valley(*path[-1]):.1e} after 30 steps", aspect="equal")
+    plt.show()
+    """),
+    md(r"""
+    *What to notice:* plain SGD's step is too large across the valley, so $y$ overshoots and
+    changes sign at every step, and too small along it, so $x$ crawls. With momentum, at the same
+    learning rate, the steps across alternate in sign and cancel in the velocity while those along
+    the valley add up: 30 steps reach the bottom. RMSProp divides each coordinate by the size of
+    its own recent gradients, so the steep direction is tamed from the first step and every
+    coordinate moves about $\eta$ per step: a straight walk whose speed is set by the learning
+    rate, not by the slope. Adam adds momentum to that: a smooth curve. The ranking here says
+    little (these learning rates were picked by hand for this toy); the shapes of the paths are
+    the point.
+
+    Now the digits: same network, same initial weights, same batches; only the optimizer
+    changes. Each uses a learning rate of its usual scale, untuned: $0.05$ for SGD, the common
+    default $0.001$ for RMSProp and Adam.
     """),
     code("""
     optimizers = {
@@ -872,7 +1140,7 @@ CHAPTER_9 = [
     Adam at their default learning rate land between the two here; their appeal is robustness
     rather than speed, as the default works across many problems and layer sizes without tuning.
     Rankings like this one change with the learning rates, so compare optimizers each at its
-    best learning rate before drawing conclusions.
+    best learning rate before drawing conclusions: chapter 13 sweeps the learning rate to find it.
     """),
 ]
 
@@ -893,10 +1161,11 @@ CHAPTER_10 = [
     | Xavier (Glorot) | $2 / (n_\text{in} + n_\text{out})$ | $1/2$ |
     | He (Kaiming) | $2 / n_\text{in}$ | $1$ |
 
-    Xavier was derived for tanh-like activations, which keep both signs; He doubles it to make up
-    for ReLU zeroing half its inputs. We push 512 digits (standardised to mean 0, variance 1)
-    through ten ReLU layers of width 256 and record the size of the activations after each layer,
-    and the size of the weight gradients that flow back.
+    Xavier (Glorot & Bengio, 2010) was derived for tanh-like activations, which keep both signs;
+    He (He et al., 2015) doubles it to make up for ReLU zeroing half its inputs. We push 512
+    digits (standardised to mean 0, variance 1) through ten ReLU layers of width 256 and record
+    the size of the activations after each layer, and the size of the weight gradients that flow
+    back.
     """),
     code("""
     scaler = Scaler("standard").fit(X_train)  # per pixel: subtract the mean, divide by the std
@@ -905,16 +1174,17 @@ CHAPTER_10 = [
     depth, width = 10, 256
     inits = {"uniform(-1, 1)": "uniform", "Xavier": "xavier_uniform", "He": "he_uniform"}
 
-    activation_std, gradient_norm = {}, {}
+    activation_std, gradient_norm, activations = {}, {}, {}
     for label, init in inits.items():
         deep_net = MultiLayerNetwork.from_sizes([64] + [width] * depth + [10], activation="relu",
                                                 init=init, rng=SEED)
-        stds, out = [], x_batch
+        stds, out, activations[label] = [], x_batch, []
         with np.errstate(over="ignore", invalid="ignore"):  # uniform(-1, 1) is meant to blow up
             for layer in deep_net.layers:
                 out = layer.forward(out)
                 if isinstance(layer, ReLULayer):
                     stds.append(out.std())
+                    activations[label].append(out)
             ce = CrossEntropyLoss()
             ce.forward(y_batch, out)
             deep_net.backward(ce.backward())
@@ -937,6 +1207,27 @@ CHAPTER_10 = [
     plt.show()
     """, tags=[README_TAG]),
     md(r"""
+    The same activations as histograms, one row per initialisation and one curve per layer,
+    from layer 1 (dark) to layer 10 (yellow). A ReLU outputs 0 for about half its inputs; the
+    histograms show the other half on a logarithmic axis (powers of ten), the same in every row,
+    so a shift to the right is growth.
+    """),
+    code("""
+    fig, axes = plt.subplots(len(inits), 1, figsize=(11, 6), sharex=True, layout="constrained")
+    bins = np.linspace(-6, 9, 151)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, depth))
+    for ax, label in zip(axes, inits):
+        for layer_number, (a, color) in enumerate(zip(activations[label], colors), start=1):
+            a = a[:128]  # 128 of the 512 digits: the same histogram, drawn faster
+            ax.hist(np.log10(a[a > 0]), bins=bins, histtype="step", color=color,
+                    label=f"layer {layer_number}")
+        share_zero = np.mean([np.mean(a == 0) for a in activations[label]])
+        ax.set(title=f"{label}: {share_zero:.0%} of the activations are 0", yticks=[])
+    axes[0].legend(ncols=2, fontsize=8, loc="upper left")
+    axes[-1].set_xlabel("log10 of a positive activation")
+    plt.show()
+    """),
+    md(r"""
     What this does to training: the same deep network, trained for 10 epochs with plain SGD.
     """),
     code("""
@@ -957,12 +1248,54 @@ CHAPTER_10 = [
     gradients follow: about $10^8$ with uniform weights, so the first steps throw the weights to
     overflow and training diverges at once; about a hundred times smaller with Xavier than with
     He, so the Xavier network learns, but far more slowly than the He network with the same
-    learning rate.
+    learning rate. The histograms tell the same story: the uniform row
+    moves right by almost a power of ten per layer, the Xavier row drifts left, and the He row
+    stays where it started; in every row about half the units output 0, as a ReLU of inputs
+    symmetric around 0 should.
 
+    A good initialisation only sets the scale at the start; training moves the weights away from
+    it. *Batch normalisation* (Ioffe & Szegedy, 2015) keeps the scale right throughout, by
+    standardising each layer's inputs over the batch: the library has it as `BatchNorm1D`.
+    """),
+]
+
+WHERE_NEXT = [
+    md(r"""
     ## Where next
 
-    You have now seen every piece of `scratchnn` at work. The exercises notebook asks you to write
-    some of these pieces yourself, with the gradient check of chapter 4 as your safety net.
+    You have now seen every piece of `scratchnn` at work, from the perceptron to a convolutional
+    network. The exercises notebook asks you to write these pieces yourself, chapter by chapter,
+    with the gradient check of chapter 4 as your safety net; its capstone trains your own layers,
+    loss, network, initialiser and optimizer on the digits, end to end. When your own network
+    misbehaves, the sanity checks of chapter 13 are the first thing to run, and when it fits the
+    training set far better than the test set, chapter 11's L2 penalty, dropout (Srivastava et
+    al., 2014) and early stopping are the first remedies.
+    """),
+]
+
+REFERENCES = [
+    md(r"""
+    ## References
+
+    * Rosenblatt, F. (1958). The perceptron: a probabilistic model for information storage and
+      organization in the brain. *Psychological Review*, 65(6), 386-408.
+    * Rumelhart, D. E., Hinton, G. E., & Williams, R. J. (1986). Learning representations by
+      back-propagating errors. *Nature*, 323(6088), 533-536.
+    * Glorot, X., & Bengio, Y. (2010). Understanding the difficulty of training deep feedforward
+      neural networks. *Proceedings of the 13th International Conference on Artificial
+      Intelligence and Statistics (AISTATS)*, PMLR 9, 249-256.
+    * He, K., Zhang, X., Ren, S., & Sun, J. (2015). Delving deep into rectifiers: surpassing
+      human-level performance on ImageNet classification. *Proceedings of the IEEE International
+      Conference on Computer Vision (ICCV)*, 1026-1034.
+    * Kingma, D. P., & Ba, J. (2014). Adam: a method for stochastic optimization.
+      arXiv:1412.6980; published at the *3rd International Conference on Learning
+      Representations (ICLR)*, 2015.
+    * Srivastava, N., Hinton, G., Krizhevsky, A., Sutskever, I., & Salakhutdinov, R. (2014).
+      Dropout: a simple way to prevent neural networks from overfitting. *Journal of Machine
+      Learning Research*, 15(56), 1929-1958.
+    * Ioffe, S., & Szegedy, C. (2015). Batch normalization: accelerating deep network training by
+      reducing internal covariate shift. *Proceedings of the 32nd International Conference on
+      Machine Learning (ICML)*, PMLR 37, 448-456.
     """),
 ]
 
@@ -984,6 +1317,9 @@ def build():
 # The tutorial's matrices are small: on a busy machine, BLAS threads waiting for each other made
 # its MNIST cell 14 times slower than a single thread did.
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# The one progress bar shown (chapter 8) would record its speed and elapsed time, different at every
+# build; tqdm takes its default format from this variable, so the saved bar shows only the counts.
+BAR_WITHOUT_TIMINGS = {"TQDM_BAR_FORMAT": "{l_bar}{bar}| {n_fmt}/{total_fmt}"}
 
 
 def execute(nb, timeout=300):
@@ -994,7 +1330,7 @@ def execute(nb, timeout=300):
     # how a cell's printing is cut into stream outputs depends on timing; merged, it does not.
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             coalesce_streams=True, resources={"metadata": {"path": str(HERE)}})
-    client.execute(env={**os.environ, **SINGLE_THREADED})
+    client.execute(env={**os.environ, **SINGLE_THREADED, **BAR_WITHOUT_TIMINGS})
     return nb
 
 

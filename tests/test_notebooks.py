@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import importlib
 import inspect
+import struct
 from pathlib import Path
 
 import build_tutorial
 import nbformat
+import numpy as np
 from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
@@ -95,7 +98,7 @@ def test_tutorial_notebook_matches_its_builder():
     # ... and it is committed with its outputs, plots included.
     assert all(c.get("outputs") for c in committed.cells if c.cell_type == "code")
     assert sum("image/png" in out.get("data", {}) for c in committed.cells
-               for out in c.get("outputs", [])) >= 12
+               for out in c.get("outputs", [])) >= 15
 
 
 def _single_threaded(monkeypatch):
@@ -113,26 +116,74 @@ def test_tutorial_notebook_runs(monkeypatch):
     assert "gradcheck passed" in printed and "WRONG" not in printed
     assert "largest difference, hand loop vs fit: loss 0.0e+00, weights 0.0e+00" in printed
     assert "uniform(-1, 1)  diverged" in printed
+    # The one progress bar shown went to stdout (assert_quiet below) and ran to the end.
+    assert "epoch 3/3" in printed and "42/42" in printed
     # The MNIST cell either trained or said plainly why it did not.
-    mnist_trained = "test accuracy on all 10,000 test images" in printed
+    mnist_trained = "test accuracy on all" in printed
     assert mnist_trained or "NOTE: MNIST" in printed
     images = [out for cell in nb.cells for out in cell.get("outputs", [])
               if "image/png" in out.get("data", {})]
-    # Without the MNIST files (a clean machine) that chapter draws no figure.
-    assert len(images) >= (12 if mnist_trained else 11)
+    # Without the MNIST files (a clean machine) that chapter draws none of its two figures.
+    assert len(images) >= (17 if mnist_trained else 15)
     assert_quiet(nb)
+
+
+def _setup_and_mnist_only(nb):
+    nb.cells = [c for c in nb.cells if {"setup", "mnist"} & set(c.metadata.get("tags", []))]
 
 
 def test_tutorial_skips_mnist_with_a_note_when_there_are_no_files(tmp_path, monkeypatch):
     _single_threaded(monkeypatch)
     monkeypatch.setenv("SCRATCHNN_MNIST_DIR", str(tmp_path / "no-such-folder"))
 
-    def setup_and_mnist_only(nb):
-        nb.cells = [c for c in nb.cells if {"setup", "mnist"} & set(c.metadata.get("tags", []))]
-
-    nb = run_notebook(TUTORIAL, edit=setup_and_mnist_only)
+    nb = run_notebook(TUTORIAL, edit=_setup_and_mnist_only)
     assert len(nb.cells) == 3
     printed = "".join(output_text(cell) for cell in nb.cells)
     assert "NOTE: MNIST not found" in printed and "no-such-folder" in printed
     assert "NOTE: MNIST training skipped" in printed
     assert_quiet(nb)
+
+
+def _write_idx(folder, prefix, n, rng):
+    """Small MNIST-format files: ``prefix``-images-idx3-ubyte.gz (n random 28x28 images) and
+    ``prefix``-labels-idx1-ubyte.gz (each digit n // 10 times)."""
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = np.arange(n, dtype=np.uint8) % 10
+    folder.mkdir(parents=True, exist_ok=True)
+    with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes())
+    with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + labels.tobytes())
+
+
+def _mnist_cells_with(folder, monkeypatch):
+    """The setup and MNIST cells, run with SCRATCHNN_MNIST_DIR=folder; their printed text."""
+    _single_threaded(monkeypatch)
+    monkeypatch.setenv("SCRATCHNN_MNIST_DIR", str(folder))
+    nb = run_notebook(TUTORIAL, edit=_setup_and_mnist_only)
+    assert_quiet(nb)
+    images = [out for cell in nb.cells for out in cell.get("outputs", [])
+              if "image/png" in out.get("data", {})]
+    printed = "".join(output_text(cell) for cell in nb.cells)
+    assert len(images) == 2, printed  # the misread digits and the first layer's weights
+    return printed
+
+
+def test_tutorial_trains_on_mnist_files_in_the_folder_named_by_the_environment(tmp_path,
+                                                                              monkeypatch):
+    rng = np.random.default_rng(0)
+    _write_idx(tmp_path, "train", 100, rng)
+    _write_idx(tmp_path, "t10k", 50, rng)
+    printed = _mnist_cells_with(tmp_path, monkeypatch)
+    assert "MNIST from the standard files" in printed
+    assert "train (100, 784), test (50, 784)" in printed
+    assert "test accuracy on all 50 test images" in printed
+
+
+def test_tutorial_splits_the_mnist_test_files_when_they_are_all_there_is(tmp_path, monkeypatch):
+    # As /work/shared/data/mnist: the t10k files alone, with no mnist5k/ folder beside them.
+    _write_idx(tmp_path / "mnist", "t10k", 60, np.random.default_rng(0))
+    printed = _mnist_cells_with(tmp_path / "mnist", monkeypatch)
+    assert "MNIST from only the test files, split in two halves" in printed
+    assert "train (30, 784), test (30, 784)" in printed
+    assert "test accuracy on all 30 test images" in printed
