@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 from scratchnn import (
     CrossEntropyLoss,
     DropoutLayer,
+    Layer,
     LinearLayer,
     MSELoss,
     MultiLayerNetwork,
@@ -366,3 +367,39 @@ def test_initial_epoch_overrides_the_optimizers_count():
     assert history.epoch == [10, 11]
     with pytest.raises(ValueError, match="initial_epoch must be >= 0"):
         net.fit(X, y, epochs=1, initial_epoch=-1, verbose=0)
+
+
+class PlainLinear(Layer):
+    """A layer as a learner writes it: params, grads, forward and backward, and no description of
+    its output shape."""
+
+    def __init__(self, n_in, n_out, seed):
+        super().__init__()
+        self.params = {"W": np.random.default_rng(seed).normal(0, n_in**-0.5, (n_in, n_out)),
+                       "b": np.zeros((1, n_out))}
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, grad_z, input_grad=True):
+        self.grads["W"][...] = self.x.T @ grad_z
+        self.grads["b"][...] = grad_z.sum(axis=0, keepdims=True)
+        return grad_z @ self.params["W"].T
+
+
+def test_fit_reads_the_output_width_of_layers_that_do_not_describe_it():
+    # Integer labels for 3 outputs are classes; the width comes from one sample through the
+    # network when its layers do not say it (before, the labels were read as one regression
+    # target and fit failed on "y_true has shape (n, 1) but y_pred has shape (n, 3)").
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4))
+    y = np.argmax(X[:, :3], axis=1)
+    net = MultiLayerNetwork([PlainLinear(4, 8, seed=1), ReLULayer(), PlainLinear(8, 3, seed=2)])
+    assert net.n_outputs is None
+    history = net.fit(X, y, optimizer=SGD(lr=0.5), epochs=30, batch_size=30, seed=0, verbose=0)
+    assert net.task == "multiclass" and "accuracy" in history.history
+    assert net.evaluate(X, y)["accuracy"] > 0.9
+    one_hot = np.eye(3)[y]
+    assert net.evaluate(X, one_hot)["accuracy"] > 0.9

@@ -45,10 +45,19 @@ class TrainingDivergedError(FloatingPointError):
 
 
 # -- what the training is for: the task, its loss, its targets and its metrics
-def _resolve_task(network, loss, y):
+def _n_outputs(network, X):
+    """The network's output width: as its layers say, else from one sample run through it (a
+    layer of one's own need not describe its output shape)."""
+    if network.n_outputs is not None or len(X) == 0:
+        return network.n_outputs
+    out = network.predict_raw(X[:1])
+    return out.shape[1] if out.ndim == 2 else None
+
+
+def _resolve_task(network, loss, y, X):
     """The task fit trains for: the network's own (given, recorded or read from its output
     layer), else the loss's, else what the targets look like (see ``scratchnn.tasks``)."""
-    n_out = network.n_outputs
+    n_out = _n_outputs(network, X)
     task = network.task
     if task is None and loss is not None:
         task = task_of_loss(get_loss(loss), n_out)
@@ -65,7 +74,7 @@ def _prepare_targets(network, loss, y, name="y"):
     if isinstance(loss, CrossEntropyLoss):
         y_arr = np.asarray(y)
         if y_arr.ndim == 2 and y_arr.shape[1] > 1:
-            if y_arr.shape[1] != n_out:
+            if n_out is not None and y_arr.shape[1] != n_out:
                 raise ValueError(
                     f"{name} has {y_arr.shape[1]} columns, the network outputs {n_out}."
                 )
@@ -260,7 +269,7 @@ def evaluate(network, X, y, loss=None, metrics=None, batch_size=1024, sample_wei
     in the loss and the metrics.
     """
     X = network._check_x(X)
-    task = _resolve_task(network, loss, y)
+    task = _resolve_task(network, loss, y, X)
     loss = _loss_for(network, task, loss)
     w = _sample_weights(sample_weight, None, task, y, len(X))
     y = _prepare_targets(network, loss, y)
@@ -358,7 +367,7 @@ def fit(network, X, y, *, loss=None, optimizer="adam", lr=None, epochs=10, batch
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
     X = network._check_x(X)  # first: a network that does not know its input shape learns it here
-    task = _resolve_task(network, loss, y)
+    task = _resolve_task(network, loss, y, X)
     loss = _loss_for(network, task, loss)
     optimizer = get_optimizer(optimizer, lr=lr)
     metric_fns = _metric_fns(metrics, task)
