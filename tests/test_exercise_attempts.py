@@ -366,6 +366,14 @@ def cross_entropy_clipped_probabilities(y_real, logits, derivative=False):
     return -sum(np.sum(y * np.log(p + 1e-12)) for y, p in zip(y_real, s, strict=True)) / len(s)
 
 
+correct(check_loss_function, "cross_entropy")(
+    loss("cross_entropy_log_s_plus_1e_3", "log(softmax + 1e-3): another eps, inside the log.",
+         lambda y, z: -np.sum(y * np.log(sn.softmax(z) + 1e-3)) / len(z),
+         lambda y, z: (sn.softmax(z) - y) / len(z)))
+wrong(check_loss_function, "binary_cross_entropy", hint="acts as if eps = 0.05")(
+    loss("bce_log_p_plus_0_05", "log(p + 0.05): an eps large enough to move every value.",
+         lambda y, p: -np.mean(y * np.log(p + 0.05) + (1 - y) * np.log(1 - p + 0.05)),
+         lambda y, p: sn.binary_cross_entropy(y, p, derivative=True)))
 wrong(check_loss_function, "mae", hint="sign(d) (+1 or -1), not |d|")(
     loss("mae_derivative_abs", "MAE' = |p - y| / n.", lambda y, p: np.mean(np.abs(p - y)),
          lambda y, p: np.abs(p - y) / p.size))

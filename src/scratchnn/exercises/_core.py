@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..gradient_check import GradcheckResult, gradcheck, relative_error
+
 PASSED, FAILED, NOT_IMPLEMENTED = "passed", "failed", "not implemented yet"
 
 _NUMPY_DIR = os.path.dirname(np.__file__)
@@ -378,8 +380,6 @@ def finite_difference_check(check, model, x, *, what, blame):
     1e-6 step drown in rounding, so steps of 1e-3 are used and judged at 1e-2: a right formula
     then passes and a wrong one (off by a factor, a sign, a term) still fails.
     """
-    from ..gradient_check import gradcheck  # here: gradient_check imports the network
-
     narrow = check.narrow
     if narrow is None:
         result = check.run("the finite-difference gradient check", gradcheck, model, x)
@@ -399,8 +399,6 @@ def finite_difference_check(check, model, x, *, what, blame):
 def rough_gradcheck(model, x, eps=1e-3, rtol=1e-2, rng=0):
     """``gradcheck`` for a model that computes in float32: central differences with steps of
     about ``eps``, each divided by the step its array really took (float32 rounds x + eps)."""
-    from ..gradient_check import GradcheckResult, relative_error
-
     x = np.array(x, dtype=np.float64)
     params = dict(getattr(model, "params", None) or {})
     weights = np.random.default_rng(rng).normal(size=np.shape(model.forward(x)))

@@ -9,6 +9,8 @@ differences (``scratchnn.gradcheck``).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..activations import leaky_relu, sigmoid
@@ -39,10 +41,17 @@ _IN_PLACE_GRAD = ("backward must not change grad_z in place (as `grad_z *= ...` 
 
 
 def _backward_hint(exc):
-    if isinstance(exc, AttributeError):
-        return ("forward must keep what backward needs, e.g. `self.x = x` (or the output), "
-                "before returning.")
+    """For an attribute backward reads but nothing set: forward must keep it."""
+    found = re.match(r"'(\w+)' object has no attribute '(\w+)'", str(exc))
+    if isinstance(exc, AttributeError) and found and found.group(1) not in _NOT_LAYERS:
+        return (f"backward reads self.{found.group(2)}, which nothing set: forward must keep "
+                f"what backward needs, e.g. `self.{found.group(2)} = x` (or the output), before "
+                "returning.")
     return None
+
+
+# Objects that are not the learner's layer: their missing attributes mean something else.
+_NOT_LAYERS = {"list", "tuple", "dict", "float", "int", "NoneType", "ndarray", "str"}
 
 
 # -- steps shared by the layer checkers -----------------------------------------------------------

@@ -154,32 +154,52 @@ def _edge_data(kind):
 LARGEST_EPS = 1e-2
 
 
-def _learner_eps(check, fn, name):
-    """The eps the learner's BCE keeps p away from 0 with, read from its effect: at y = p = 0
-    the loss is -log(1 - eps) (np.clip) or -log(1 + eps) (log(1 - p + eps)). None when the
-    loss there is not a finite number (not guarded at all)."""
-    zero = np.zeros((1, 1))
-    value = as_numbers(check.run(f"{name}(y_real, y_pred) at y_real = y_pred = [[0]]", fn,
-                                 zero, zero.copy()))
+def _learner_eps(check, fn, name, kind):
+    """The eps the learner's loss keeps log away from 0 with, read from its effect where the
+    right class has probability 0: BCE at y = p = 0 gives -log(1 -+ eps) (np.clip, or
+    log(1 - p + eps)); cross-entropy at logits [0, 1000] with the target on the 0 gives
+    -log(eps) (log(s + eps) or a clipped s), and 1000 when exact. None when the loss there is
+    not a finite number (not guarded at all)."""
+    if kind == "binary_cross_entropy":
+        y, p, shown = np.zeros((1, 1)), np.zeros((1, 1)), "y_real = y_pred = [[0]]"
+    else:
+        y, p, shown = np.array([[1.0, 0.0]]), np.array([[0.0, 1000.0]]), (
+            "y_real = [[1, 0]], logits = [[0, 1000]]")
+    value = as_numbers(check.run(f"{name}(y_real, y_pred) at {shown}", fn, y, p))
     if value is None or value.size != 1 or not np.isfinite(value).all():
         return None
-    return float(abs(np.expm1(-value.ravel()[0])))
+    value = float(value.ravel()[0])
+    return float(abs(np.expm1(-value))) if kind == "binary_cross_entropy" else float(
+        np.exp(-value))
+
+
+def _margin(kind, y, p, eps):
+    """How far eps inside the log (log(p + eps) rather than a clip) may move the loss on the
+    ordinary data: each term by about eps / (the probability it takes the log of)."""
+    if eps is None or eps > LARGEST_EPS:
+        return 0.0  # no guard, or no eps at all (a loss without its log reads as eps ~ 1)
+    if kind == "binary_cross_entropy":
+        return eps / np.min(np.minimum(p, 1 - p))
+    return eps / np.min(np.sum(y * softmax(p), axis=1))
 
 
 def _loss_body(check, fn, kind):
     y, p = _data(kind)
     y_before, p_before = y.copy(), p.copy()
     name = function_name(fn, kind)
-    eps = _learner_eps(check, fn, name) if kind == "binary_cross_entropy" else None
-    # log(p + eps) instead of a clip moves each term by about eps / p: allow what the
-    # learner's own eps implies, on top of the usual tolerance.
-    margin = 0.0 if eps is None else eps / np.min(np.minimum(p, 1 - p))
+    eps = (_learner_eps(check, fn, name, kind)
+           if kind in ("binary_cross_entropy", "cross_entropy") else None)
+    # Allow what the learner's own eps implies, on top of the usual tolerance.
+    margin = _margin(kind, y, p, eps)
     call = f"{name}(y_real, y_pred) with y_pred of shape {p.shape}"
     value = _scalar(check.run(call, fn, y, p))
     value_ok = False
     if np.ndim(value) == 0:
+        large_eps = (f"the loss acts as if eps = {fmt(eps)} kept the log away from 0, which "
+                     "moves its value: use a small eps such as 1e-12 (np.clip, or log(p + eps))."
+                     if eps is not None and eps > 1e-4 else None)
         value_ok = compare(check, value, _REFERENCE[kind](y, p), "the loss",
-                           _value_variants(kind, y, p), atol=1e-7 + 2 * margin)
+                           _value_variants(kind, y, p), atol=1e-7 + 2 * margin, hint=large_eps)
         if value_ok:
             check.ok(f"value ({_FORMULAS[kind][0]}) on inputs of shape {p.shape}")
     else:
@@ -232,11 +252,12 @@ def _edges(check, fn, kind, y, p, eps):
         value = _scalar(check.run(f"{name} at {shown}", fn, y, p))
         grad = check.run(f"{name}(..., derivative=True) at {shown}", fn, y, p, derivative=True)
         ok = True
+        atol = 1e-5 + 2 * _margin(kind, y, p, eps)
         for got, expected, what in ((value, _REFERENCE[kind](y, p), "the loss"),
                                     (grad, _REFERENCE[kind](y, p, derivative=True),
                                      "the derivative")):
             # Judged by effect: log(s + eps) or a clipped s is fine, so a loose tolerance.
-            ok &= compare(check, got, expected, what, on=shown, rtol=1e-4, atol=1e-5,
+            ok &= compare(check, got, expected, what, on=shown, rtol=1e-4, atol=atol,
                           hint=hint if not _finite(got, np.shape(expected)) else None)
         if ok:
             check.ok("finite and right at confident predictions (logits of +-1000)")
