@@ -515,6 +515,19 @@ def numgrad_in_float32(f, x, eps=1e-5):
     return grad
 
 
+@wrong(check_numerical_gradient, hint="reshape the perturbed copy back")
+def numgrad_flat_copies(f, x, eps=1e-5):
+    """Calls f with flattened copies of x."""
+    flat = x.ravel()
+    grad = np.zeros(flat.size)
+    for k in range(flat.size):
+        plus, minus = flat.copy(), flat.copy()
+        plus[k] += eps
+        minus[k] -= eps
+        grad[k] = (f(plus) - f(minus)) / (2 * eps)
+    return grad.reshape(x.shape)
+
+
 def _central(name, doc, eps, sign=1.0):
     def numerical_gradient(f, x):
         grad = np.zeros_like(x)
@@ -669,6 +682,15 @@ class SigmoidLayerKeepsInput(sn.Layer):
 
     def backward(self, grad_z):
         return grad_z * expit(self.x) * expit(-self.x)
+
+
+@wrong(check_activation_layer, "sigmoid", hint="use a stable formula")
+class SigmoidLayerOverflows(sol.SigmoidLayer):
+    """e^x / (1 + e^x): NaN at x = 1000."""
+
+    def forward(self, x):
+        self.a = np.exp(x) / (1 + np.exp(x))
+        return self.a
 
 
 @correct(check_activation_layer, "tanh")
@@ -979,6 +1001,13 @@ def get_batches_shuffled(x, batch_size):
     """Shuffles a copy of x first (shuffling is the training loop's job)."""
     x = np.random.default_rng(0).permutation(x)
     return [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
+
+
+@wrong(check_get_batches, hint="x's own rows, unchanged")
+def get_batches_normalised(x, batch_size):
+    """Centres each batch: the rows are no longer x's."""
+    return [b - b.mean(axis=0) for b in (x[i:i + batch_size]
+                                         for i in range(0, len(x), batch_size))]
 
 
 @wrong(check_get_batches, hint="the last batch is empty")

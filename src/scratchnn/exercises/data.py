@@ -119,10 +119,14 @@ def _get_batches_body(check, fn):
             check.stop(f"{call} gave batches of {sizes} rows, expected {want} ({n} rows in "
                        f"batches of {batch_size}, the last one shorter if rows are left over).",
                        _batch_sizes_hint(sizes, n, batch_size))
+        rows = [as_numbers(b) for b in batches]
+        reordered = all(r is not None and r.ndim == 2 for r in rows) and np.array_equal(
+            np.unique(np.concatenate(rows), axis=0), before)
         for i, (b, e) in enumerate(zip(batches, expected, strict=True)):
             compare(check, b, e, f"batch {i}", fatal=True, on=call,
                     hint="keep the rows in order, each row in exactly one batch: shuffling is a "
-                         "separate step, done before.")
+                         "separate step, done before." if reordered else
+                         "each batch holds x's own rows, unchanged: x[i:i + batch_size].")
     check.ok("rows in order in batches of batch_size, the last one shorter, for "
              + ", ".join(f"{n} rows by {b}" for n, b in BATCH_CASES))
 

@@ -55,14 +55,19 @@ _NOT_LAYERS = {"list", "tuple", "dict", "float", "int", "NoneType", "ndarray", "
 
 
 # -- steps shared by the layer checkers -----------------------------------------------------------
-def _forward(check, layer, ref, x, variants=(), *, hint=None, error_hint=None):
+def _forward(check, layer, ref, x, variants=(), *, hint=None, error_hint=None,
+             overflow_hint=None):
     """Compare layer.forward(x) with scratchnn's; True when it matched. ``hint`` is given when
-    the output is wrong in no recognised way, ``error_hint(exc)`` when forward raises."""
+    the output is wrong in no recognised way, ``overflow_hint`` when it is also not finite
+    (the evidence of an overflow), ``error_hint(exc)`` when forward raises."""
     before = x.copy()
     out = check.run(f"forward(x) with x of shape {x.shape}", layer.forward, x, hint=error_hint)
     _watch_precision(check, layer, out)
     unchanged(check, before, x, "the input x", "forward must not change x (the caller still "
               "holds it): build a new array, e.g. np.maximum(x, 0) instead of x[x < 0] = 0.")
+    values = as_numbers(out)
+    if overflow_hint and values is not None and not np.isfinite(values).all():
+        hint = overflow_hint
     return compare(check, out, ref.forward(x), "forward(x)", variants, hint=hint, inputs=x)
 
 
@@ -143,14 +148,20 @@ def _gradient_check(check, layer, x, in_float64=None):
     narrow = check.narrow
     if narrow is not None and in_float64 is not None:
         wide = in_float64()
-        if wide is not None and narrowest_float(wide.forward(x), *wide.params.values()) == \
-                np.float64:
+        if wide is not None and _computes_in_float64(wide, x):
             check.narrow = None  # only for the gradient check: the rebuilt layer is float64
             finite_difference_check(check, wide, x, what="the layer rebuilt with "
                                     "dtype=np.float64", blame=_WRONG_FORMULA)
             check.narrow = narrow
             return
     finite_difference_check(check, layer, x, what="the layer", blame=_WRONG_FORMULA)
+
+
+def _computes_in_float64(layer, x):
+    try:
+        return narrowest_float(layer.forward(x), *layer.params.values()) == np.float64
+    except Exception:  # noqa: BLE001 - the rebuilt learner's layer is only an option
+        return False
 
 
 def _in_float64(cls, values, *args):
@@ -378,7 +389,7 @@ def _activation_body(check, cls, kind):
         hint = ("e^1000 overflows: subtract each row's maximum before np.exp (softmax does not "
                 "change)." if kind == "softmax" else f"use a stable formula: scratchnn.{kind} "
                 "or np.exp(-np.abs(x)).")
-        if _forward(check, layer, ref, big, hint=hint):
+        if _forward(check, layer, ref, big, overflow_hint=hint):
             check.ok("forward at inputs of +-1000")
         # Back to the batch the backward pass below is about.
         check.run("forward(x)", layer.forward, x)

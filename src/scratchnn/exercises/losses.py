@@ -339,8 +339,7 @@ def _numgrad_body(check, fn):
     before = x.copy()
     got = check.run(f"numerical_gradient(f, x) with x of shape {x.shape} and "
                     "f(x) = sum(w * sin(x)) + sum(x ** 2) / 2 + (sum x) ** 2 / 10", fn, f, x,
-                    hint=lambda exc: ("f takes the array: call f(x_plus) with a perturbed copy "
-                                      "of x." if isinstance(exc, TypeError) else None))
+                    hint=_numgrad_hint)
     steps = [np.abs(d[d != 0]) for _, d in calls]
     eps = float(np.median([s.max() for s in steps if s.size])) if any(s.size for s in steps) \
         else None
@@ -393,6 +392,15 @@ def _numgrad_body(check, fn):
             hint = (f"eps = {fmt(eps)} is too small: f(x + eps) and f(x - eps) agree in almost "
                     "every digit, so their difference is mostly rounding. Use eps = 1e-5.")
     check.stop(problem + mismatch_text(g, exact), hint)
+
+
+def _numgrad_hint(exc):
+    if isinstance(exc, TypeError):
+        return "f takes the array: call f(x_plus) with a perturbed copy of x."
+    if "broadcast" in str(exc):
+        return ("f takes an array shaped like x: if you flattened x to walk over it, reshape "
+                "the perturbed copy back (x_plus.reshape(x.shape)) before calling f.")
+    return None
 
 
 def mismatch_text(got, expected):
