@@ -307,7 +307,10 @@ def check_loss_function(fn, kind, *, verbose=True):
     """Check ``fn(y_real, y_pred)`` and ``fn(y_real, y_pred, derivative=True)`` against
     scratchnn's loss ``kind``: "mse", "mae", "binary_cross_entropy" ("bce") or "cross_entropy"
     ("ce", on logits with one-hot targets), including confident predictions where a naive
-    formula gives NaN. Returns a CheckResult (truthy when passed) and prints the verdict."""
+    formula gives NaN. A guard against log(0) is judged by its effect, not by one eps: the
+    learner's eps is read from the loss where the right class has probability 0, and values
+    may differ by what that eps implies. Returns a CheckResult (truthy when passed) and prints
+    the verdict."""
     check_kind(kind, KINDS)
     check_callable(fn)
     kind = KINDS[kind]
@@ -409,7 +412,10 @@ def mismatch_text(got, expected):
 
 def check_numerical_gradient(fn, *, verbose=True):
     """Check a hand-written ``fn(f, x)`` -> central-difference gradient of the scalar function
-    f(x) at x, with the default eps of the learner's function, against the exact gradient.
-    Returns a CheckResult (truthy when passed) and prints the verdict."""
+    f(x) at x, with the default eps of the learner's function, against the exact gradient
+    (relative error below 1e-6). x must be left as it was, up to a rounding step (adding and
+    subtracting eps is fine). Every call of f is recorded, so a failure names how x was
+    perturbed (several entries at once, float32, an eps too large or too small). Returns a
+    CheckResult (truthy when passed) and prints the verdict."""
     check_callable(fn)
     return run_check("numerical_gradient", _numgrad_body, fn, verbose=verbose)

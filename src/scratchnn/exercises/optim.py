@@ -362,8 +362,9 @@ def check_optimizer(cls, kind, *, verbose=True):
 
     ``opt.step(network)`` is run for several steps on a small network with the same gradients
     given to both; the first difference is reported with the mistake it matches (missing bias
-    correction, momentum sign error, eps inside the square root, ...). Returns a CheckResult
-    (truthy when passed) and prints the verdict.
+    correction, momentum sign error, eps inside the square root, ...). Adam in the paper's
+    efficient form (the corrections folded into the learning rate) is followed as right.
+    Returns a CheckResult (truthy when passed) and prints the verdict.
     """
     check_class(cls)
     check_kind(kind, KINDS)
