@@ -294,7 +294,7 @@ CHAPTER_1 = [
     # Multiply-adds per sample for a 64-32-10 network: the forward pass, and about twice that
     # backward (one product for the weights' gradient, one for the gradient passed down).
     per_sample = 3 * (64 * 32 + 32 * 10)
-    print("multiply-adds per epoch:")
+    print("the kernel matrix's memory, and each method's multiply-adds per epoch:")
     print(f"{'n':>7} {'kernel matrix':>14} {'kernel perceptron':>18} {'network 64-32-10':>17}")
     for n in [1_344, 10_000, 60_000]:
         print(f"{n:>7,} {n * n * 8 / 1e6:>11,.0f} MB {n * n:>18.1e} {n * per_sample:>17.1e}")
@@ -520,9 +520,10 @@ CHAPTER_3 = [
     move probability around. $J$ is symmetric, so each fact implies the other.
 
     Backpropagation never needs $J$ itself, only its product with the incoming gradient. For the
-    cross-entropy with a one-hot $y$ that gradient is $\partial\,\mathrm{CE} / \partial s =
-    -y / s$, and $J^\top(-y/s) = -y + s\,(y^\top \mathbf{1}) = s - y$: the product collapses
-    to the fused gradient above. That is why the library fuses softmax into the cross-entropy: it
+    cross-entropy with a one-hot $y$ that gradient is
+    $\partial\,\mathrm{CE} / \partial s = -y / s$, and
+    $J^\top(-y/s) = -y + s\,(y^\top \mathbf{1}) = s - y$: the product collapses to the fused
+    gradient above. That is why the library fuses softmax into the cross-entropy: it
     computes $s - y$ in $C$ operations instead of building a $C \times C$ matrix, and never
     divides by a probability that may be tiny.
     """),
@@ -701,11 +702,12 @@ CHAPTER_5 = [
     md(r"""
     *What to notice:* the ten sigmoid factors alone shrink the gradient by $10^{-6}$ or more
     ($0.25^{10} \approx 10^{-6}$ is their best case; saturated units give less). The weights
-    multiply too: with Xavier's weights their factors roughly cancel out, so the first layer
-    receives a gradient two million times smaller than the output does; larger weights grow the
-    gradient at every linear step and make up part of the loss (with uniform$(-1, 1)$ weights only
-    a factor of about 400 is left), but they also push the sigmoids into saturation, where their
-    factors are smaller still. Either way this is the *vanishing gradient* that made deep sigmoid
+    multiply too. With Xavier's weights the linear steps neither shrink nor grow the gradient
+    overall (their factors multiply to about 1), so the first layer receives a gradient two
+    million times smaller than the output does. Larger weights grow the gradient at every linear
+    step and make up for part of the shrinking (with uniform$(-1, 1)$ weights only a factor of
+    about 400 is left), but they also push the sigmoids into saturation, where their factors are
+    smaller still. Either way this is the *vanishing gradient* that made deep sigmoid
     networks hard to train before ReLU, whose factor is exactly 1 wherever it is active.
     """),
 ]
@@ -1024,7 +1026,7 @@ CHAPTER_8 = [
 
     **Watching training.** Every `fit` above passed `verbose=0` to keep this notebook short. The
     default, `verbose=1`, draws a progress bar per epoch with the running loss, and leaves the
-    epoch's metrics on it when the epoch ends:
+    epoch's loss and accuracy on it when the epoch ends:
     """),
     code("""
     bar_net = MultiLayerNetwork.from_sizes([64, 32, 10], rng=SEED)
@@ -1099,9 +1101,10 @@ CHAPTER_9 = [
     changes sign at every step, and too small along it, so $x$ crawls. With momentum, at the same
     learning rate, the steps across alternate in sign and cancel in the velocity while those along
     the valley add up: 30 steps reach the bottom. RMSProp divides each coordinate by the size of
-    its own recent gradients, so the steep direction is tamed from the first step and every
-    coordinate moves about $\eta$ per step: a straight walk whose speed is set by the learning
-    rate, not by the slope. Adam adds momentum to that: a smooth curve. The ranking here says
+    its own recent gradients, so the steep direction is tamed from the first step and both
+    coordinates take steps of similar size, large at first (its average of $g_t^2$ starts at 0)
+    and then a few times $\eta$: a straight walk whose speed is set by the learning rate, not by
+    the slope. Adam adds momentum to that: a smooth curve. The ranking here says
     little (these learning rates were picked by hand for this toy); the shapes of the paths are
     the point.
 
@@ -1248,10 +1251,9 @@ CHAPTER_10 = [
     gradients follow: about $10^8$ with uniform weights, so the first steps throw the weights to
     overflow and training diverges at once; about a hundred times smaller with Xavier than with
     He, so the Xavier network learns, but far more slowly than the He network with the same
-    learning rate. The histograms tell the same story: the uniform row
-    moves right by almost a power of ten per layer, the Xavier row drifts left, and the He row
-    stays where it started; in every row about half the units output 0, as a ReLU of inputs
-    symmetric around 0 should.
+    learning rate. The histograms tell the same story: the uniform row moves right by almost a
+    power of ten per layer, the Xavier row drifts left, and the He row stays where it started;
+    in every row about half the units output 0, as a ReLU of inputs symmetric around 0 should.
 
     A good initialisation only sets the scale at the start; training moves the weights away from
     it. *Batch normalisation* (Ioffe & Szegedy, 2015) keeps the scale right throughout, by
