@@ -1268,6 +1268,31 @@ class MomentumAverage(Optimizer):
         p -= self.lr * state["v"]
 
 
+@wrong(check_optimizer, "adam", hint="t counts steps, not layers")
+class AdamCountsLayers(Optimizer):
+    """t counted up once per layer, inside the loop over the layers."""
+
+    def step(self, network):
+        for i, layer in enumerate(network.layers):
+            self.t += 1
+            for name, p in layer.params.items():
+                self.update(p, layer.grads[name], self.state.setdefault((i, name), {}))
+
+    update = _adam_update()
+
+
+@wrong(check_optimizer, "adam", hint="they were taken the other way round")
+class AdamBetasReversed(Optimizer):
+    """b2, b1 = self.betas."""
+
+    def update(self, p, g, state):
+        b2, b1 = self.betas
+        state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * g
+        state["v"] = b2 * state.get("v", 0.0) + (1 - b2) * g * g
+        m_hat, v_hat = state["m"] / (1 - b1**self.t), state["v"] / (1 - b2**self.t)
+        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
 # -- initialisers ----------------------------------------------------------------------------------
 @correct(check_initializer, "he_normal")
 def he_normal_standard_normal(n_in, n_out, rng):

@@ -116,6 +116,26 @@ def _per_parameter_clock(t, i, n):
     return (t - 1) * n + i + 1
 
 
+def _per_layer_clock(layers, all_layers):
+    """t counted up once per layer: every layer (all_layers) or those with parameters."""
+    owners = sorted(set(layers))
+    count = layers.n if all_layers else len(owners)
+
+    def clock(t, i, n):
+        rank = layers[i] if all_layers else owners.index(layers[i])
+        return (t - 1) * count + rank + 1
+
+    return clock
+
+
+class _Owners(list):
+    """The index of the layer of each parameter, and the number of layers (``n``)."""
+
+    def __init__(self, net):
+        super().__init__(net.layers.index(layer) for layer, _, _ in net.parameters())
+        self.n = len(net.layers)
+
+
 def _uphill(rule):
     """``rule`` with the step's sign flipped."""
     return lambda p, g, s, t: 2 * p - rule(p, g, s, t)
@@ -130,8 +150,9 @@ _UPHILL = ("the parameters moved up the gradient: the update subtracts, p -= lr 
            "because the gradient points towards a larger loss.")
 
 
-def _mistakes(kind, hp):
-    """[(hint, update rule)] of the typical mistakes for optimizer ``kind``."""
+def _mistakes(kind, hp, layers):
+    """[(hint, update rule[, clock])] of the typical mistakes for optimizer ``kind``;
+    ``layers[i]`` is the index of the layer holding parameter i, out of ``layers.n``."""
     lr = hp["lr"]
     if kind == "sgd":
         return [(_UPHILL, _sgd(lr, +1.0)),
@@ -193,7 +214,13 @@ def _mistakes(kind, hp):
              _adam(lr, betas, eps, eps_after=True)),
             ("t counts steps, not parameters: add 1 to t once per step(), before the loop over "
              "the parameters (or keep one t per parameter).",
-             _adam(lr, betas, eps), _per_parameter_clock)]
+             _adam(lr, betas, eps), _per_parameter_clock),
+            ("t counts steps, not layers: add 1 to t once per step(), before the loop over "
+             "the layers.", _adam(lr, betas, eps), _per_layer_clock(layers, all_layers=True)),
+            ("t counts steps, not layers: add 1 to t once per step(), before the loop over "
+             "the layers.", _adam(lr, betas, eps), _per_layer_clock(layers, all_layers=False)),
+            ("betas = (b1, b2) = (0.9, 0.999): b1 = 0.9 averages the gradient, b2 = 0.999 its "
+             "square; they were taken the other way round.", _adam(lr, betas[::-1], eps))]
 
 
 def _right_variants(kind, hp):
@@ -303,7 +330,8 @@ def _optimizer_body(check, cls, kind):
             check.stop(f"step {t} left every parameter unchanged.",
                        "update layer.params[name] in place (p -= ...): `p = p - ...` only "
                        "rebinds a local name.")
-        _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads)
+        _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads,
+                           _Owners(net))
     check.ok(f"{N_STEPS} steps match scratchnn.optim.{ref_cls.__name__}({args}): {rule}")
     if any(a is not p for a, (_, _, p) in zip(arrays, net.parameters(), strict=True)):
         check.note("step replaced the arrays in layer.params instead of updating them in place "
@@ -311,10 +339,10 @@ def _optimizer_body(check, cls, kind):
                    "optimizer's state, a saved copy) then no longer see the parameters.")
 
 
-def _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads):
+def _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads, layers):
     i = next(i for i, (g, w) in enumerate(zip(got, want, strict=True)) if not close(g, w))
     problem = mismatch(got[i], want[i], f"after step {t}, {names[i]}")
-    for hint, mistake, *clock in _mistakes(kind, hp):
+    for hint, mistake, *clock in _mistakes(kind, hp, layers):
         with np.errstate(all="ignore"):
             if _same(got, _simulate(mistake, start, grads, t, *clock)):
                 check.stop(problem, hint)
