@@ -183,6 +183,13 @@ def tanh_stable_exp(x, derivative=False):
     return 1 - t * t if derivative else t
 
 
+@correct(check_activation_function, "tanh")
+def tanh_in_float32(x, derivative=False):
+    """Computes in float32: judged at float32's precision."""
+    t = np.tanh(x.astype(np.float32))
+    return 1 - t * t if derivative else t
+
+
 wrong(check_activation_function, "tanh", hint="the square is missing")(
     activation("tanh_derivative_unsquared", "tanh' = 1 - tanh.", np.tanh,
                lambda x: 1 - np.tanh(x)))
@@ -317,6 +324,13 @@ correct(check_loss_function, "mse")(
     loss("mse_average_einsum", "np.average, and einsum for the sum of squares.",
          lambda y, p: np.einsum("ij,ij->", p - y, p - y) / p.size,
          lambda y, p: np.multiply(2.0, p - y) / p.size))
+
+
+@correct(check_loss_function, "mse")
+def mse_in_float32(y_real, y_pred, derivative=False):
+    """Casts both arguments to float32 first."""
+    y, p = y_real.astype(np.float32), y_pred.astype(np.float32)
+    return 2 * (p - y) / p.size if derivative else np.mean((p - y) ** 2)
 
 
 @correct(check_loss_function, "binary_cross_entropy")

@@ -21,6 +21,7 @@ from ._core import (
     describe,
     fmt,
     mismatch,
+    narrowest_float,
     random_array,
     run_check,
     unchanged,
@@ -192,7 +193,9 @@ def _loss_body(check, fn, kind):
     # Allow what the learner's own eps implies, on top of the usual tolerance.
     margin = _margin(kind, y, p, eps)
     call = f"{name}(y_real, y_pred) with y_pred of shape {p.shape}"
-    value = _scalar(check.run(call, fn, y, p))
+    raw = check.run(call, fn, y, p)
+    check.low_precision(narrowest_float(raw), name)  # float32 is judged at its precision
+    value = _scalar(raw)
     value_ok = False
     if np.ndim(value) == 0:
         large_eps = (f"the loss acts as if eps = {fmt(eps)} kept the log away from 0, which "
