@@ -11,6 +11,7 @@ from pathlib import Path
 import build_tutorial
 import nbformat
 import numpy as np
+import pytest
 from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
@@ -180,8 +181,29 @@ def test_tutorial_trains_on_mnist_files_in_the_folder_named_by_the_environment(t
     assert "test accuracy on all 50 test images" in printed
 
 
+@pytest.mark.parametrize(("pointed_at", "files_used"), [
+    ("mnist", "../mnist5k/mnist_5k.csv.gz and the test files"),
+    (".", "mnist5k/mnist_5k.csv.gz and the test files in mnist/"),
+])
+def test_tutorial_finds_the_training_csv_beside_the_mnist_test_folder(tmp_path, monkeypatch,
+                                                                    pointed_at, files_used):
+    # The layout of ../shared/data: the t10k files in mnist/, mnist5k/mnist_5k.csv.gz beside it.
+    # SCRATCHNN_MNIST_DIR may name the parent or the mnist/ folder itself (which once gave "No
+    # MNIST folder").
+    rng = np.random.default_rng(0)
+    _write_idx(tmp_path / "mnist", "t10k", 40, rng)
+    (tmp_path / "mnist5k").mkdir()
+    rows = np.column_stack([rng.integers(0, 256, size=(80, 784)), np.arange(80) % 10])
+    with gzip.open(tmp_path / "mnist5k" / "mnist_5k.csv.gz", "wt") as f:
+        np.savetxt(f, rows, fmt="%d", delimiter=",")  # 784 pixels, then the label, no header
+    printed = _mnist_cells_with(tmp_path / pointed_at, monkeypatch)
+    assert f"MNIST from {files_used}:" in printed
+    assert "train (80, 784), test (40, 784)" in printed
+    assert "test accuracy on all 40 test images" in printed
+
+
 def test_tutorial_splits_the_mnist_test_files_when_they_are_all_there_is(tmp_path, monkeypatch):
-    # As /work/shared/data/mnist: the t10k files alone, with no mnist5k/ folder beside them.
+    # A folder of the t10k files alone, with no mnist5k/ folder beside it.
     _write_idx(tmp_path / "mnist", "t10k", 60, np.random.default_rng(0))
     printed = _mnist_cells_with(tmp_path / "mnist", monkeypatch)
     assert "MNIST from only the test files, split in two halves" in printed
