@@ -235,8 +235,8 @@ def _right_variants(kind, hp):
         v = s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
         return p - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
 
-    return [("this is the Adam paper's efficient form, lr_t = lr * sqrt(1 - b2 ** t) / "
-             "(1 - b1 ** t) with eps added to sqrt(v)", efficient)]
+    return [("the Adam paper's efficient form, lr_t = lr * sqrt(1 - b2 ** t) / (1 - b1 ** t) "
+             "with eps added to sqrt(v)", efficient)]
 
 
 def _simulate(rule, start, grads, steps, clock=None):
@@ -304,6 +304,7 @@ def _optimizer_body(check, cls, kind):
     start = _params(net)
     arrays = [p for _, _, p in net.parameters()]
     grads = _gradients(net)
+    variant = None  # a right rule that is not scratchnn's, once the learner's matches it
     for t in range(1, N_STEPS + 1):
         _set_grads(net, grads[t - 1])
         _set_grads(ref_net, grads[t - 1])
@@ -318,11 +319,9 @@ def _optimizer_body(check, cls, kind):
                            "(g * lr), not g *= lr.")
         if all(close(g, w) for g, w in zip(got, want, strict=True)):
             continue
-        variant = next((text for text, rule in _right_variants(kind, hp)
-                        if _same(got, _simulate(rule, start, grads, t))), None)
+        variant = next((text for text, rule_ in _right_variants(kind, hp)
+                        if _same(got, _simulate(rule_, start, grads, t))), None) or variant
         if variant is not None:
-            check.note(f"{variant}: right, though its eps acts a little differently from "
-                       f"the formula above ({rule}).")
             continue
         if all(close(g, b, 0, 0) for g, b in zip(got, before, strict=True)):
             if t == 1 and is_empty_body(opt.step):
@@ -332,7 +331,12 @@ def _optimizer_body(check, cls, kind):
                        "rebinds a local name.")
         _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads,
                            _Owners(net))
-    check.ok(f"{N_STEPS} steps match scratchnn.optim.{ref_cls.__name__}({args}): {rule}")
+    if variant is None:
+        check.ok(f"{N_STEPS} steps match scratchnn.optim.{ref_cls.__name__}({args}): {rule}")
+    else:
+        check.ok(f"{N_STEPS} steps of {variant}")
+        check.note("that form is right; only its eps acts a little differently from the "
+                   "usual formula's.")
     if any(a is not p for a, (_, _, p) in zip(arrays, net.parameters(), strict=True)):
         check.note("step replaced the arrays in layer.params instead of updating them in place "
                    "(p -= ...). It works here, but other references to the old arrays (an "
