@@ -934,6 +934,16 @@ def train_step_uphill(network, x_batch, y_batch, loss, learning_rate):
     return value
 
 
+@wrong(check_training_step, hint="updated 2 times")
+def train_step_updates_twice(network, x_batch, y_batch, loss, learning_rate):
+    """Calls update_params twice."""
+    value = loss.forward(y_batch, network.forward(x_batch))
+    network.backward(loss.backward())
+    network.update_params(learning_rate)
+    network.update_params(learning_rate)
+    return value
+
+
 @wrong(check_training_step, hint="the parameters did not change")
 def train_step_without_update(network, x_batch, y_batch, loss, learning_rate):
     """Forgets update_params."""

@@ -323,6 +323,9 @@ def _check_step(check, step, want, batch):
                     "by the batch size (loss.backward() already does).")
         elif np.isclose(c, 1 / batch, rtol=1e-3):
             hint = "the step is divided by the batch size twice: loss.backward() already is."
+        elif np.isclose(c, round(c), rtol=1e-3) and c > 1:
+            hint = (f"the parameters were updated {round(c)} times: call "
+                    "network.update_params(learning_rate) once per step.")
         else:
             hint = "pass the learning rate unchanged to update_params."
         check.stop(f"the step has the right direction but is {fmt(c)} times the expected one.",
