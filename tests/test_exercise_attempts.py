@@ -270,6 +270,15 @@ def softmax_global_max_and_loop_jacobian(x, derivative=False):
     return jac
 
 
+@correct(check_softmax)
+def softmax_in_place(x, derivative=False):
+    """Shifts, exponentiates and normalises one new array in place."""
+    s = x - np.max(x, axis=-1, keepdims=True)
+    np.exp(s, out=s)
+    s /= s.sum(axis=-1, keepdims=True)
+    return np.diagflat(s) - np.outer(s, s) if derivative else s
+
+
 @wrong(check_softmax, hint="exponentiate first")
 def softmax_without_exp(x, derivative=False):
     """x / sum(x): no exponential."""
@@ -631,6 +640,20 @@ class LinearLayerInFloat32(LinearLayerEinsumAliases):
 
     def forward(self, x):
         return super().forward(x.astype(np.float32))
+
+
+@correct(check_linear_layer)
+class LinearLayerWithDtype(sol.LinearLayer):
+    """Takes dtype=np.float32 as scratchnn does: rebuilt in float64 for the gradient check."""
+
+    def __init__(self, n_in, n_out, rng=None, dtype=np.float32):
+        super().__init__(n_in, n_out, rng)
+        self.params = {k: p.astype(dtype) for k, p in self.params.items()}
+        self.grads = {k: np.zeros_like(p) for k, p in self.params.items()}
+
+    def forward(self, x):
+        self.x = np.asarray(x, dtype=self.params["W"].dtype)
+        return self.x @ self.params["W"] + self.params["b"]
 
 
 @wrong(check_linear_layer, hint="added this batch's gradient to the previous one")
