@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 from cells import code, md
+from chapters import convolution, graph, regularisation, sanity
 from nbformat.v4 import new_notebook
 
 HERE = Path(__file__).resolve().parent
@@ -57,9 +58,10 @@ INTRO = [
     13. Sanity checks before training
     14. Convolution
 
-    Everything is seeded, so running it again gives the same numbers. On a 2-core laptop it runs
-    top to bottom in one to two minutes (chapters 1-10 take about half a minute of it), and
-    longer while other programs keep the cores busy.
+    Everything is seeded, so running it again gives the same numbers. On an otherwise idle 2-core
+    machine it runs top to bottom in about 45 seconds (chapters 1-10 take 17 of them, with the
+    MNIST files present), and two to three times longer while other programs keep the cores
+    busy.
     """),
     code("""
     %matplotlib inline
@@ -1302,7 +1304,8 @@ REFERENCES = [
 ]
 
 CELLS = [*INTRO, *CHAPTER_1, *CHAPTER_2, *CHAPTER_3, *CHAPTER_4, *CHAPTER_5, *CHAPTER_6,
-         *CHAPTER_7, *CHAPTER_8, *CHAPTER_9, *CHAPTER_10]
+         *CHAPTER_7, *CHAPTER_8, *CHAPTER_9, *CHAPTER_10, *regularisation.TUTORIAL,
+         *graph.TUTORIAL, *sanity.TUTORIAL, *convolution.TUTORIAL, *WHERE_NEXT, *REFERENCES]
 
 
 def build():

@@ -144,6 +144,12 @@ TUTORIAL = [
             self.grad = 1.0
             for node in reversed(self.topological_order()):
                 node._backward()
+
+
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b + a
+    c.backward()
+    print(c, a, b)  # dc/da = b + 1 = -2 (a is used twice), dc/db = a = 2
     """),
     md(r"""
     A single tanh neuron, $o = \tanh(x_1 w_1 + x_2 w_2 + b)$: its graph, built by simply
