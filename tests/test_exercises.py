@@ -28,7 +28,7 @@ from scratchnn.exercises import (
     check_softmax,
     check_training_step,
 )
-from scratchnn.exercises._core import is_empty_body
+from scratchnn.exercises._core import Check, is_empty_body
 
 NOT_IMPLEMENTED = "not implemented yet"
 
@@ -196,6 +196,15 @@ def test_relu_changing_its_input_in_place_is_caught():
 
     assert_fails_with(check_relu(relu, verbose=False), "the input x was changed in place",
                       "x[x < 0] = 0")
+
+
+def test_a_problem_found_on_several_inputs_is_reported_once_with_its_hint():
+    check = Check("relu")
+    for _ in range(3):
+        check.fail("the input x was changed in place.", "copy it first.")
+    check.fail("another problem.", "copy it first.")  # a hint already given is not repeated
+    assert check.messages == ["the input x was changed in place.\nHint: copy it first.",
+                              "another problem."]
 
 
 def test_python_max_on_an_array_gets_the_elementwise_hint():

@@ -135,6 +135,7 @@ class Check:
         self.name = name
         self.messages = []
         self._hints = set()
+        self._problems = set()
         self.checked = []
         self.notes = []
         self.status = None
@@ -168,10 +169,12 @@ class Check:
     def fail(self, problem, hint=None):
         """Record a problem (once, however often it is found; its hint only the first time it
         is given); the check goes on."""
+        if problem in self._problems:
+            return
+        self._problems.add(problem)
         message = problem + (f"\nHint: {hint}" if hint and hint not in self._hints else "")
         self._hints.add(hint)
-        if message not in self.messages:
-            self.messages.append(message)
+        self.messages.append(message)
 
     def stop(self, problem, hint=None):
         """Record a problem and end the check."""
