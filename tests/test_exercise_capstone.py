@@ -408,6 +408,216 @@ def test_a_part_that_breaks_the_run_is_named(data, loop, replace, culprit, fragm
         assert fragment in text(result), (fragment, text(result))
 
 
+# -- loops watched on a few rows: mistakes a run survives, and right loops that look unusual -------
+def epoch_loop(batch, history_of=np.mean, order_of=None):
+    """A loop built from one batch step ``batch(network, optimizer, xb, yb) -> loss``:
+    the epoch's order from ``order_of(rng, n, epoch)`` (rng.permutation by default) and its
+    history entry ``history_of(losses)``."""
+    def loop(network, optimizer, X, Y, epochs, batch_size, rng):
+        history = []
+        for epoch in range(epochs):
+            order = (order_of or (lambda r, n, e: r.permutation(n)))(rng, len(X), epoch)
+            losses = [batch(network, optimizer, xb, yb) for xb, yb in zip(
+                S.get_batches(X[order], batch_size), S.get_batches(Y[order], batch_size),
+                strict=True)]
+            history.append(history_of(losses))
+        return history
+    return loop
+
+
+def usual_batch(network, optimizer, xb, yb):
+    logits = network.forward(xb)
+    network.backward(S.cross_entropy_loss(yb, logits, derivative=True))
+    optimizer.step(network)
+    return S.cross_entropy_loss(yb, logits)
+
+
+def batch_stepping_first(network, optimizer, xb, yb):
+    logits = network.forward(xb)
+    optimizer.step(network)  # the gradients of the batch before
+    network.backward(S.cross_entropy_loss(yb, logits, derivative=True))
+    return S.cross_entropy_loss(yb, logits)
+
+
+def batch_stepping_twice(network, optimizer, xb, yb):
+    loss = usual_batch(network, optimizer, xb, yb)
+    optimizer.step(network)
+    return loss
+
+
+def batch_with_update_params_too(network, optimizer, xb, yb):
+    loss = usual_batch(network, optimizer, xb, yb)
+    network.update_params(0.005)
+    return loss
+
+
+def batch_with_update_params_only(network, optimizer, xb, yb):
+    logits = network.forward(xb)
+    network.backward(S.cross_entropy_loss(yb, logits, derivative=True))
+    network.update_params(0.005)
+    return S.cross_entropy_loss(yb, logits)
+
+
+def batch_gradient_not_divided(network, optimizer, xb, yb):
+    logits = network.forward(xb)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    network.backward(p / p.sum(axis=1, keepdims=True) - yb)  # the mean's 1 / B forgotten
+    optimizer.step(network)
+    return S.cross_entropy_loss(yb, logits)
+
+
+def batch_gradient_negated(network, optimizer, xb, yb):
+    logits = network.forward(xb)
+    network.backward(-S.cross_entropy_loss(yb, logits, derivative=True))
+    optimizer.step(network)
+    return S.cross_entropy_loss(yb, logits)
+
+
+def batch_loss_after_the_step(network, optimizer, xb, yb):
+    network.backward(S.cross_entropy_loss(yb, network.forward(xb), derivative=True))
+    optimizer.step(network)
+    return S.cross_entropy_loss(yb, network.forward(xb))  # measured again, after the step
+
+
+def loop_with_a_full_set_loss(network, optimizer, X, Y, epochs, batch_size, rng):
+    # The epoch's loss measured on the whole training set at its start; batches by index.
+    history = []
+    for _ in range(epochs):
+        history.append(S.cross_entropy_loss(Y, network.forward(X)))
+        for rows in S.get_batches(rng.permutation(len(X)), batch_size):
+            usual_batch(network, optimizer, X[rows], Y[rows])
+    return tuple(history)
+
+
+def loop_weighting_by_batch_size(network, optimizer, X, Y, epochs, batch_size, rng):
+    history, epoch = [], 0
+    while epoch < epochs:
+        order = np.arange(len(X))
+        rng.shuffle(order)
+        losses, sizes = [], []
+        for start in range(0, len(X), batch_size):
+            rows = order[start:start + batch_size]
+            losses.append(usual_batch(network, optimizer, X[rows], Y[rows]))
+            sizes.append(len(rows))
+        history.append(np.average(losses, weights=sizes))
+        epoch += 1
+    return np.array(history)
+
+
+def loop_of_fixed_size(network, optimizer, X, Y, epochs, batch_size, rng):
+    return solved_loop(network, optimizer, X, Y, 15, 32, rng)
+
+
+def loop_on_the_whole_set(network, optimizer, X, Y, epochs, batch_size, rng):
+    history = []
+    for _ in range(epochs):
+        logits = network.forward(X)
+        network.backward(S.cross_entropy_loss(Y, logits, derivative=True))
+        optimizer.step(network)
+        history.append(S.cross_entropy_loss(Y, logits))
+    return history
+
+
+def loop_stepping_once_per_epoch(network, optimizer, X, Y, epochs, batch_size, rng):
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        losses = []
+        for xb, yb in zip(S.get_batches(X[order], batch_size),
+                          S.get_batches(Y[order], batch_size), strict=True):
+            logits = network.forward(xb)
+            losses.append(S.cross_entropy_loss(yb, logits))
+            network.backward(S.cross_entropy_loss(yb, logits, derivative=True))
+        optimizer.step(network)
+        history.append(np.mean(losses))
+    return history
+
+
+def in_order(rng, n, epoch):
+    return np.arange(n)
+
+
+def sorted_by_a_fixed_draw(rng, n, epoch):
+    return np.random.default_rng(7).permutation(n)
+
+
+@pytest.mark.parametrize("loop", [
+    epoch_loop(batch_loss_after_the_step),
+    loop_with_a_full_set_loss,
+    loop_weighting_by_batch_size,
+    epoch_loop(usual_batch, order_of=lambda r, n, e: np.random.permutation(n)),  # noqa: NPY002
+], ids=["loss-after-step", "full-set-loss", "weighted-mean", "global-generator"])
+def test_unusual_but_right_loops_pass_the_watch(data, loop):
+    assert run(data, loop), text(run(data, loop))
+
+
+@pytest.mark.parametrize("loop, fragments", [
+    (epoch_loop(usual_batch, history_of=lambda losses: losses[-1]),
+     ["returns the last batch's loss as epoch 1's loss", "np.mean(losses) once per epoch"]),
+    (epoch_loop(usual_batch, history_of=sum), ["the sum of the epoch's batch losses"]),
+    (epoch_loop(batch_stepping_first),
+     ["calls optimizer.step before the first network.backward", "then optimizer.step"]),
+    (epoch_loop(batch_stepping_twice), ["calls optimizer.step 2 times after one backward"]),
+    (epoch_loop(batch_with_update_params_too),
+     ["calls network.update_params", "the optimizer replaces update_params"]),
+    (epoch_loop(batch_gradient_not_divided),
+     ["multiplied by the batch size (4)", "already divided by the batch size"]),
+    (epoch_loop(usual_batch, order_of=in_order), ["never shuffles", "rng.permutation"]),
+    (epoch_loop(usual_batch, order_of=sorted_by_a_fixed_draw),
+     ["same order every epoch", "at the start of every epoch"]),
+    (loop_of_fixed_size, ["returned 15 losses when called with epochs=3", "epochs argument"]),
+], ids=["last-batch-loss", "summed-history", "step-before-backward", "two-steps",
+        "update-params-too", "gradient-times-batch", "never-shuffled", "same-order",
+        "fixed-epochs"])
+def test_loop_mistakes_that_still_train_are_named(data, loop, fragments):
+    result = run(data, loop)
+    assert result.status == "failed" and result.test_accuracy >= TARGET, text(result)
+    for fragment in fragments:
+        assert fragment in text(result), (fragment, text(result))
+
+
+@pytest.mark.parametrize("loop, fragments", [
+    (epoch_loop(batch_gradient_negated),
+     ["sign flipped", "the optimizer subtracts it"]),
+    (epoch_loop(batch_with_update_params_only),
+     ["calls network.update_params", "the optimizer replaces update_params"]),
+    (loop_stepping_once_per_epoch, ["calls backward twice without a step between"]),
+    (loop_on_the_whole_set, ["made batches of 11 rows when called with batch_size=4",
+                             "get_batches(..., batch_size)"]),
+    (loop_shuffling_inputs_only, ["labels are not those of their rows", "one permutation"]),
+], ids=["gradient-negated", "update-params-only", "step-per-epoch", "whole-set", "unpaired"])
+def test_the_watch_names_what_breaks_the_run(data, loop, fragments):
+    result = run(data, loop)
+    assert result.status == "failed", text(result)
+    assert "train_network is the part to fix. Watched on 11 rows" in text(result), text(result)
+    for fragment in fragments:
+        assert fragment in text(result), (fragment, text(result))
+
+
+class AdamKeepingGradientArrays(S.Adam):
+    """Keeps the arrays of layer.grads from its first step; the worked LinearLayer stores new
+    ones at every backward, so later steps repeat the first batch's gradient."""
+
+    def step(self, network):
+        if not hasattr(self, "pairs"):
+            self.pairs = [(p, layer.grads[name]) for layer in network.layers
+                          for name, p in layer.params.items()]
+        b1, b2 = self.betas
+        self.t += 1
+        for i, (p, g) in enumerate(self.pairs):
+            m = self.m.setdefault(i, np.zeros_like(p))
+            v = self.v.setdefault(i, np.zeros_like(p))
+            m[...] = b1 * m + (1 - b1) * g
+            v[...] = b2 * v + (1 - b2) * g**2
+            p -= self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + self.eps)
+
+
+def test_an_optimizer_keeping_old_gradient_arrays_is_named(data):
+    result = run(data, optimizer=named("Adam", AdamKeepingGradientArrays))
+    assert "Adam is the part to fix" in text(result), text(result)
+    assert "read layer.grads[name] at every step" in text(result)
+
+
 # -- wrong arguments to the checker itself --------------------------------------------------------
 def test_the_checker_refuses_what_it_cannot_run(data):
     with pytest.raises(ValueError, match="activation must be one of your"):

@@ -3,12 +3,16 @@
 ``check_capstone`` builds a 64-64-10 network from the learner's ``LinearLayer``, activation
 layer, ``MultiLayerNetwork`` and initialiser, and trains it with the learner's optimizer, loss,
 ``one_hot``, ``get_batches`` and training loop ``train_network`` on the digits. It works in
-three steps:
+four steps:
 
 1. every part must pass its own chapter's check first (run quietly): a part that is not
    written yet or fails its check is named, and nothing is trained;
 2. one seeded training run (well under a second) must reach ``TARGET`` test accuracy;
-3. when it does not, the run is repeated with one part at a time replaced by scratchnn's own
+3. the loop is also watched on a few rows (its calls recorded): a step before backward or
+   twice per batch, a gradient scaled or negated, labels parted from their rows, epochs never
+   shuffled, fixed epochs or batch sizes, a history that is not the mean of the batch losses
+   fail even when the network trained;
+4. when the run falls short, it is repeated with one part at a time replaced by scratchnn's own
    (same interface, small adapters below). The part whose replacement makes the network train
    is the one to fix; the symptom (parameters unchanged, a loss that is not finite or does not
    fall, accuracy at chance, training accuracy far above the test's) says how.
@@ -34,7 +38,7 @@ from ..losses import cross_entropy_loss as reference_cross_entropy
 from ..optim import SGD, Adam
 from ..utils import get_batches as reference_get_batches
 from ..utils import one_hot as reference_one_hot
-from ._core import NOT_IMPLEMENTED, CheckResult, check_callable, fmt, run_check
+from ._core import NOT_IMPLEMENTED, CheckResult, check_callable, describe, fmt, run_check
 from .data import check_get_batches, check_initializer, check_one_hot
 from .layers import check_activation_layer, check_linear_layer
 from .losses import check_loss_function
@@ -341,6 +345,241 @@ def _train(parts, kinds, data, seed):
     return run
 
 
+# -- the loop itself, watched on a few rows -------------------------------------------------------
+# The training run judges the result; this run judges the loop's steps, which a run can survive
+# (a step taken before backward, the last batch's loss as the epoch's, rows never shuffled).
+PROBE_ROWS, PROBE_BATCH, PROBE_EPOCHS = 11, 4, 3  # batches of 4, 4 and 3 rows
+
+
+class _Spy:
+    """Passes every call through to ``target`` (a network or an optimizer) and writes the calls
+    that make a training step into ``log``: ("forward", x, logits), ("backward", grad),
+    ("step",), ("update_params",)."""
+
+    def __init__(self, target, log):
+        self._target, self._log = target, log
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        out = self._target.forward(x)
+        self._log.append(("forward", np.array(x, dtype=np.float64),
+                          np.array(out, dtype=np.float64)))
+        return out
+
+    def backward(self, grad):
+        self._log.append(("backward", np.array(grad, dtype=np.float64)))
+        return self._target.backward(grad)
+
+    def update_params(self, *args, **kwargs):
+        self._log.append(("update_params",))
+        return self._target.update_params(*args, **kwargs)
+
+    def step(self, network):
+        self._log.append(("step",))
+        return self._target.step(network)
+
+
+def _loss_gradient(logits, Y):
+    """dL/dlogits of the mean cross-entropy: (softmax(logits) - Y) / batch."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    s = np.exp(shifted)
+    return (s / s.sum(axis=1, keepdims=True) - Y) / len(Y)
+
+
+def _probe_body(check, parts, kinds, data, seed, out):
+    X_train, y_train = data[0], data[1]
+    # Rows told apart by their bytes: keep the first PROBE_ROWS distinct ones.
+    _, first = np.unique(X_train, axis=0, return_index=True)
+    rows = np.sort(first)[:PROBE_ROWS]
+    X = np.ascontiguousarray(X_train[rows], dtype=np.float64)
+    Y = reference_one_hot_float64(y_train[rows], N_CLASSES)
+    rng = np.random.default_rng(seed + 1)
+    log = []
+    network = _Spy(_build(check, parts, rng), log)
+    optimizer = _Spy(check.run("optimizer", parts.optimizer, lr=kinds["lr"]), log)
+    loop = parts.train_network
+    if isinstance(loop, types.FunctionType):
+        loop = _with_names(loop, cross_entropy_loss=parts.cross_entropy_loss,
+                           get_batches=parts.get_batches)
+    history = check.run("train_network", loop, network, optimizer, X.copy(), Y.copy(),
+                        PROBE_EPOCHS, PROBE_BATCH, rng)
+    out["finding"] = _judge_loop(log, history, X, Y)
+
+
+def _probe(parts, kinds, data, seed):
+    """(problem, hint) for a mistake seen in the learner's loop on a few rows, else None.
+    Anything the probe cannot follow (an error, rows it cannot recognise) finds nothing: the
+    training run reports errors itself."""
+    out = {}
+    result = run_check("probe", _probe_body, parts, kinds, data, seed, out, verbose=False)
+    return None if result.messages else out.get("finding")
+
+
+def _row_indices(x, index):
+    """The rows of the probe's X that ``x``'s rows are, or None when one is not among them."""
+    found = [index.get(row.tobytes()) for row in np.ascontiguousarray(x, dtype=np.float64)]
+    return None if None in found else np.array(found)
+
+
+_ORDER = ("each batch: logits = network.forward(xb); network.backward(cross_entropy_loss(yb, "
+          "logits, derivative=True)); then optimizer.step(network), once.")
+
+
+def _judge_loop(log, history, X, Y):
+    """The first mistake the calls in ``log`` and the returned ``history`` show, as
+    (problem, hint), or None."""
+    index = {row.tobytes(): i for i, row in enumerate(X)}
+    batches, forwards, pending = [], [], None
+    for event in log:
+        if event[0] == "forward":
+            rows = _row_indices(event[1], index)
+            if rows is None or event[2].shape != (len(rows), N_CLASSES):
+                return None  # inputs the probe cannot follow
+            # [batches so far, rows, logits, whether a backward used them]
+            pending = [len(batches), rows, event[2], False]
+            forwards.append(pending)
+        elif event[0] == "update_params":
+            return ("calls network.update_params", "the optimizer replaces update_params: call "
+                    "optimizer.step(network) after each backward, and no update_params.")
+        elif event[0] == "backward":
+            if batches and batches[-1]["steps"] == 0:
+                return ("calls backward twice without a step between", _ORDER)
+            if pending is None:
+                return None
+            pending[3] = True
+            batches.append({"rows": pending[1], "logits": pending[2], "grad": event[1],
+                            "steps": 0})
+        elif not batches:
+            return ("calls optimizer.step before the first network.backward: each step then "
+                    "uses the gradients of the batch before", _ORDER)
+        else:
+            batches[-1]["steps"] += 1
+    if not batches:
+        return None
+    if any(b["steps"] != 1 for b in batches):
+        many = max(b["steps"] for b in batches)
+        return (f"calls optimizer.step {many} times after one backward" if many > 1 else
+                "does not call optimizer.step after every backward", _ORDER)
+    for b in batches:
+        finding = _judge_gradient(b, Y)
+        if finding:
+            return finding
+    return _judge_epochs(batches, forwards, history, X, Y)
+
+
+def _judge_gradient(batch, Y):
+    expected = _loss_gradient(batch["logits"], Y[batch["rows"]])
+    got = batch["grad"]
+    if got.shape == expected.shape and np.allclose(got, expected, rtol=1e-4, atol=1e-7):
+        return None
+    if got.shape != expected.shape:
+        return (f"gives network.backward {describe(got)}, expected the loss gradient "
+                f"cross_entropy_loss(yb, logits, derivative=True), {describe(expected)}",
+                "pass cross_entropy_loss(yb, logits, derivative=True) to network.backward.")
+    factor = float(np.sum(got * expected) / np.sum(expected * expected))
+    if np.allclose(got, factor * expected, rtol=1e-4, atol=1e-7):
+        if np.isclose(factor, -1):
+            return ("gives network.backward the loss gradient with its sign flipped: the steps "
+                    "then climb the loss", "pass cross_entropy_loss(yb, logits, "
+                    "derivative=True) to network.backward as it is; the optimizer subtracts it.")
+        times = (f"the batch size ({len(expected)})" if np.isclose(factor, len(expected))
+                 else fmt(factor))
+        return (f"gives network.backward the loss gradient multiplied by {times}",
+                "pass cross_entropy_loss(yb, logits, derivative=True) to network.backward as "
+                "it is: it is already divided by the batch size, and the optimizer's learning "
+                "rate sets the size of the step.")
+    # (softmax - Y') / B with Y' one-hot but not the batch's labels: the rows lost their labels.
+    labels = (_loss_gradient(batch["logits"], 0 * expected) - got) * len(expected)
+    if (np.allclose(labels, np.round(labels), atol=1e-4)
+            and np.allclose(labels.sum(axis=1), 1, atol=1e-4)):
+        return ("trains on batches whose labels are not those of their rows",
+                "shuffle the inputs and the labels with one permutation: order = "
+                "rng.permutation(len(X)), then X[order] and Y[order].")
+    return ("gives network.backward something else than the batch's loss gradient "
+            "cross_entropy_loss(yb, logits, derivative=True)", "pass cross_entropy_loss(yb, "
+            "logits, derivative=True) to network.backward as it is, with yb the labels of xb's "
+            "rows.")
+
+
+def _judge_epochs(batches, forwards, history, X, Y):
+    try:
+        values = [float(v) for v in history]
+    except (TypeError, ValueError):
+        return None  # the training run names a history that is not a list of numbers
+    n = len(X)
+    if len(values) != PROBE_EPOCHS:
+        return (f"returned {len(values)} losses when called with epochs={PROBE_EPOCHS}",
+                "loop `for epoch in range(epochs)`, with the epochs argument, not a fixed number.")
+    largest = max(len(b["rows"]) for b in batches)
+    if largest > PROBE_BATCH:
+        return (f"made batches of {largest} rows when called with batch_size={PROBE_BATCH}",
+                "cut the epoch with get_batches(..., batch_size), the argument, not a fixed "
+                "number.")
+    if len(batches) % PROBE_EPOCHS:
+        return (f"took {len(batches)} steps in {PROBE_EPOCHS} epochs, not the same number each "
+                "epoch", _ORDER)
+    per_epoch = len(batches) // PROBE_EPOCHS
+    orders = []
+    for e in range(PROBE_EPOCHS):
+        order = np.concatenate([b["rows"] for b in batches[e * per_epoch:(e + 1) * per_epoch]])
+        if len(np.unique(order)) < len(order) or len(order) < n - PROBE_BATCH + 1:
+            return (f"visited {len(np.unique(order))} distinct rows of {n} in an epoch of "
+                    f"{len(order)} rows", "every epoch covers each row of the shuffled training "
+                    "set once: zip(get_batches(X[order], batch_size), get_batches(Y[order], "
+                    "batch_size)).")
+        orders.append(tuple(order))
+    if len(set(orders)) == 1:
+        if orders[0] == tuple(range(len(orders[0]))):
+            return ("never shuffles: every epoch visits the rows in their own order",
+                    "at the start of every epoch: order = rng.permutation(len(X)), then "
+                    "X[order] and Y[order].")
+        return ("visits the rows in the same order every epoch",
+                "draw a new order = rng.permutation(len(X)) at the start of every epoch.")
+    for e, value in enumerate(values):
+        finding = _judge_history(e, value, batches[e * per_epoch:(e + 1) * per_epoch],
+                                 [f for f in forwards
+                                  if e * per_epoch <= f[0] <= (e + 1) * per_epoch], Y)
+        if finding:
+            return finding
+    return None
+
+
+def _judge_history(e, value, batches, forwards, Y):
+    """None when ``value`` is epoch e's loss: the mean of its batch losses (plain or weighted
+    by the batch sizes), or the loss on the whole training set at the epoch's end."""
+    losses = np.array([_mean_loss(b["logits"], Y[b["rows"]]) for b in batches])
+    sizes = np.array([len(b["rows"]) for b in batches])
+    right = [losses.mean(), np.average(losses, weights=sizes)]
+    right += [_mean_loss(logits, Y[rows]) for _, rows, logits, _ in forwards
+              if len(rows) == len(Y)]
+    # Losses measured again after each step, on the batches' rows, are the epoch's losses too.
+    start = min(count for count, *_ in forwards)
+    again = [(_mean_loss(logits, Y[rows]), len(rows))
+             for count, rows, logits, training in forwards
+             if count > start and not training and len(rows) < len(Y)]
+    if again:
+        again = np.array(again)
+        right += [again[:, 0].mean(), np.average(again[:, 0], weights=again[:, 1])]
+    if any(np.isclose(value, r, rtol=1e-4, atol=1e-7) for r in right):
+        return None
+    wrong = [("the last batch's loss", losses[-1], "collect the batch losses in a list and "
+              "append np.mean(losses) once per epoch, after its last batch."),
+             ("the sum of the epoch's batch losses", losses.sum(), "append np.mean(losses), "
+              "the mean of the epoch's batch losses, not their sum.")]
+    for what, wrong_value, hint in wrong:
+        if np.isclose(value, wrong_value, rtol=1e-4, atol=1e-7):
+            return (f"returns {what} as epoch {e + 1}'s loss ({fmt(value)}; the mean of the "
+                    f"epoch's batch losses is {fmt(right[0])})", hint)
+    return (f"returns {fmt(value)} as epoch {e + 1}'s loss; the mean of that epoch's batch "
+            f"losses is {fmt(right[0])}", "history.append(np.mean(losses)), with losses the "
+            "values cross_entropy_loss(yb, logits) of the epoch's batches.")
+
+
 # -- step 3: the symptom and the part responsible -------------------------------------------------
 def _curve(values):
     return " ".join(f"{v:.3g}" for v in values)
@@ -403,8 +642,9 @@ def _hint(name, label, run, kind):
             return ("step must change every layer.params[name] in place (p -= ...): `p = p - ...`"
                     " only rebinds a local name.")
         return (f"{label}.step passed its check on scratchnn's network: does it use anything "
-                "that network has and yours lacks, or keep its state per parameter (one entry "
-                "per layer and name)?")
+                "that network has and yours lacks, keep arrays of layer.grads from an earlier "
+                "step (a backward may store new ones: read layer.grads[name] at every step), or "
+                "not keep its state per parameter (one entry per layer and name)?")
     if name == "MultiLayerNetwork":
         return ("the optimizer reads network.layers: it must hold every layer added, the "
                 "objects themselves, in order.")
@@ -417,8 +657,9 @@ def _hint(name, label, run, kind):
     return f"{label} passed its own check but differs from scratchnn's where training needs it."
 
 
-def _diagnose(check, parts, kinds, data, seed, run):
-    """Name the part whose replacement by scratchnn's makes the run train; stops the check."""
+def _diagnose(check, parts, kinds, data, seed, run, finding=None):
+    """Name the part whose replacement by scratchnn's makes the run train; stops the check.
+    ``finding``, (problem, hint) from watching the loop, explains a loop to fix."""
     kind, symptom = _symptom(run)
     curve = f" Losses by epoch: {_curve(run.history)}." if run.history else ""
     if run.test_accuracy is not None and "test accuracy" not in symptom:
@@ -436,10 +677,13 @@ def _diagnose(check, parts, kinds, data, seed, run):
                          seed)
         if swapped.trains:
             label = name if name == "train_network" else _label(getattr(parts, name))
+            hint, seen = _hint(name, label, run, kind), ""
+            if name == "train_network" and finding and run.error_hint is None:
+                seen = f" Watched on {PROBE_ROWS} rows, train_network {finding[0]}."
+                hint = finding[1]
             check.stop(f"{symptom}.{curve} With scratchnn's version of {label} in place of yours "
                        f"(and everything else yours), the same run reaches test accuracy "
-                       f"{swapped.test_accuracy:.3f}: {label} is the part to fix.",
-                       _hint(name, label, run, kind))
+                       f"{swapped.test_accuracy:.3f}: {label} is the part to fix.{seen}", hint)
     check.stop(f"{symptom}.{curve} No single part, replaced by scratchnn's, makes the run train: "
                "more than one part is wrong.", "compare each part with the chapter that "
                "introduced it; start with train_network.")
@@ -453,6 +697,7 @@ def _capstone_body(check, parts, kinds, data, seed, out):
                network=run.network)
     if run.not_implemented:
         check.not_implemented(run.error)
+    finding = _probe(parts, kinds, data, seed)
     if run.trains:
         check.ok(f"trained a 64-{HIDDEN}-10 network ({_label(parts.LinearLayer)}, "
                  f"{_label(parts.activation)}, {_label(parts.init)}, {_label(parts.optimizer)}, "
@@ -460,8 +705,12 @@ def _capstone_body(check, parts, kinds, data, seed, out):
                  f"{_curve(run.history)}")
         check.ok(f"test accuracy {run.test_accuracy:.3f} (>= {TARGET}), training accuracy "
                  f"{run.train_accuracy:.3f}")
+        if finding:
+            problem, hint = finding
+            check.fail(f"yet train_network {problem} (seen on {PROBE_ROWS} rows, "
+                       f"{PROBE_EPOCHS} epochs in batches of {PROBE_BATCH}).", hint)
         return
-    _diagnose(check, parts, kinds, data, seed, run)
+    _diagnose(check, parts, kinds, data, seed, run, finding)
 
 
 def _kinds(activation, init, optimizer):
