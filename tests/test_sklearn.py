@@ -65,6 +65,20 @@ def test_sample_weight_equivalence_at_float32_tolerance(cls):
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("cls", [NeuralNetClassifier, NeuralNetRegressor])
+def test_methods_are_subset_invariant_at_float32_tolerance(cls):
+    """The other check listed as an expected failure: each row's outputs are the same whether it
+    is predicted alone or in a batch, to float32 rounding."""
+    X, y = _classes(n=60)
+    est = cls(**FAST, random_state=0).fit(X, y)
+    methods = (["predict_proba", "decision_function", "predict"] if cls is NeuralNetClassifier
+               else ["predict"])
+    for method in methods:
+        whole = getattr(est, method)(X)
+        one_by_one = np.concatenate([getattr(est, method)(X[i : i + 1]) for i in range(len(X))])
+        np.testing.assert_allclose(one_by_one, whole, rtol=1e-5, atol=1e-5, err_msg=method)
+
+
 # -- the same as training a Model or a network directly ----------------------------------------
 def _classes(n=120, n_classes=3, seed=0):
     X, y = make_classification(n_samples=n, n_features=6, n_informative=4, n_redundant=0,

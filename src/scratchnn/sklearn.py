@@ -51,6 +51,11 @@ _EXPECTED_FAILED_CHECKS = {
         "is weighted), but the network trains in float32: weighted and repeated rows sum in "
         "another order and the predictions agree to ~1e-6 relative, not to the check's "
         "rtol=1e-7 (tests/test_sklearn.py checks the equivalence at float32 tolerance)."),
+    "check_methods_subset_invariance": (
+        "the network computes in float32, and on some CPUs OpenBLAS multiplies a batch of one "
+        "row with another kernel than a batch of many, so a row's scores differ by ~1e-6 "
+        "relative between the two, above the check's atol=1e-7 (it passes on other CPUs; "
+        "tests/test_sklearn.py checks the invariance at float32 tolerance)."),
 }
 
 
