@@ -51,7 +51,14 @@ def _l2_generator(weights, lam):
     return value.ravel(), (lam * W for W in weights)
 
 
-@pytest.mark.parametrize("fn", [sol.l2_penalty, _l2_norm_squared, _l2_loop, _l2_generator])
+def _l2_float32_throughout(weights, lam, *, scale=1.0):
+    # A keyword argument with a default, and every array and number in float32.
+    value = np.float32(lam / 2) * sum(np.sum(np.square(W, dtype=np.float32)) for W in weights)
+    return np.float32(scale) * value, [np.float32(lam) * W.astype(np.float32) for W in weights]
+
+
+@pytest.mark.parametrize("fn", [sol.l2_penalty, _l2_norm_squared, _l2_loop, _l2_generator,
+                                _l2_float32_throughout])
 def test_correct_l2_penalties_pass(fn):
     assert_passes(check_l2_penalty(fn, verbose=False))
 
@@ -111,7 +118,34 @@ def _two_layers_only(weights, lam):
     return lam / 2 * (np.sum(W1 ** 2) + np.sum(W2 ** 2)), [lam * W1, lam * W2]
 
 
+def _grads_then_value(weights, lam):
+    return [lam * W for W in weights], lam / 2 * sum(np.sum(W ** 2) for W in weights)
+
+
+def _one_penalty_per_array(weights, lam):
+    return [lam / 2 * np.sum(W ** 2) for W in weights], [lam * W for W in weights]
+
+
+def _grads_reversed(weights, lam):
+    value = lam / 2 * sum(np.sum(W ** 2) for W in weights)
+    return value, [lam * W for W in reversed(weights)]
+
+
+def _pops_the_list(weights, lam):
+    value, grads = 0.0, []
+    while weights:
+        W = weights.pop(0)
+        value += lam / 2 * np.sum(W ** 2)
+        grads.append(lam * W)
+    return value, grads
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_grads_then_value, ["returned (grads, value)", "in the order (value, grads)"]),
+    (_one_penalty_per_array, ["a list of 2 numbers, one per array", "the penalty is one number"]),
+    (_grads_reversed, ["in reverse order", "in the same order as weights"]),
+    (_pops_the_list, ["the list weights was changed: it held 2 arrays, it holds 0",
+                      "pop, append or remove"]),
     (_no_half, ["the 1/2", "the 1/2 cancels the 2"]),
     (_grad_without_lam, ["multiply by lam: the gradient is lam * W"]),
     (_last_only, ["not only the last"]),
@@ -175,7 +209,51 @@ class _Choice(_Dropout):
         return kept * (1.0 / (1.0 - self.p))
 
 
-@pytest.mark.parametrize("cls", [sol.DropoutLayer, sn.DropoutLayer, _Dropout, _Binomial, _Choice])
+class _StrictlyGreater(_Dropout):
+    """Keeps entries with rng.random() > p (not >=), as a boolean mask, scaling apart."""
+
+    def forward(self, x):
+        if not self.training:
+            self.keep = None
+            return x
+        self.keep = self.rng.random(x.shape) > self.p
+        return np.where(self.keep, x / (1 - self.p), 0.0)
+
+    def backward(self, grad_z):
+        return grad_z if self.keep is None else np.where(self.keep, grad_z / (1 - self.p), 0.0)
+
+
+class _ExactCount(_Dropout):
+    """Drops exactly round(p * size) entries, chosen by a shuffle."""
+
+    def _mask(self, shape):
+        mask = np.full(int(np.prod(shape)), 1 / (1 - self.p))
+        mask[:round(self.p * mask.size)] = 0.0
+        self.rng.shuffle(mask)
+        return mask.reshape(shape)
+
+
+class _IntegerDraws(_Dropout):
+    def _mask(self, shape):
+        return (self.rng.integers(0, 100, size=shape) >= 100 * self.p) / (1 - self.p)
+
+
+class _TrainingFlagInBackward(_Dropout):
+    """Keeps the last mask and asks self.training in backward, with a keyword in forward."""
+
+    def forward(self, x, training=None):
+        if not self.training:
+            return x
+        self.mask = self._mask(x.shape)
+        return x * self.mask
+
+    def backward(self, grad_z):
+        return grad_z * self.mask if self.training else grad_z
+
+
+@pytest.mark.parametrize("cls", [sol.DropoutLayer, sn.DropoutLayer, _Dropout, _Binomial, _Choice,
+                                 _StrictlyGreater, _ExactCount, _IntegerDraws,
+                                 _TrainingFlagInBackward])
 def test_correct_dropout_layers_pass(cls):
     assert_passes(check_dropout_layer(cls, verbose=False))
 
@@ -308,7 +386,23 @@ class _ZeroProbabilityDivides(_Dropout):
         return super().forward(x)
 
 
+class _StaleMaskInEvaluation(_Dropout):
+    def forward(self, x):
+        return super().forward(x) if self.training else x  # keeps the training mask
+
+    def backward(self, grad_z):
+        return grad_z * self.mask
+
+
+class _SeededAtEveryCall(_Dropout):
+    def _mask(self, shape):
+        return (np.random.default_rng(0).random(shape) >= self.p) / (1 - self.p)
+
+
 @pytest.mark.parametrize("cls, fragments", [
+    (_StaleMaskInEvaluation, ["in evaluation mode raised ValueError",
+                              "the mask kept is that of an earlier training forward"]),
+    (_SeededAtEveryCall, ["exactly the same entries", "seeded again at every call"]),
     (_NoScaling, ["expected 1 / (1 - p)", "scale the kept entries by 1 / (1 - p)"]),
     (_MultipliesBy1MinusP, ["divide the kept entries by (1 - p), not multiply"]),
     (_DividesByP, ["not by p"]),

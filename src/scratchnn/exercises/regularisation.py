@@ -81,14 +81,30 @@ def _pair(check, out, what):
 
 def _l2_case(check, fn, weights, lam, rtol):
     copies = [w.copy() for w in weights]
+    originals = list(weights)
     shapes = ", ".join(str(w.shape) for w in weights)
     what = f"l2_penalty(weights, {lam}) on {len(weights)} arrays of shapes {shapes}"
     out = check.run(what, fn, weights, lam)
-    for i, (w, c) in enumerate(zip(weights, copies, strict=True)):
+    if [id(w) for w in weights] != [id(w) for w in originals]:
+        check.fail(f"the list weights was changed: it held {len(originals)} arrays, it holds "
+                   f"{len(weights)} after the call.",
+                   "read the list without changing it (for W in weights: ...); pop, append or "
+                   "remove change the caller's list.")
+    for i, (w, c) in enumerate(zip(originals, copies, strict=True)):
         unchanged(check, c, w, f"weights[{i}]", _IN_PLACE)
+    if (isinstance(out, (tuple, list)) and len(out) == 2 and as_numbers(out[1]) is not None
+            and np.size(out[1]) == 1 and isinstance(out[0], (list, tuple))):
+        check.stop(f"{what} returned (grads, value): the list first, the number second.",
+                   "return the pair in the order (value, grads).")
     value, grads = _pair(check, out, what)
     squares = [float(np.sum(c.astype(np.float64) ** 2)) for c in copies]
     expected = lam / 2 * sum(squares)
+    per_array = as_numbers(value)
+    if (per_array is not None and per_array.shape == (len(copies),) and len(copies) > 1
+            and close(per_array, [lam / 2 * q for q in squares], rtol=rtol)):
+        check.stop(f"the penalty ({what}) is a list of {len(copies)} numbers, one per array.",
+                   "the penalty is one number: add up the arrays' penalties, lam / 2 * "
+                   "sum(np.sum(W ** 2) for W in weights).")
     value_variants = [
         ("the penalty is lam / 2 * sum(W ** 2): with the 1/2, its gradient is exactly lam * W "
          "(the convention of SGD(weight_decay=lam)).", lam * sum(squares)),
@@ -107,6 +123,10 @@ def _l2_case(check, fn, weights, lam, rtol):
     if len(grads) != len(copies):
         check.stop(f"{len(grads)} gradients for {len(copies)} weight arrays.",
                    "one gradient per weight array, in the same order: [lam * W for W in weights].")
+    if all(close(g, lam * c, rtol=rtol) for g, c in zip(grads[::-1], copies, strict=True)):
+        check.stop(f"the gradients of {what} are in reverse order: grads[0] belongs to the last "
+                   "array.", "one gradient per weight array, in the same order as weights: "
+                   "[lam * W for W in weights].")
     for i, (g, c) in enumerate(zip(grads, copies, strict=True)):
         c = c.astype(np.float64)
         variants = [
@@ -210,7 +230,9 @@ def _dropout_body(check, cls):
     again = as_numbers(check.run("a second forward(x)", layer.forward, ones))
     if again is not None and again.shape == ones.shape and ((again == 0) == first).all():
         check.stop("two forward passes dropped exactly the same entries.",
-                   "draw a new mask at every forward pass (in forward, not once in __init__).")
+                   "draw a new mask at every forward pass from the one generator self.rng: a "
+                   "mask drawn once in __init__, or a generator seeded again at every call, "
+                   "repeats itself.")
     check.ok("a new mask at every forward pass, drawn per entry")
 
     if not _backward(check, layer):
@@ -281,10 +303,12 @@ def _evaluation(check, layer):
             if got is not None and got.shape == x.shape and (got == 0).any() else None)
     ok = compare(check, out, x, "forward(x) in evaluation mode", variants, hint=hint)
     grad_z = random_array(x.shape, 114)
-    dx = check.run("backward(grad_z) in evaluation mode", layer.backward, grad_z)
-    ok &= compare(check, dx, grad_z, "backward's dL/dx in evaluation mode",
-                  hint="in evaluation mode no mask was drawn: backward passes grad_z through "
-                       "unchanged.")
+    stale = ("after an evaluation forward nothing was dropped, so backward returns grad_z: "
+             "the mask kept is that of an earlier training forward (check self.training in "
+             "backward, or set self.mask = None in evaluation mode).")
+    dx = check.run("backward(grad_z) in evaluation mode", layer.backward, grad_z,
+                   hint=lambda exc: stale if "broadcast" in str(exc) else None)
+    ok &= compare(check, dx, grad_z, "backward's dL/dx in evaluation mode", hint=stale)
     if ok:
         check.ok("evaluation mode: forward and backward are the identity")
     layer.training = True
