@@ -129,6 +129,41 @@ def sigmoid_naive_exp_x(x, derivative=False):
     return np.exp(x) / (1 + np.exp(x))
 
 
+@correct(check_activation_function, "sigmoid")
+def sigmoid_frompyfunc(x, derivative=False):
+    """np.frompyfunc over a stable scalar formula: an object array of Python floats."""
+    def scalar(v):
+        e = math.exp(-abs(v))
+        return 1 / (1 + e) if v >= 0 else e / (1 + e)
+    s = np.frompyfunc(scalar, 1, 1)(x)
+    return s * (1 - s) if derivative else s
+
+
+@correct(check_activation_function, "sigmoid")
+def sigmoid_logaddexp(x, derivative=False):
+    """exp(-log(1 + e^-x)) with np.logaddexp: never overflows."""
+    s = np.exp(-np.logaddexp(0, -x))
+    return s * (1 - s) if derivative else s
+
+
+@wrong(check_activation_function, "sigmoid", hint="math.exp (or a Python float) overflows")
+def sigmoid_math_exp_vectorized(x, derivative=False):
+    """np.vectorize over 1 / (1 + math.exp(-v)): math.exp raises OverflowError at -1000."""
+    s = np.vectorize(lambda v: 1 / (1 + math.exp(-v)))(x)
+    return s * (1 - s) if derivative else s
+
+
+@wrong(check_activation_function, "sigmoid", hint="sigmoid must not change its argument",
+       absent=("uses x as if it were the output",))
+def sigmoid_derivative_in_place(x, derivative=False):
+    """The derivative written into x itself (x[...] = s * (1 - s))."""
+    s = expit(x)
+    if derivative:
+        x[...] = s * (1 - s)
+        return x
+    return s
+
+
 # -- relu ------------------------------------------------------------------------------------------
 @correct(check_activation_function, "relu")
 def relu_mask_product(x, derivative=False):
@@ -164,6 +199,16 @@ def relu_abs(x, derivative=False):
 def relu_minimum(x, derivative=False):
     """np.minimum(x, 0): the negative part."""
     return (x > 0) * 1.0 if derivative else np.minimum(x, 0)
+
+
+@wrong(check_activation_function, "relu", hint="relu must not change its argument")
+def relu_derivative_in_place(x, derivative=False):
+    """The derivative's mask written over x: right numbers, but the caller's x is gone."""
+    if derivative:
+        x[x > 0] = 1
+        x[x <= 0] = 0
+        return x
+    return np.maximum(x, 0)
 
 
 # -- tanh ------------------------------------------------------------------------------------------
@@ -297,6 +342,14 @@ def softmax_sum_without_keepdims(x, derivative=False):
     """e / e.sum(axis=-1): the sum loses its axis and cannot broadcast against the rows."""
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1)
+
+
+@wrong(check_softmax, hint="softmax must not change its argument")
+def softmax_shifts_in_place(x, derivative=False):
+    """x -= x.max(...): the values are right (softmax ignores the shift), the caller's x is not."""
+    x -= x.max(axis=-1, keepdims=True)
+    s = np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)
+    return np.diag(s) - np.outer(s, s) if derivative else s
 
 
 # -- losses ----------------------------------------------------------------------------------------
@@ -454,6 +507,52 @@ def bce_clipped_at_0_05(y_real, y_pred, derivative=False):
     if derivative:
         return (p - y_real) / (p * (1 - p)) / p.size
     return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
+
+
+@correct(check_loss_function, "binary_cross_entropy")
+def bce_clipped_at_1e_2(y_real, y_pred, derivative=False):
+    """Clipped at exactly 1e-2, the largest eps the checker allows (read back with rounding)."""
+    p = np.clip(y_pred, 1e-2, 1 - 1e-2)
+    if derivative:
+        return (p - y_real) / (p * (1 - p)) / p.size
+    return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
+
+
+@wrong(check_loss_function, "binary_cross_entropy", hint="rounds to exactly 1 in float64",
+       absent=("at both ends",))
+def bce_clipped_at_1e_20(y_real, y_pred, derivative=False):
+    """np.clip(p, 1e-20, 1 - 1e-20): 1 - 1e-20 is 1.0, so p = 1 still takes log(0)."""
+    p = np.clip(y_pred, 1e-20, 1 - 1e-20)
+    if derivative:
+        return (p - y_real) / (p * (1 - p)) / p.size
+    return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
+
+
+@wrong(check_loss_function, "binary_cross_entropy", hint="y_pred was changed in place")
+def bce_clips_its_argument(y_real, y_pred, derivative=False):
+    """np.clip(..., out=y_pred): only the confident edge cases show it."""
+    p = np.clip(y_pred, 1e-12, 1 - 1e-12, out=y_pred)
+    if derivative:
+        return (p - y_real) / (p * (1 - p)) / p.size
+    return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
+
+
+@wrong(check_loss_function, "mse", hint="y_pred was changed in place",
+       absent=("the loss: expected",))
+def mse_subtracts_in_place(y_real, y_pred, derivative=False):
+    """y_pred -= y_real: right numbers on the given input, the caller's y_pred overwritten."""
+    y_pred -= y_real
+    return 2 * y_pred / y_pred.size if derivative else np.mean(y_pred**2)
+
+
+wrong(check_loss_function, "cross_entropy", hint="not over axis=0", absent=("acts as if eps",))(
+    loss("cross_entropy_softmax_over_the_batch", "log-softmax over axis 0 (the old "
+         "checker read it as eps = 1).",
+         lambda y, z: -np.sum(y * (z - logsumexp(z, axis=0, keepdims=True))) / len(z),
+         lambda y, z: (sn.softmax(z) - y) / len(z)))
+wrong(check_loss_function, "cross_entropy", hint="two slips")(
+    loss("cross_entropy_gradient_y_minus_s", "y - softmax(z): sign flipped, no 1/batch.",
+         sn.cross_entropy_loss, lambda y, z: y - sn.softmax(z)))
 
 
 # -- numerical gradient ----------------------------------------------------------------------------

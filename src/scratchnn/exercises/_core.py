@@ -95,6 +95,10 @@ def _where(exc):
 
 def _generic_hint(exc):
     text = str(exc)
+    if isinstance(exc, OverflowError):
+        return ("math.exp (or a Python float) overflows past e^709 and raises; NumPy's np.exp "
+                "works on the whole array, and a formula whose exponent is never large "
+                "(np.exp(-np.abs(x))) does not overflow at all.")
     if "truth value of an array" in text:
         return ("`if x > 0` or Python's max/min compare a whole array at once; use NumPy's "
                 "elementwise np.maximum, np.where or a boolean mask (x > 0) instead.")
@@ -283,6 +287,12 @@ def as_numbers(value):
         arr = np.asarray(value)
     except Exception:  # noqa: BLE001 -- ragged lists and odd objects are just "not numbers"
         return None
+    if arr.dtype.kind == "O":
+        # np.frompyfunc and lists of Python floats built by hand give object arrays of numbers.
+        try:
+            return arr.astype(np.float64)
+        except (TypeError, ValueError):
+            return None
     if arr.dtype.kind not in "biuf":
         return None
     return arr.astype(np.float64)

@@ -168,9 +168,8 @@ def _values(check, fn, kind, alpha, alpha_kwargs):
     x = sample_inputs()
     before = x.copy()
     got = _call(check, fn, kind, x, alpha_kwargs)
-    unchanged(check, before, x, "the input x",
-              f"{kind} must not change its argument (as `x[x < 0] = 0` does): the caller still "
-              f"needs it. Build a new array: {_FORMULAS[kind][0]}.")
+    _unchanged_input(check, before, x, kind, _FORMULAS[kind][0])
+    x = before  # judged on the input it was given, even if it changed it
     if not compare(check, got, _reference(kind, alpha)(x), f"{name}(x)",
                    _value_variants(kind, x, alpha), inputs=x):
         return  # large inputs only tell something once ordinary ones work
@@ -189,10 +188,20 @@ def _values(check, fn, kind, alpha, alpha_kwargs):
                        "still right); np.exp(-np.abs(x)) avoids it.")
 
 
+def _unchanged_input(check, before, x, kind, formula):
+    unchanged(check, before, x, "the input x",
+              f"{kind} must not change its argument (as `x[x < 0] = 0`, `x *= ...` or "
+              f"`np.exp(x, out=x)` do): the caller still needs it, e.g. a layer's backward "
+              f"reads the x its forward kept. Build a new array: {formula}.")
+
+
 def _derivative(check, fn, kind, alpha, alpha_kwargs):
     name = function_name(fn, kind)
     x = sample_inputs(seed=1)
+    before = x.copy()
     got = _call(check, fn, kind, x, alpha_kwargs, derivative=True)
+    _unchanged_input(check, before, x, kind, _FORMULAS[kind][1])
+    x = before
     expected = _reference(kind, alpha)(x, derivative=True)
     g = as_numbers(got)
     if kind in ("relu", "leaky_relu") and g is not None and g.shape == x.shape:
@@ -281,12 +290,13 @@ def _softmax_body(check, fn):
                  "e.sum(axis=-1, keepdims=True).", np.exp(x) / np.exp(x).sum()),
                 ("exponentiate first: softmax(x) = e^x / sum(e^x), not x / sum(x).",
                  x / x.sum(axis=-1, keepdims=True))]
-    got = check.run(f"softmax(x) on inputs of shape {x.shape}", fn, x)
+    got = _softmax_call(check, fn, f"softmax(x) on inputs of shape {x.shape}", x)
     check.low_precision(narrowest_float(got), "softmax")
     if compare(check, got, ref.softmax(x), "softmax(x)", variants):
         check.ok(f"values on a batch of shape {x.shape}")
         big = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]])
-        got = check.run("softmax(x) on x = [[1000, 1001, 1002], [-1000, 0, 1000]]", fn, big)
+        got = _softmax_call(check, fn, "softmax(x) on x = [[1000, 1001, 1002], [-1000, 0, 1000]]",
+                            big)
         hint = ("e^1000 overflows to inf and inf / inf is NaN. Subtract each row's maximum "
                 "first (x - x.max(axis=-1, keepdims=True)): softmax does not change and the "
                 "largest exponent becomes 0.")
@@ -295,15 +305,15 @@ def _softmax_body(check, fn):
             check.ok("stable at inputs of +-1000")
 
     row = x[0].copy()
-    got = check.run(f"softmax(x) on one sample of shape {row.shape}", fn, row,
-                    hint=lambda exc: "use axis=-1 so that one sample (C,) and a batch "
-                                     "(batch, C) both work.")
+    got = _softmax_call(check, fn, f"softmax(x) on one sample of shape {row.shape}", row,
+                        hint=lambda exc: "use axis=-1 so that one sample (C,) and a batch "
+                                         "(batch, C) both work.")
     if compare(check, got, ref.softmax(row), "softmax(x) of one sample"):
         check.ok("values on one sample (C,)")
 
     s = ref.softmax(row)
-    jac = check.run(f"softmax(x, derivative=True) on one sample of shape {row.shape}", fn, row,
-                    derivative=True)
+    jac = _softmax_call(check, fn, f"softmax(x, derivative=True) on one sample of shape "
+                        f"{row.shape}", row, derivative=True)
     variants = [("the diagonal term is missing: J = diag(s) - s s^T (J_ij = s_i (delta_ij - s_j)).",
                  -np.outer(s, s)),
                 ("only the diagonal: the off-diagonal entries -s_i s_j are missing.", np.diag(s)),
@@ -314,6 +324,18 @@ def _softmax_body(check, fn):
                  "matrix diag(s) - s s^T.", s * (1 - s))]
     if compare(check, jac, ref.softmax(row, derivative=True), "the Jacobian", variants):
         check.ok("Jacobian diag(s) - s s^T of one sample, shape (C, C)")
+
+
+def _softmax_call(check, fn, what, x, **kwargs):
+    """``fn`` run on a copy of ``x``, which it must leave as it was: subtracting the maximum
+    in place (x -= x.max(...)) changes the caller's logits."""
+    given = x.copy()
+    got = check.run(what, fn, given, **kwargs)
+    unchanged(check, x, given, "the input x",
+              "softmax must not change its argument (as `x -= x.max(axis=-1, keepdims=True)` or "
+              "`np.exp(x, out=x)` do): the caller still holds it. Build a new array, "
+              "e = np.exp(x - x.max(axis=-1, keepdims=True)).")
+    return got
 
 
 def check_softmax(fn, *, verbose=True):

@@ -43,6 +43,9 @@ _FORMULAS = {
     "cross_entropy": ("-sum(y * log(softmax(z))) / batch", "(softmax(z) - y) / batch"),
 }
 
+_ROWS = ("the softmax normalises each row (one sample's scores over the classes): max and "
+         "sum over axis=1 (or -1) with keepdims=True, not over axis=0 (the batch).")
+
 _SCALAR_GRADIENT = (
     "the derivative must hold one number per element of y_pred (that is what backpropagation "
     "passes to the last layer), e.g. {}; a single number such as np.sum(y_pred - y_real) is "
@@ -89,7 +92,8 @@ def _value_variants(kind, y, p):
             ("sum over the classes and average over the samples: dividing by every element "
              "also divides by the number of classes.", value / p.shape[1]),
             ("the minus sign is missing: log softmax < 0, so the loss is -sum(...) / batch.",
-             -value)]
+             -value),
+            (_ROWS, -np.sum(y * np.log(softmax(p.T).T)) / batch)]
 
 
 def _derivative_variants(kind, y, p):
@@ -132,11 +136,15 @@ def _derivative_variants(kind, y, p):
                       "over the batch, so divide softmax(z) - y by the number of rows.", s - y),
                      ("divide by the number of rows (the batch), not by every element.",
                       (s - y) / n),
+                     ("two slips: the sign is flipped (it is softmax(z) - y, which points towards "
+                      "larger loss) and the batch's 1/B is missing: (softmax(z) - y) / batch.",
+                      y - s),
                      ("this is dL/ds, the gradient with respect to the probabilities s; with the "
                       "softmax inside the loss, the gradient with respect to the logits z "
                       "simplifies to (softmax(z) - y) / batch.", -y / s / batch),
                      ("the softmax is part of the loss: its gradient with respect to the logits "
-                      "is (softmax(z) - y) / batch, not (z - y) / batch.", (p - y) / batch)]
+                      "is (softmax(z) - y) / batch, not (z - y) / batch.", (p - y) / batch),
+                     (_ROWS, (softmax(p.T).T - y) / batch)]
     return variants
 
 
@@ -155,6 +163,27 @@ def _edge_data(kind):
 LARGEST_EPS = 1e-2
 
 
+_CHANGED = ("a loss must not change its arguments (as `y_pred -= y_real` or "
+            "`np.clip(y_pred, eps, 1 - eps, out=y_pred)` do): y_pred is the network's output, "
+            "which its last layer may still need. Build new arrays.")
+
+
+def _call(check, what, fn, y, p, **kwargs):
+    """``fn`` run on copies of y and p, which it must leave as they were; y and p themselves
+    stay as given, so every reference value is computed from the inputs the learner saw."""
+    y_given, p_given = y.copy(), p.copy()
+    out = check.run(what, fn, y_given, p_given, **kwargs)
+    unchanged(check, y, y_given, "y_real", _CHANGED)
+    unchanged(check, p, p_given, "y_pred", _CHANGED)
+    return out
+
+
+def _too_large(eps):
+    """eps beyond LARGEST_EPS; the eps read back from a loss is off by a rounding step, so
+    an eps of exactly 1e-2 is not "too large"."""
+    return eps > LARGEST_EPS * (1 + 1e-6)
+
+
 def _learner_eps(check, fn, name, kind):
     """The eps the learner's loss keeps log away from 0 with, read from its effect where the
     right class has probability 0: BCE at y = p = 0 gives -log(1 -+ eps) (np.clip, or
@@ -166,7 +195,7 @@ def _learner_eps(check, fn, name, kind):
     else:
         y, p, shown = np.array([[1.0, 0.0]]), np.array([[0.0, 1000.0]]), (
             "y_real = [[1, 0]], logits = [[0, 1000]]")
-    value = as_numbers(check.run(f"{name}(y_real, y_pred) at {shown}", fn, y, p))
+    value = as_numbers(_call(check, f"{name}(y_real, y_pred) at {shown}", fn, y, p))
     if value is None or value.size != 1 or not np.isfinite(value).all():
         return None
     value = float(value.ravel()[0])
@@ -174,10 +203,29 @@ def _learner_eps(check, fn, name, kind):
         np.exp(-value))
 
 
+def _large_eps_variants(kind, y, p, eps):
+    """(hint, loss) for a log kept from 0 by an eps large enough to move ordinary values:
+    the hint is given only when that eps, in one of the usual forms, explains the value (an eps
+    read from a loss that is wrong in another way, e.g. a softmax over the wrong axis, would
+    mislead)."""
+    if eps is None or not 1e-4 < eps < 1:
+        return []
+    hint = (f"the loss acts as if eps = {fmt(eps)} kept the log away from 0, which moves its "
+            "value: use a small eps such as 1e-12 (np.clip, or log(p + eps)).")
+    if kind == "binary_cross_entropy":
+        def bce(q, r):
+            return -np.mean(y * np.log(q) + (1 - y) * np.log(r))
+        return [(hint, bce(p + eps, 1 - p + eps)),
+                (hint, bce(np.clip(p, eps, 1 - eps), 1 - np.clip(p, eps, 1 - eps)))]
+    s = softmax(p)
+    return [(hint, -np.sum(y * np.log(form)) / len(p))
+            for form in (s + eps, np.clip(s, eps, 1.0), np.clip(s, eps, 1 - eps))]
+
+
 def _margin(kind, y, p, eps):
     """How far eps inside the log (log(p + eps) rather than a clip) may move the loss on the
     ordinary data: each term by about eps / (the probability it takes the log of)."""
-    if eps is None or eps > LARGEST_EPS:
+    if eps is None or _too_large(eps):
         return 0.0  # no guard, or no eps at all (a loss without its log reads as eps ~ 1)
     if kind == "binary_cross_entropy":
         return eps / np.min(np.minimum(p, 1 - p))
@@ -186,31 +234,28 @@ def _margin(kind, y, p, eps):
 
 def _loss_body(check, fn, kind):
     y, p = _data(kind)
-    y_before, p_before = y.copy(), p.copy()
     name = function_name(fn, kind)
     eps = (_learner_eps(check, fn, name, kind)
            if kind in ("binary_cross_entropy", "cross_entropy") else None)
     # Allow what the learner's own eps implies, on top of the usual tolerance.
     margin = _margin(kind, y, p, eps)
     call = f"{name}(y_real, y_pred) with y_pred of shape {p.shape}"
-    raw = check.run(call, fn, y, p)
+    raw = _call(check, call, fn, y, p)
     check.low_precision(narrowest_float(raw), name)  # float32 is judged at its precision
     value = _scalar(raw)
     value_ok = False
     if np.ndim(value) == 0:
-        large_eps = (f"the loss acts as if eps = {fmt(eps)} kept the log away from 0, which "
-                     "moves its value: use a small eps such as 1e-12 (np.clip, or log(p + eps))."
-                     if eps is not None and eps > 1e-4 else None)
         value_ok = compare(check, value, _REFERENCE[kind](y, p), "the loss",
-                           _value_variants(kind, y, p), atol=1e-7 + 2 * margin, hint=large_eps)
+                           _value_variants(kind, y, p) + _large_eps_variants(kind, y, p, eps),
+                           atol=1e-7 + 2 * margin)
         if value_ok:
             check.ok(f"value ({_FORMULAS[kind][0]}) on inputs of shape {p.shape}")
     else:
         check.fail(f"the loss should be one number, got {describe(value)}.",
                    f"average over every element: {_FORMULAS[kind][0]}.")
 
-    grad = check.run(f"{name}(y_real, y_pred, derivative=True) with y_pred of shape {p.shape}", fn,
-                     y, p, derivative=True)
+    grad = _call(check, f"{name}(y_real, y_pred, derivative=True) with y_pred of shape {p.shape}",
+                 fn, y, p, derivative=True)
     formula = _FORMULAS[kind][1]
     scalar = as_numbers(grad) is not None and np.size(grad) == 1
     hint = _SCALAR_GRADIENT.format(formula) if scalar else None
@@ -218,8 +263,6 @@ def _loss_body(check, fn, kind):
                       _derivative_variants(kind, y, p), hint=hint, rtol=1e-5 + 4 * margin)
     if grad_ok:
         check.ok(f"derivative ({formula}) on inputs of shape {p.shape}")
-    unchanged(check, y_before, y, "y_real", "a loss must not change its arguments.")
-    unchanged(check, p_before, p, "y_pred", "a loss must not change its arguments.")
 
     edge = _edge_data(kind)
     # Extreme inputs only tell something once ordinary ones work: a wrong formula is wrong
@@ -252,8 +295,8 @@ def _edges(check, fn, kind, y, p, eps):
         shown = "logits = [[1000, 0, -1000], [-5, 3, 1]]"
         hint = ("e^1000 overflows: compute log-softmax as z - max - log(sum(exp(z - max))), "
                 "subtracting each row's maximum.")
-        value = _scalar(check.run(f"{name} at {shown}", fn, y, p))
-        grad = check.run(f"{name}(..., derivative=True) at {shown}", fn, y, p, derivative=True)
+        value = _scalar(_call(check, f"{name} at {shown}", fn, y, p))
+        grad = _call(check, f"{name}(..., derivative=True) at {shown}", fn, y, p, derivative=True)
         ok = True
         atol = 1e-5 + 2 * _margin(kind, y, p, eps)
         for got, expected, what in ((value, _REFERENCE[kind](y, p), "the loss"),
@@ -274,19 +317,20 @@ def _bce_edges(check, fn, name, y, p, eps):
     clip = ("log(0) is -inf and 0 * -inf is NaN: clip the probabilities at both ends first, "
             "p = np.clip(y_pred, eps, 1 - eps) with a small eps such as 1e-12 (this also keeps "
             "the derivative's p (1 - p) away from 0).")
-    if eps is not None and eps > LARGEST_EPS:
+    if eps is not None and _too_large(eps):
         check.stop(f"at y_pred = [[0]] with y_real = [[0]] (a confident right answer) the loss "
                    f"is {fmt(-np.log1p(-min(eps, 0.5)))}, as if p were moved to {fmt(eps)}.",
                    "the clipping constant is too large: it changes the loss of confident "
                    "answers. Use a small eps such as 1e-12 or 1e-7.")
+    clip = _tiny_eps_hint(check, fn, name) or clip
     ok = True
     for y_edge, p_edge, shown in (
             (y, p, "y_pred = [[0], [1], [0.3]], y_real = [[0], [1], [1]]"),
             (np.array([[1.0], [0.0]]), np.array([[0.0], [1.0]]),
              "y_pred = [[0], [1]], y_real = [[1], [0]] (confidently wrong)")):
-        value = _scalar(check.run(f"{name} at {shown}", fn, y_edge, p_edge))
-        grad = check.run(f"{name}(..., derivative=True) at {shown}", fn, y_edge, p_edge,
-                         derivative=True)
+        value = _scalar(_call(check, f"{name} at {shown}", fn, y_edge, p_edge))
+        grad = _call(check, f"{name}(..., derivative=True) at {shown}", fn, y_edge, p_edge,
+                     derivative=True)
         if not _finite(value, ()):
             ok = False
             check.fail(f"the loss at {shown}: expected a finite number, got {_shown(value)}.",
@@ -304,6 +348,21 @@ def _bce_edges(check, fn, name, y, p, eps):
     if ok:
         check.ok("finite and right at confident predictions (p = 0 and 1), up to the "
                  + (f"clipping eps = {fmt(eps)}" if eps else "clipping"))
+
+
+def _tiny_eps_hint(check, fn, name):
+    """The hint for a clip whose eps is too small for 1 - eps to differ from 1 (1e-20): it
+    guards log(p) at p = 0 but leaves p = 1 where it was. None when that is not the case."""
+    value = as_numbers(_call(check, f"{name} at y_pred = [[0]], y_real = [[1]]", fn,
+                             np.ones((1, 1)), np.zeros((1, 1))))
+    if value is None or value.size != 1 or not np.isfinite(value).all():
+        return None
+    eps = float(np.exp(-value.ravel()[0]))
+    if 0 < eps and 1 - eps == 1:
+        return (f"the clip guards p = 0 with eps = {fmt(eps)}, but 1 - {fmt(eps)} rounds to "
+                "exactly 1 in float64 (which keeps about 16 digits), so p = 1 is not moved and "
+                "log(1 - p) is log(0). Use an eps of at least about 1e-15, e.g. 1e-12.")
+    return None
 
 
 def check_loss_function(fn, kind, *, verbose=True):
