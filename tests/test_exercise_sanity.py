@@ -3,6 +3,8 @@ are "not implemented yet", and each typical mistake fails with a hint that names
 
 from __future__ import annotations
 
+import math
+
 import exercise_solutions_sanity as sol
 import numpy as np
 import pytest
@@ -53,8 +55,26 @@ def _nanargmin_smallest_rate(train_fn, rates):
     return float(np.min(np.asarray(rates)[candidates])), list(losses)
 
 
+def _keyword_and_math(train_fn, rates):
+    # train_fn called by keyword with a Python float; non-finite losses kept as inf.
+    losses = [float(train_fn(lr=float(r))) for r in rates]
+    clean = [x if math.isfinite(x) else math.inf for x in losses]
+    if min(clean) == math.inf:
+        raise ValueError("every run diverged: no rate gave a finite loss")
+    return min(r for r, x in zip(rates, clean, strict=True) if x == min(clean)), clean
+
+
+def _isclose_ties(train_fn, rates):
+    losses = {r: train_fn(r) for r in rates}
+    finite = {r: x for r, x in losses.items() if np.isfinite(x)}
+    if not finite:
+        raise ValueError("no rate gave a finite loss")
+    lowest = min(finite.values())
+    return min(r for r, x in finite.items() if np.isclose(x, lowest)), list(losses.values())
+
+
 @pytest.mark.parametrize("fn", [sol.lr_sweep, _lexsort, _sorted_pairs,
-                                _nanargmin_smallest_rate])
+                                _nanargmin_smallest_rate, _keyword_and_math, _isclose_ties])
 def test_correct_lr_sweeps_pass(fn):
     assert_passes(check_lr_sweep(fn, verbose=False))
 
@@ -131,7 +151,36 @@ def _losses_by_sorted_rate(train_fn, rates):
     return best, [train_fn(r) for r in sorted(rates)][: len(rates)]
 
 
+def _min_of_nothing(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    return min((x, r) for x, r in zip(losses, rates, strict=True) if np.isfinite(x))[1], losses
+
+
+def _numpy_min_of_nothing(train_fn, rates):
+    losses = np.array([train_fn(r) for r in rates], dtype=float)
+    finite = np.isfinite(losses)
+    kept, rates_kept = losses[finite], np.asarray(rates)[finite]
+    return rates_kept[kept == kept.min()].min(), losses
+
+
+def _nanmin_of_all_nan(train_fn, rates):
+    losses = np.array([train_fn(r) for r in rates], dtype=float)
+    losses[np.isinf(losses)] = np.nan
+    lowest = np.nanmin(losses)  # warns, and is NaN, when every run diverged
+    return min(r for r, x in zip(rates, losses, strict=True) if x == lowest), losses
+
+
+def _sorts_its_rates(train_fn, rates):
+    rates = sorted(rates)
+    return sol.lr_sweep(train_fn, rates)
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_min_of_nothing, ["min() arg is an empty sequence", "not your sentence",
+                       "check for the case yourself"]),
+    (_numpy_min_of_nothing, ["zero-size array", "not your sentence"]),
+    (_nanmin_of_all_nan, ["raised ValueError in _nanmin_of_all_nan", "not your sentence"]),
+    (_sorts_its_rates, ["in the order of rates", "in the order rates came in, not sorted"]),
     (_argmin, ["expected 0.01", "treat NaN as the smallest"]),
     (_first_of_ties, ["expected 0.03", "the smaller rate wins"]),
     (_python_min, ["a NaN first", "treat NaN as the smallest"]),
@@ -250,7 +299,23 @@ def _plain_gradient_descent(network, x, y, loss, optimizer, steps):
     return losses
 
 
+def _step_before_backward(network, x, y, loss, optimizer, steps):
+    losses = []
+    for _ in range(steps):
+        losses.append(loss.forward(y, network.forward(x)))
+        optimizer.step(network)
+        network.backward(loss.backward())
+    return losses
+
+
+def _summed_loss(network, x, y, loss, optimizer, steps):
+    return [value * len(x) for value in sol.overfit_one_batch(network, x, y, loss, optimizer,
+                                                              steps)]
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_step_before_backward, ["the losses[", "after network.backward", "the step before"]),
+    (_summed_loss, ["already the mean over the batch"]),
     (_after_update, ["before its update"]),
     (_no_step, ["the loss never changed"]),
     (_no_backward, ["the loss never changed"]),

@@ -3,7 +3,8 @@
 ``check_lr_sweep`` gives the learner's ``lr_sweep(train_fn, rates)`` a stand-in for training
 whose final losses are known (a U-shaped curve, a diverged NaN, an infinite loss, a tie, rates
 out of order) and judges the returned best rate by the chapter's rule: the lowest finite loss;
-ties go to the smaller rate; a ValueError when no loss is finite.
+ties go to the smaller rate; a ValueError when no loss is finite (the learner's own: the
+ValueError that min() or NumPy raise on an empty selection is named as such).
 
 ``check_overfit_one_batch`` runs the learner's ``overfit_one_batch`` next to the same loop on an
 identical float64 network, loss and optimizer, and compares the recorded losses and the final
@@ -12,12 +13,15 @@ weights.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..losses import CrossEntropyLoss
 from ..network import MultiLayerNetwork
 from ..optim import Adam
 from ._core import (
+    _where,
     as_numbers,
     check_callable,
     close,
@@ -29,6 +33,10 @@ from .regularisation import what_it_is
 
 # -- lr_sweep -------------------------------------------------------------------------------------
 _NAN, _INF = float("nan"), float("inf")
+# What min(), max() and NumPy's reductions raise on nothing: a ValueError, but not a sentence
+# the learner wrote about diverged runs.
+_EMPTY_ERRORS = ("empty sequence", "empty iterable", "zero-size array", "All-NaN slice",
+                 "argmin of an empty", "argmax of an empty")
 
 # (description, rates as the learner gets them, the loss train_fn returns for each, best rate)
 _SWEEPS = [
@@ -104,8 +112,13 @@ def _sweep_case(check, fn, description, rates, losses, best):
     # A diverged run may be kept as NaN or as inf: both say "no finite loss".
     if not (close(values[finite], expected[finite], rtol=1e-12, atol=0)
             and not np.isfinite(values[~finite]).any()):
+        by_rate = expected[np.argsort(np.asarray(rates, dtype=np.float64), kind="stable")]
+        sorted_rates = np.array_equal(np.isfinite(values), np.isfinite(by_rate)) and close(
+            values[np.isfinite(by_rate)], by_rate[np.isfinite(by_rate)], rtol=1e-12, atol=0)
         check.stop(f"the losses returned are {values.tolist()}, expected {expected.tolist()} "
                    "(train_fn's values, in the order of rates).",
+                   "losses[i] is what train_fn(rates[i]) returned, in the order rates came in, "
+                   "not sorted." if sorted_rates else
                    "losses[i] is what train_fn(rates[i]) returned.")
     number = as_numbers(got_best)
     if number is None or number.size != 1:
@@ -124,16 +137,25 @@ def _lr_sweep_body(check, fn):
         _sweep_case(check, fn, description, rates, losses, best)
     rates, losses = _NONE_FINITE
     train = _Training(rates, losses)
-    try:
-        out = fn(train, list(rates))
-    except ValueError:
-        check.ok("a ValueError when no rate gives a finite loss")
-        return
-    except Exception as exc:  # noqa: BLE001 -- any error in learner code is reported
-        check.stop(f"when every run diverged, lr_sweep raised {type(exc).__name__} ({exc}), "
-                   "expected a ValueError.",
-                   "raise ValueError('...') with a sentence saying that no rate gave a finite "
-                   "loss.")
+    # NumPy's warnings (np.nanmin of all-NaN losses) are the learner's to see in the verdict,
+    # not on the notebook's stderr.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            out = fn(train, list(rates))
+        except ValueError as exc:
+            if any(text in str(exc) for text in _EMPTY_ERRORS):
+                check.stop(f"when every run diverged, lr_sweep raised ValueError{_where(exc)}: "
+                           f"{exc}. That is Python or NumPy failing on an empty list, not your "
+                           "sentence.", "check for the case yourself (no finite loss) and raise "
+                           "ValueError('...') with a sentence saying that every run diverged.")
+            check.ok("a ValueError when no rate gives a finite loss")
+            return
+        except Exception as exc:  # noqa: BLE001 -- any error in learner code is reported
+            check.stop(f"when every run diverged, lr_sweep raised {type(exc).__name__} ({exc}), "
+                       "expected a ValueError.",
+                       "raise ValueError('...') with a sentence saying that no rate gave a "
+                       "finite loss.")
     check.fail(f"when every run diverged (losses {losses}), lr_sweep returned {out!r} instead "
                "of raising a ValueError.",
                "no rate is best when none gave a finite loss: raise ValueError with a sentence "
@@ -166,16 +188,20 @@ def _fresh():
     return net, CrossEntropyLoss(), Adam(lr=_LR)
 
 
-def _reference_losses(x, y, steps):
-    """The loss before each of ``steps + 1`` updates, and the network after ``steps``."""
+def _reference_losses(x, y, steps, step_first=False):
+    """The loss before each of ``steps + 1`` updates, and the network after ``steps``;
+    ``step_first`` takes each optimizer step before the backward pass (a learner's mistake)."""
     net, loss, opt = _fresh()
     values, after = [], None
     for step in range(steps + 1):
         values.append(loss.forward(y, net.forward(x)))
         if step == steps:
             after = [p.copy() for _, _, p in net.parameters()]
+        if step_first:
+            opt.step(net)
         net.backward(loss.backward(), input_grad=False)
-        opt.step(net)
+        if not step_first:
+            opt.step(net)
     return np.array(values), after
 
 
@@ -201,6 +227,11 @@ def _overfit_body(check, fn):
          "untrained network.", reference[1:]),
         ("the loss never changed: each step needs network.backward(loss.backward()) and then "
          "optimizer.step(network).", np.full(STEPS, reference[0])),
+        ("call optimizer.step(network) after network.backward(...): a step taken before it "
+         "uses the gradients of the step before (none at the first).",
+         _reference_losses(x, y, STEPS, step_first=True)[0][:STEPS]),
+        ("record loss.forward(y, out) as it is: it is already the mean over the batch.",
+         expected * len(x)),
     ]
     if not compare(check, values, expected, "the losses", variants, rtol=1e-7, atol=1e-10,
                    hint="each step: out = network.forward(x); value = loss.forward(y, out); "
