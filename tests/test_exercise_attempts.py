@@ -783,6 +783,84 @@ class LinearLayerTransposedWeightGradient(sol.LinearLayer):
         return dx
 
 
+@correct(check_linear_layer)
+class LinearLayerGradsAsProperties(sn.Layer):
+    """self.W, self.b, self.dW, self.db, with params and grads as properties built from them;
+    update_params reads self.dW (the held-out kind the old checker failed: it replaced grads)."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.W, self.b = np.zeros((n_in, n_out)), np.zeros((1, n_out))
+        self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
+
+    params = property(lambda self: {"W": self.W, "b": self.b}, lambda self, value: None)
+    grads = property(lambda self: {"W": self.dW, "b": self.db}, lambda self, value: None)
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, grad_z):
+        self.dW, self.db = self.x.T @ grad_z, grad_z.sum(axis=0, keepdims=True)
+        return grad_z @ self.W.T
+
+    def update_params(self, learning_rate):
+        self.W -= learning_rate * self.dW
+        self.b -= learning_rate * self.db
+
+
+@correct(check_linear_layer)
+class LinearLayerGradsAliasAttributes(sol.LinearLayer):
+    """backward keeps self.dW and self.db and points grads at them; update_params reads them."""
+
+    def backward(self, grad_z):
+        self.dW = self.x.T @ grad_z
+        self.db = grad_z.sum(axis=0, keepdims=True)
+        self.grads = {"W": self.dW, "b": self.db}
+        return grad_z @ self.params["W"].T
+
+    def update_params(self, learning_rate):
+        self.params["W"] -= learning_rate * self.dW
+        self.params["b"] -= learning_rate * self.db
+
+
+@wrong(check_linear_layer, hint="backward only computes the gradients")
+class LinearLayerUpdatesInBackward(sol.LinearLayer):
+    """backward also takes a step (with its own rate): the optimizer would step twice."""
+
+    def backward(self, grad_z):
+        dx = super().backward(grad_z)
+        self.update_params(0.1)
+        return dx
+
+
+@wrong(check_linear_layer, hint="one gradient per bias, not one number")
+class LinearLayerBiasGradientOneNumber(sol.LinearLayer):
+    """dL/db = np.sum(grad_z): summed over the outputs too."""
+
+    def backward(self, grad_z):
+        dx = super().backward(grad_z)
+        self.grads["b"] = np.sum(grad_z)
+        return dx
+
+
+_CACHE = {}
+
+
+@wrong(check_linear_layer, hint="two layers of this class share what forward kept")
+class LinearLayerModuleCache(sol.LinearLayer):
+    """Keeps x in a module-level dict: every LinearLayer of a network shares it."""
+
+    def forward(self, x):
+        _CACHE["x"] = x
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, grad_z):
+        self.grads["W"] = _CACHE["x"].T @ grad_z
+        self.grads["b"] = grad_z.sum(axis=0, keepdims=True)
+        return grad_z @ self.params["W"].T
+
+
 # -- activation layers -----------------------------------------------------------------------------
 @correct(check_activation_layer, "relu")
 class ReLULayerMaskFromOutput(sn.Layer):
@@ -923,6 +1001,36 @@ class LeakyReLULayerFixedSlope(sol.LeakyReLULayer):
 
     def backward(self, grad_z):
         return np.where(self.x > 0, grad_z, 0.01 * grad_z)
+
+
+@wrong(check_activation_layer, "relu", hint="two layers of this class share what forward kept")
+class ReLULayerClassMask(sn.Layer):
+    """The mask kept on the class (ReLULayerClassMask.mask = ...): shared by every ReLU layer."""
+
+    mask = None
+
+    def forward(self, x):
+        type(self).mask = x > 0
+        return x * self.mask
+
+    def backward(self, grad_z):
+        return grad_z * self.mask
+
+
+@correct(check_activation_layer, "leaky_relu")
+class LeakyReLULayerSlopeUnderAnotherName(sn.Layer):
+    """Default slope 0.1 kept as self.leak: read from the constructor's default."""
+
+    def __init__(self, alpha=0.1):
+        super().__init__()
+        self.leak = alpha
+
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, self.leak * x)
+
+    def backward(self, grad_z):
+        return np.where(self.x > 0, grad_z, self.leak * grad_z)
 
 
 # -- forward propagation, the network, the training step -------------------------------------------

@@ -128,6 +128,37 @@ def _second_round(check, layer, ref, shape, seed):
     return ok
 
 
+_SHARED = ("two layers of this class share what forward kept: the first one's backward used "
+           "the second one's input. Keep it on the instance (self.x = x), not on the class "
+           "({0}.x = ...), in a global or in a default argument: a network has several "
+           "layers of each kind.")
+
+
+def _own_state(check, build, reference, shape, seed):
+    """Two layers built by ``build()``: forward on the first, forward on the second, backward
+    on the first must use the first's input (state kept on the class or in a global would
+    not). ``reference()`` builds scratchnn's layer with the same parameters."""
+    first, second = build(), build()
+    x, other = random_array(shape, seed, scale=2.0), random_array(shape, seed + 1, scale=2.0)
+    ref = reference()
+    out = ref.forward(x)
+    grad_z = random_array(out.shape, seed + 2)
+    check.run("forward(x) on a first layer", first.forward, x)
+    check.run("forward(x) on a second layer of the same class", second.forward, other)
+    dx = check.run("backward(grad_z) on the first layer", first.backward, grad_z, returns=False)
+    expected = ref.backward(grad_z)
+    ok = close(dx, expected, check.rtol, check.atol) and all(
+        close(_grads(first).get(name), value, check.rtol, check.atol)
+        for name, value in ref.grads.items())
+    if ok:
+        check.ok("two layers keep their own state")
+    else:
+        check.fail("with two layers of the class, the first layer's backward did not give its "
+                   "own gradients once a second layer had run forward.",
+                   _SHARED.format(type(first).__name__))
+    return ok
+
+
 def _watch_precision(check, layer, *arrays):
     """Tell the check when the learner's layer computes in float32 (its parameters, or what it
     returns): from then on it is judged at float32's precision, and told so."""
@@ -198,10 +229,23 @@ def _set_params(check, layer, values):
             current[...] = value  # in its own dtype: float32 stays float32
         else:
             params[name] = value.copy()
-    if not isinstance(getattr(layer, "grads", None), dict):
-        layer.grads = {}
+    put_grads(layer, {name: np.zeros_like(value) for name, value in values.items()})
+
+
+def put_grads(layer, values):
+    """Put float64 ``values`` into layer.grads: into the arrays it already holds when shapes
+    allow, so that a layer whose update_params reads its own aliases of them (self.dW, or
+    grads built as a property from self.dW) sees them too; else as new entries."""
+    grads = getattr(layer, "grads", None)
+    if not isinstance(grads, dict):
+        layer.grads = grads = {}
     for name, value in values.items():
-        layer.grads[name] = np.zeros_like(value)
+        current = grads.get(name)
+        if (isinstance(current, np.ndarray) and current.shape == value.shape
+                and current.dtype.kind == "f" and current.flags.writeable):
+            current[...] = value
+        else:
+            grads[name] = value.copy()
 
 
 def _linear_body(check, cls):
@@ -212,8 +256,7 @@ def _linear_body(check, cls):
     _watch_precision(check, layer)
     # The values as the layer holds them (rounded, if it keeps float32): the reference uses them.
     W, b = (np.array(layer.params[name], dtype=np.float64) for name in ("W", "b"))
-    ref = LinearLayer(N_IN, N_OUT, dtype=np.float64)
-    ref.params["W"][...], ref.params["b"][...] = W, b
+    ref = _reference_linear(W, b)
 
     x = random_array((BATCH, N_IN), 7)
     matmul = (f"x is {x.shape} and W is {W.shape}: z = x @ W + b, (batch, n_in) @ (n_in, n_out);"
@@ -232,17 +275,44 @@ def _linear_body(check, cls):
                        error_hint=lambda e: shapes if "matmul" in str(e) else _backward_hint(e))
     ok &= _weight_gradient(check, layer, ref, x, grad_z)
     ok &= _bias_gradient(check, layer, ref, grad_z)
+    ok &= _params_kept(check, layer, {"W": W, "b": b})
     if ok:
         check.ok("backward: dL/dW = x.T @ grad_z, dL/db = sum of grad_z over the batch, "
                  "dL/dx = grad_z @ W.T")
         if _second_round(check, layer, ref, (2, N_IN), 9):
             check.ok("forward and backward again on a batch of 2")
 
+            def build():
+                other = check.run(f"{cls.__name__}({N_IN}, {N_OUT})", cls, N_IN, N_OUT)
+                _set_params(check, other, {"W": W, "b": b})
+                return other
+
+            _own_state(check, build, lambda: _reference_linear(W, b), (BATCH, N_IN), 16)
+
     _update(check, layer, W, b)
     if not check.messages:
         _set_params(check, layer, {"W": W, "b": b})
         _gradient_check(check, layer, x,
                         lambda: _in_float64(cls, {"W": W, "b": b}, N_IN, N_OUT))
+
+
+def _reference_linear(W, b):
+    ref = LinearLayer(*W.shape, dtype=np.float64)
+    ref.params["W"][...], ref.params["b"][...] = W, b
+    return ref
+
+
+def _params_kept(check, layer, values):
+    """backward computes gradients; a layer that also updates its parameters there (then
+    again in update_params, or with a rate of its own) breaks every optimizer."""
+    params = getattr(layer, "params", None) or {}
+    if all(close(params.get(name), value, 0, 0) for name, value in values.items()):
+        return True
+    check.fail("backward changed the layer's parameters.",
+               "backward only computes the gradients (self.grads) and returns dL/dx; changing "
+               "the parameters is update_params's job, which the training loop (or an optimizer) "
+               "calls after backward.")
+    return False
 
 
 def _weight_gradient(check, layer, ref, x, grad_z):
@@ -274,6 +344,9 @@ def _bias_gradient(check, layer, ref, grad_z):
     got = _grads(layer).get("b")
     hint = ("missing bias gradient: backward must store dL/db = grad_z.sum(axis=0, "
             "keepdims=True) in self.grads['b']." if got is None else None)
+    if got is not None and np.size(got) == 1 and expected.size > 1:
+        hint = ("sum over the batch axis only, grad_z.sum(axis=0, keepdims=True): one gradient "
+                "per bias, not one number for all of them.")
     return compare(check, got, expected, "grads['b']", variants, hint=hint)
 
 
@@ -282,7 +355,7 @@ def _update(check, layer, W, b):
     rng = np.random.default_rng(10)
     gW, gb = rng.normal(size=W.shape), rng.normal(size=b.shape)
     _set_params(check, layer, {"W": W, "b": b})
-    layer.grads["W"], layer.grads["b"] = gW.copy(), gb.copy()
+    put_grads(layer, {"W": gW, "b": gb})
     check.run(f"update_params({LEARNING_RATE})", layer.update_params, LEARNING_RATE,
               returns=False)
     ok = True
@@ -406,6 +479,9 @@ def _activation_body(check, cls, kind):
         check.ok(f"backward: dL/dx on grad_z of shape {grad_z.shape}")
         if _second_round(check, layer, ref, (2, N_IN), 13):
             check.ok("forward and backward again on a batch of 2")
+            _own_state(check, lambda: check.run(f"{cls.__name__}()", cls), lambda: (
+                ACTIVATION_LAYERS[kind](alpha) if alpha is not None else
+                ACTIVATION_LAYERS[kind]()), (BATCH, N_IN), 17)
     if not check.messages:
         _gradient_check(check, layer, x[1:])
     if kind == "leaky_relu" and not check.messages:
@@ -413,12 +489,14 @@ def _activation_body(check, cls, kind):
 
 
 def _layer_slope(layer):
-    """The slope a LeakyReLU layer keeps (self.alpha, self.negative_slope, ...), else 0.01."""
+    """The slope a LeakyReLU layer keeps (self.alpha, self.negative_slope, ...), else its
+    constructor's default (kept under another name, self.leak = alpha), else 0.01."""
     for name in SLOPE_NAMES:
         value = getattr(layer, name, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-    return ALPHA
+    _, default = slope_argument(type(layer))
+    return ALPHA if default is None else default
 
 
 def _layer_slope_is_used(check, cls, alpha):
