@@ -299,6 +299,18 @@ def conv_per_offset(x, W, b, stride=1, padding=0):
     return z
 
 
+def conv_computes_in_float32(x, W, b, stride=1, padding=0):
+    # float64 inputs, computed (and returned) in float32: rounding, not a wrong formula.
+    return sol.conv2d_forward(x.astype(np.float32), W.astype(np.float32),
+                              b.astype(np.float32), stride, padding)
+
+
+def test_a_float32_convolution_of_float64_inputs_passes_with_a_note():
+    result = check_conv2d_forward(conv_computes_in_float32, verbose=False)
+    assert_passes(result)
+    assert "computes in float32" in "\n".join(result.notes)
+
+
 @pytest.mark.parametrize("fn", [sol.conv2d_forward, conv_loops, conv_einsum, conv_keeps_float32,
                                 conv_per_offset])
 def test_conv2d_forward_accepts_loops_and_vectorised_code_in_both_dtypes(fn):
@@ -600,7 +612,21 @@ def backward_changes_grad(x, grad_out, kernel_size, stride=None):
     return dx
 
 
+def backward_by_repeating(x, grad_out, kernel_size, stride=None):
+    # Upsampling by np.repeat: right for stride == kernel size only.
+    k = kernel_size
+    out = sol.max_pool2d(x, k, stride)
+    Ho, Wo = out.shape[2:]
+    dx = np.zeros_like(x)
+    window_max = out.repeat(k, axis=2).repeat(k, axis=3)
+    grad = grad_out.repeat(k, axis=2).repeat(k, axis=3)
+    dx[:, :, :Ho * k, :Wo * k] = (x[:, :, :Ho * k, :Wo * k] == window_max) * grad
+    return dx
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (backward_by_repeating, ["raised ValueError", "the windows overlap here (stride 2 < kernel 3)",
+                             "np.repeat"]),
     (backward_spread, ["every pixel of the window got the gradient"]),
     (backward_average, ["average pooling's backward"]),
     (backward_ones, ["the maximum's pixel got 1"]),
