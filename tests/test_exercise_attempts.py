@@ -11,6 +11,7 @@ mislead for that attempt (the evidence does not support them).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 import exercise_solutions as sol
@@ -1288,6 +1289,66 @@ def get_batches_inclusive(x, batch_size):
     return [x[i:i + batch_size + 1] for i in range(0, len(x), batch_size)]
 
 
+@wrong(check_one_hot, hint="not n_classes + 1", absent=("per sample",))
+def one_hot_one_column_too_many(labels, n_classes):
+    """np.eye(n_classes + 1)[labels]: a spare column (once told "one column per sample")."""
+    return np.eye(n_classes + 1)[labels]
+
+
+@wrong(check_one_hot, hint="the 0s and 1s are swapped")
+def one_hot_inverted(labels, n_classes):
+    """1 - one_hot: 0 at the label, 1 elsewhere."""
+    return 1 - np.eye(n_classes)[labels]
+
+
+@correct(check_get_batches)
+def get_batches_islice(x, batch_size):
+    """itertools.islice over the rows, each chunk made an array again."""
+    rows = iter(x)
+    while chunk := list(itertools.islice(rows, batch_size)):
+        yield np.array(chunk)
+
+
+@correct(check_get_batches)
+def get_batches_dict_values(x, batch_size):
+    """A dict from start row to batch, its values returned."""
+    return {i: x[i:i + batch_size] for i in range(0, len(x), batch_size)}.values()
+
+
+@wrong(check_get_batches, hint="iterating over a dict gives its keys")
+def get_batches_dict(x, batch_size):
+    """The dict itself: a loop over it sees the start rows (the checker crashed on it)."""
+    return {i: x[i:i + batch_size] for i in range(0, len(x), batch_size)}
+
+
+@wrong(check_get_batches, hint="return the batches themselves")
+def get_batches_with_index(x, batch_size):
+    """(start, batch) pairs."""
+    return [(i, x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+
+
+@wrong(check_get_batches, hint="the shorter, leftover batch comes last", absent=("balanced",))
+def get_batches_short_first(x, batch_size):
+    """The leftover rows as the first batch (once told "balanced pieces")."""
+    rest = len(x) % batch_size
+    return ([x[:rest]] if rest else []) + [x[i:i + batch_size]
+                                           for i in range(rest, len(x), batch_size)]
+
+
+@wrong(check_get_batches, hint="counts those rows twice")
+def get_batches_last_filled_up(x, batch_size):
+    """The last batch taken as x[-batch_size:], so that every batch is full."""
+    batches = [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
+    batches[-1] = x[-batch_size:]
+    return batches
+
+
+@wrong(check_get_batches, hint="so they overlap")
+def get_batches_overlapping(x, batch_size):
+    """range(0, len(x), batch_size - 1): consecutive batches share a row."""
+    return [x[i:i + batch_size] for i in range(0, len(x), max(batch_size - 1, 1))]
+
+
 # -- optimizers ------------------------------------------------------------------------------------
 class Optimizer:
     """An optimizer the learner's way: ``update(p, g, state)`` changes p in place; ``state`` is
@@ -1582,6 +1643,18 @@ def xavier_uniform_bound_of_a_normal(n_in, n_out, rng):
 def he_normal_fan_out(n_in, n_out, rng):
     """sqrt(2 / n_out)."""
     return rng.normal(0, np.sqrt(2 / n_out), (n_in, n_out))
+
+
+@wrong(check_initializer, "he_normal", hint="generators with different seeds")
+def he_normal_own_generator(n_in, n_out, rng):
+    """np.random.default_rng(0) inside: repeatable, but every layer of a shape gets the same W."""
+    return np.random.default_rng(0).normal(0, np.sqrt(2 / n_in), (n_in, n_out))
+
+
+@correct(check_initializer, "he_normal")
+def he_normal_transposed_draw(n_in, n_out, rng):
+    """Drawn as (n_out, n_in) and transposed; a list of lists returned."""
+    return rng.normal(0, np.sqrt(2 / n_in), (n_out, n_in)).T.tolist()
 
 
 # -- the tests -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from ._core import (
     check_callable,
     check_kind,
     compare,
+    describe,
     fmt,
     run_check,
     unchanged,
@@ -26,7 +27,9 @@ def _one_hot_hint(exc):
 
 
 def _one_hot_body(check, fn):
-    labels = np.array([2, 0, 1, 2, 0])  # class 3 of 4 is absent, as it may be from a batch
+    # Class 3 of 4 is absent, as it may be from a batch; 6 labels, so that a square (6, 6)
+    # matrix (one column per sample) and n_classes + 1 = 5 columns are told apart.
+    labels = np.array([2, 0, 1, 2, 0, 1])
     n_classes = 4
     before = labels.copy()
     got = check.run(f"one_hot(labels, {n_classes}) with labels = {labels.tolist()}", fn, labels,
@@ -45,7 +48,11 @@ def _one_hot_body(check, fn):
                  "columns together, out[np.arange(n), labels] = 1.",
                  np.tile(expected.max(axis=0), (len(labels), 1))),
                 ("one column per class, not per sample: np.zeros((len(labels), n_classes)).",
-                 np.eye(len(labels))[labels])]
+                 np.eye(len(labels))[labels]),
+                ("n_classes columns, not n_classes + 1: labels 0 to n_classes - 1 fill exactly "
+                 "n_classes columns.", one_hot(labels, n_classes + 1)),
+                ("the 0s and 1s are swapped: a row is 1 at its label and 0 elsewhere.",
+                 1 - expected)]
     if not compare(check, got, expected, f"one_hot(labels, {n_classes})", variants):
         return
     # Every class present, the last one included: labels + 1 or a shifted row then shows.
@@ -54,7 +61,7 @@ def _one_hot_body(check, fn):
                     n_classes, hint=_one_hot_hint)
     if compare(check, got, one_hot(labels, n_classes), f"one_hot(labels, {n_classes})",
                [(off_by_one, one_hot((labels - 1) % n_classes, n_classes))]):
-        check.ok("labels [2, 0, 1, 2, 0] and [3, 1, 0, 2, 3, 1] with 4 classes")
+        check.ok("labels [2, 0, 1, 2, 0, 1] and [3, 1, 0, 2, 3, 1] with 4 classes")
 
 
 def check_one_hot(fn, *, verbose=True):
@@ -87,17 +94,53 @@ def _batch_sizes_hint(sizes, n, batch_size):
         return ("np.array_split(x, batch_size) makes batch_size batches, not batches of "
                 "batch_size rows; slice x[i:i + batch_size] for i in range(0, len(x), "
                 "batch_size).")
-    if len(sizes) == pieces and sorted(sizes) == sorted(len(a) for a in np.array_split(
-            np.empty(n), pieces)):
+    if sorted(sizes) == sorted(want):
+        return ("the right batch sizes in the wrong order: batches follow x from row 0, so the "
+                "shorter, leftover batch comes last: x[i:i + batch_size] for i in "
+                "range(0, len(x), batch_size).")
+    if len(sizes) == pieces and sizes == [len(a) for a in np.array_split(np.empty(n), pieces)]:
         return ("these are balanced pieces (as np.array_split makes), not batches of batch_size "
                 "rows: every batch but the last has exactly batch_size rows, "
                 "x[i:i + batch_size] for i in range(0, len(x), batch_size).")
+    if rest and sizes == [batch_size] * len(want):
+        return (f"the last batch holds only the {rest} rows left over: filling it up to "
+                "batch_size with other rows (from the start, or x[-batch_size:]) counts those "
+                "rows twice in an epoch.")
     if len(sizes) == n and n > pieces:
         return ("a batch starts at every row: step the range by batch_size, "
                 "range(0, len(x), batch_size).")
     if sizes and all(s == batch_size + 1 for s in sizes[:-1]):
         return ("each batch has one row too many: x[i:i + batch_size] already stops before "
                 "row i + batch_size.")
+    return None
+
+
+def _check_items(check, call, got, batches, ndim):
+    """Each item must be a batch of rows (an array, or a list of rows), not a key of a dict,
+    an (index, batch) pair or a single row."""
+    for i, batch in enumerate(batches):
+        arr = as_numbers(batch)
+        if arr is not None and arr.ndim == ndim:
+            continue
+        what = type(batch).__name__ if arr is None else describe(batch)
+        hint = ("iterating over a dict gives its keys: return a list of the batches, "
+                "list(batches.values())." if isinstance(got, dict) else
+                "return the batches themselves, each an array of consecutive rows of x "
+                "(x[i:i + batch_size]), with nothing else beside them.")
+        check.stop(f"{call}: item {i} is {what}, expected a batch of rows ({ndim}-d like x).",
+                   hint)
+
+
+def _starts_hint(batches, batch_size):
+    """Batches that overlap or skip rows, told from the row each starts at (row k of the
+    checker's x is [2k, 2k + 1])."""
+    starts = [int(np.asarray(b, dtype=float)[0, 0]) // 2 for b in batches if len(b)]
+    steps = set(np.diff(starts).tolist())
+    if len(steps) == 1 and steps != {batch_size}:
+        step = steps.pop()
+        return (f"the batches start {step} rows apart, so they "
+                + ("overlap" if step < batch_size else "skip rows")
+                + ": step by batch_size, range(0, len(x), batch_size).")
     return None
 
 
@@ -112,13 +155,15 @@ def _get_batches_body(check, fn):
             batches = list(got)
         except TypeError:
             check.stop(f"get_batches returned {type(got).__name__}, expected a list of arrays.")
+        _check_items(check, call, got, batches, x.ndim)
         expected = get_batches(before, batch_size)
-        sizes = [len(b) if hasattr(b, "__len__") else None for b in batches]
+        sizes = [len(b) for b in batches]
         want = [len(b) for b in expected]
         if sizes != want:
             check.stop(f"{call} gave batches of {sizes} rows, expected {want} ({n} rows in "
                        f"batches of {batch_size}, the last one shorter if rows are left over).",
-                       _batch_sizes_hint(sizes, n, batch_size))
+                       _batch_sizes_hint(sizes, n, batch_size) or _starts_hint(batches,
+                                                                                batch_size))
         rows = [as_numbers(b) for b in batches]
         reordered = all(r is not None and r.ndim == 2 for r in rows) and np.array_equal(
             np.unique(np.concatenate(rows), axis=0), before)
@@ -187,6 +232,13 @@ def _initializer_body(check, fn, kind):
         check.fail("two calls with the same seed gave different weights.",
                    "draw from the rng argument (rng.normal / rng.uniform), not from np.random, "
                    "so that a seed makes runs repeatable.")
+    other = as_numbers(check.run(call.replace("rng)", "another rng)"), fn, N_IN, N_OUT,
+                                 np.random.default_rng(1)))
+    if other is not None and np.array_equal(arr, other):
+        check.fail("generators with different seeds gave the same weights.",
+                   "draw from the rng argument itself: a generator made inside the function "
+                   "with a fixed seed (np.random.default_rng(0)) gives every layer of the same "
+                   "shape the same weights.")
     mean, got_std = float(arr.mean()), float(arr.std())
     if abs(mean) > 5 * std / np.sqrt(arr.size):
         check.fail(f"the weights have mean {fmt(mean)}, expected 0.",
