@@ -1137,6 +1137,70 @@ class NetworkSkipsFirstLayerInBackward(sol.MultiLayerNetwork):
         return grad
 
 
+@correct(check_network)
+class NetworkLayersTuple:
+    """Keeps its layers in a tuple, self.layers += (layer,)."""
+
+    def __init__(self):
+        self.layers = ()
+
+    def add(self, layer):
+        self.layers += (layer,)
+        return self
+
+    forward = sol.MultiLayerNetwork.forward
+    backward = sol.MultiLayerNetwork.backward
+    update_params = sol.MultiLayerNetwork.update_params
+
+
+@wrong(check_network, hint="reverses the list itself")
+class NetworkReversesItsLayers(sol.MultiLayerNetwork):
+    """self.layers.reverse() in backward: the next forward runs the layers backwards."""
+
+    def backward(self, grad):
+        self.layers.reverse()
+        for layer in self.layers:
+            grad = layer.backward(grad)
+        return grad
+
+
+@wrong(check_network, hint="updated 2 times")
+class NetworkUpdatesTwice(sol.MultiLayerNetwork):
+    """update_params calls every layer's update_params twice."""
+
+    def update_params(self, learning_rate):
+        for layer in self.layers * 2:
+            layer.update_params(learning_rate)
+
+
+@wrong(check_network, hint="isinstance(layer, LinearLayer)")
+class NetworkUpdatesItsLinearLayersOnly(sol.MultiLayerNetwork):
+    """Updates only instances of its own LinearLayer class: none of the checker's layers are."""
+
+    def update_params(self, learning_rate):
+        for layer in self.layers:
+            if isinstance(layer, sol.LinearLayer):
+                layer.update_params(learning_rate)
+
+
+@wrong(check_training_step, hint="loss.forward takes the targets first")
+def train_step_loss_arguments_swapped(network, x_batch, y_batch, loss, learning_rate):
+    """loss.forward(y_pred, y_batch), PyTorch's order."""
+    value = loss.forward(network.forward(x_batch), y_batch)
+    network.backward(loss.backward())
+    network.update_params(learning_rate)
+    return value
+
+
+@correct(check_training_step)
+def train_step_with_an_optimizer(network, x_batch, y_batch, loss, learning_rate):
+    """scratchnn's SGD optimizer instead of update_params."""
+    value = loss.forward(y_batch, network.forward(x_batch))
+    network.backward(loss.backward())
+    sn.optim.SGD(lr=learning_rate).step(network)
+    return value
+
+
 @correct(check_training_step)
 def train_step_by_hand(network, x_batch, y_batch, loss, learning_rate):
     """The loss gradient written by hand, (softmax(z) - y) / batch; returns a float."""

@@ -126,7 +126,7 @@ def _network_body(check, cls):
     for spy in spies:
         check.run(f"add({spy!r})", net.add, spy, returns=False)
     layers = getattr(net, "layers", None)
-    if not isinstance(layers, list) or [id(v) for v in layers] != [id(s) for s in spies]:
+    if not isinstance(layers, (list, tuple)) or [id(v) for v in layers] != [id(s) for s in spies]:
         if not layers and is_empty_body(net.add):
             check.not_implemented("add(layer): the body is still empty.")
         check.stop(f"after adding {len(spies)} layers, net.layers is {layers!r}.",
@@ -148,6 +148,11 @@ def _network_body(check, cls):
                    returns=False, hint=lambda exc: _backward_hint(log, grad))
     expected_dx = ref.backward(grad)
     calls = _calls(log, "backward")
+    if [id(v) for v in getattr(net, "layers", ())] != [id(s) for s in spies]:
+        check.stop("backward changed the order of net.layers.",
+                   "self.layers.reverse() reverses the list itself, so the next forward runs the "
+                   "layers backwards: loop over reversed(self.layers) or self.layers[::-1], "
+                   "which leave the list as it is.")
     check.low_precision(narrowest_float(dx, *(arr for _, arr in calls)), cls.__name__)
     if not calls and dx is None and is_empty_body(net.backward):
         check.not_implemented("backward(grad): the body is still empty.")
@@ -245,7 +250,10 @@ def _network_update(check, net, spies, ref):
         if is_empty_body(net.update_params):
             check.not_implemented("update_params(learning_rate): the body is still empty.")
         check.stop("update_params left every parameter unchanged.",
-                   "call layer.update_params(learning_rate) on every layer.")
+                   "call layer.update_params(learning_rate) on every layer (one without "
+                   "parameters does nothing). The check fills your network with scratchnn's "
+                   "layers, so a test such as isinstance(layer, LinearLayer) for your own class "
+                   "finds none of them.")
     for (i, name), p in before.items():
         g = spies[i].grads[name]
         # One wrong parameter is enough to show: the others share the cause.
@@ -254,8 +262,22 @@ def _network_update(check, net, spies, ref):
                 [("this layer was not updated: update_params must call "
                   "layer.update_params(learning_rate) on every layer.", p),
                  ("the parameters moved up the gradient: p -= learning_rate * grad.",
-                  p + LEARNING_RATE * g)], fatal=True)
+                  p + LEARNING_RATE * g)],
+                hint=_step_scale_hint(spies[i].params[name], p, g), fatal=True)
     check.ok("update_params: every layer updated with the learning rate")
+
+
+def _step_scale_hint(got, before, g):
+    """A layer moved by c * learning_rate * grad: updated c times, or with another rate."""
+    step, unit = np.asarray(got, dtype=np.float64) - before, -LEARNING_RATE * g
+    c = float(np.sum(step * unit) / np.sum(unit * unit))
+    if not close(step, c * unit, rtol=1e-6, atol=1e-12):
+        return None
+    if c > 1.5 and np.isclose(c, round(c)):
+        return (f"this layer was updated {round(c)} times: call update_params once on each "
+                "layer of self.layers.")
+    return (f"this layer moved {fmt(c)} times learning_rate * grad: pass learning_rate to each "
+            "layer's update_params unchanged.")
 
 
 def check_network(cls, *, verbose=True):
@@ -293,6 +315,19 @@ def _train_step_body(check, fn):
     want = [r - b for r, b in zip(ref.get_weights(), before, strict=True)]
     if returned is None and not any(s.any() for s in step) and is_empty_body(fn):
         check.not_implemented("train_step: the body is still empty.")
+    # loss.forward(y_pred, y_true), PyTorch's order: a step, but on the wrong loss.
+    swapped, loss_swapped = make(), CrossEntropyLoss()
+    with np.errstate(all="ignore"):
+        loss_swapped.forward(swapped.forward(x), y)
+        swapped.backward(loss_swapped.backward(), input_grad=False)
+    swapped.update_params(LEARNING_RATE)
+    moved = [w - b for w, b in zip(swapped.get_weights(), before, strict=True)]
+    if any(np.any(m != 0) for m in moved) and all(
+            np.allclose(s, m, equal_nan=True) for s, m in zip(step, moved, strict=True)):
+        check.stop("the step is one of gradient descent on loss.forward(y_pred, y_batch).",
+                   "loss.forward takes the targets first: loss.forward(y_batch, y_pred) "
+                   "(scratchnn's order, y_true then y_pred; PyTorch's losses take them the other "
+                   "way round).")
     _check_step(check, step, want, len(x))
     _check_returned_loss(check, returned, expected_loss, after_loss)
 
