@@ -686,6 +686,90 @@ def numgrad_left_at_minus_eps(f, x, eps=1e-5):
     return grad
 
 
+@correct(check_numerical_gradient)
+def numgrad_four_point_stencil(f, x, eps=1e-3):
+    """The fourth-order stencil (f(x-2h) - 8f(x-h) + 8f(x+h) - f(x+2h)) / 12h."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        values = []
+        for k in (-2, -1, 1, 2):
+            shifted = x.copy()
+            shifted[i] += k * eps
+            values.append(f(shifted))
+        grad[i] = (values[0] - 8 * values[1] + 8 * values[2] - values[3]) / (12 * eps)
+    return grad
+
+
+@correct(check_numerical_gradient)
+def numgrad_readwrite_nditer(f, x, eps=1e-5):
+    """Perturbs x through a readwrite np.nditer and restores each entry."""
+    grad = np.zeros(x.size)
+    with np.nditer(x, op_flags=["readwrite"]) as entries:
+        for k, entry in enumerate(entries):
+            old = float(entry)
+            entry[...] = old + eps
+            up = f(x)
+            entry[...] = old - eps
+            down = f(x)
+            entry[...] = old
+            grad[k] = (up - down) / (2 * eps)
+    return grad.reshape(x.shape)
+
+
+@wrong(check_numerical_gradient, hint="loses its fraction")
+def numgrad_integer_array(f, x, eps=1e-5):
+    """grad = np.zeros(x.shape, dtype=int): every difference truncated."""
+    grad = np.zeros(x.shape, dtype=int)
+    for i in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        grad[i] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
+
+
+@wrong(check_numerical_gradient, hint="never computed (still 0)")
+def numgrad_first_row_only(f, x, eps=1e-5):
+    """Loops over the columns of the first row only."""
+    grad = np.zeros_like(x)
+    for j in range(x.shape[1]):
+        plus, minus = x.copy(), x.copy()
+        plus[0, j] += eps
+        minus[0, j] -= eps
+        grad[0, j] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
+
+
+@wrong(check_numerical_gradient, hint="with the parentheses")
+def numgrad_precedence(f, x, eps=1e-5):
+    """(f(x + eps) - f(x - eps)) / 2 * eps: multiplied by eps."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        grad[i] = (f(plus) - f(minus)) / 2 * eps
+    return grad
+
+
+@wrong(check_numerical_gradient, hint="every entry holds their sum")
+def numgrad_adds_to_every_entry(f, x, eps=1e-5):
+    """grad += difference instead of grad[i] = difference."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        grad += (f(plus) - f(minus)) / (2 * eps)
+    return grad
+
+
+@wrong(check_numerical_gradient, hint="x's entries, in another shape")
+def numgrad_flat_result(f, x, eps=1e-5):
+    """Returns the gradient flattened."""
+    return sol.numerical_gradient(f, x, eps).ravel()
+
+
 # -- LinearLayer -----------------------------------------------------------------------------------
 class LinearLayerEinsumAliases(sn.Layer):
     """einsum everywhere, aliases self.W / self.b to the params, grads written with [...] =."""

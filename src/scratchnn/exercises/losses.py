@@ -415,14 +415,29 @@ def _numgrad_body(check, fn):
                    "caller's x must be unchanged.")
     g = as_numbers(got)
     if g is None or g.shape != x.shape:
-        check.stop(mismatch_text(got, x), "the gradient has one entry per entry of x: start "
-                   "from grad = np.zeros_like(x) and fill grad[i] for each index i.")
+        check.stop(mismatch_text(got, x), (
+            "the gradient has x's entries, in another shape: return it shaped like x, with the "
+            "derivative for x[i] at grad[i] (grad = np.zeros_like(x), filled at the index i "
+            "perturbed)." if g is not None and g.size == x.size else
+            "the gradient has one entry per entry of x: start from grad = np.zeros_like(x) "
+            "and fill grad[i] for each index i."))
     err = relative_error(g, exact)
     if err < 1e-6:
         check.ok(f"central differences on inputs of shape {x.shape}: relative error {err:.1e} "
                  f"({len(calls)} calls of f)")
         return
     problem = f"the gradient has relative error {err:.1e} (should be below 1e-6); "
+    if np.asarray(got).dtype.kind in "biu":
+        check.stop(problem + mismatch_text(g, exact),
+                   f"the gradient is an array of {np.asarray(got).dtype.name}: each difference "
+                   "stored in it loses its fraction. Store them in a float array, "
+                   "grad = np.zeros(x.shape).")
+    missing = (g == 0) & (exact != 0)
+    if missing.any() and not missing.all() and relative_error(g[~missing],
+                                                              exact[~missing]) < 1e-6:
+        check.stop(problem + mismatch_text(g, exact),
+                   f"{int(missing.sum())} of {x.size} entries were never computed (still 0), "
+                   "the others are right: visit every index of x, for i in np.ndindex(x.shape).")
     if any(dtype == np.float32 for dtype, _ in calls):
         check.stop(problem + mismatch_text(g, exact),
                    "f was called with a float32 array: float32 keeps about 7 digits, and "
@@ -445,6 +460,12 @@ def _numgrad_body(check, fn):
                  exact / 2),
                 ("the difference is the wrong way round: f(x + eps) - f(x - eps), in that "
                  "order.", -exact)]
+    variants.append(("grad += ... adds each entry's difference to the whole array, so every "
+                     "entry holds their sum: store each in its own entry, grad[i] = ...",
+                     np.full_like(exact, exact.sum())))
+    if eps is not None:
+        variants.append(("`/ 2 * eps` divides by 2 and then multiplies by eps: write "
+                         "/ (2 * eps), with the parentheses.", exact * eps * eps))
     hint = next((h for h, v in variants if relative_error(g, v) < 1e-6), None)
     if hint is None and eps is not None:
         # With step h the central difference of sin is exactly cos(x) sin(h) / h: a match
