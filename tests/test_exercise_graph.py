@@ -291,6 +291,19 @@ def test_correct_but_unusual_classes_pass(make):
     assert_passes(check_value(make(), verbose=False))
 
 
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: mutate(replace_backward(MEMOISED_ORDER)), id="order-memoised"),
+    pytest.param(lambda: mutate(("    def backward(self):", EQUALITY_BY_DATA)),
+                 id="eq-by-data-hash-by-id"),
+    pytest.param(lambda: mutate(("t = math.tanh(self.data)",
+                                 "t = (math.exp(2 * self.data) - 1) / (math.exp(2 * self.data) "
+                                 "+ 1)"), ("self.grad = 1.0", "self.grad = 1")),
+                 id="tanh-from-exp-integer-seed"),
+])
+def test_more_correct_but_unusual_classes_pass(make):
+    assert_passes(check_value(make(), verbose=False))
+
+
 def test_float32_values_pass_at_float32_precision_with_a_note():
     result = check_value(mutate(("self.data = data", "self.data = np.float32(data)"),
                                 ("t = math.tanh(self.data)", "t = np.tanh(self.data)")),
@@ -390,6 +403,57 @@ VISITED_FLAG = '''
 '''
 
 
+PRE_ORDER = '''
+    def backward(self):
+        topo, visited = [], set()
+
+        def build(v):
+            if v not in visited:
+                visited.add(v)
+                topo.append(v)  # before its parents: each node after *one* of its users only
+                for child in v._parents:
+                    build(child)
+        build(self)
+        self.grad = 1.0
+        for v in topo:
+            v._backward()
+'''
+
+OUTPUT_STEP_ONLY = '''
+    def backward(self):
+        self.grad = 1.0
+        self._backward()
+'''
+
+MEMOISED_ORDER = '''
+    def backward(self):
+        # The order is sorted once per output and kept on it: right for every later call.
+        if not hasattr(self, "_topo"):
+            topo, visited, stack = [], set(), [(self, False)]
+            while stack:
+                node, done = stack.pop()
+                if done:
+                    topo.append(node)
+                elif node not in visited:
+                    visited.add(node)
+                    stack.append((node, True))
+                    stack.extend((p, False) for p in node._parents)
+            self._topo = topo
+        self.grad = 1.0
+        for node in reversed(self._topo):
+            node._backward()
+'''
+
+EQUALITY_BY_DATA = '''
+    def __eq__(self, other):
+        return isinstance(other, Value) and self.data == other.data
+
+    def __hash__(self):
+        return id(self)
+
+    def backward(self):'''
+
+
 def replace_backward(source):
     return ("    def backward(self):", source + "\n    def _old(self):")
 
@@ -428,6 +492,16 @@ def replace_backward(source):
     pytest.param([replace_backward(NAIVE_RECURSIVE)], ORDER, id="recursive-backward-no-sort"),
     pytest.param([replace_backward(BREADTH_FIRST)], ORDER, id="breadth-first-order"),
     pytest.param([replace_backward(MUTABLE_DEFAULTS)], STATE, id="mutable-default-arguments"),
+    pytest.param([(MUL_BACKWARD, "self.grad += out.data / self.data * out.grad\n            "
+                                 "other.grad += out.data / other.data * out.grad")],
+                 "divides by zero when a = 0", id="mul-derivative-by-division"),
+    pytest.param([(TANH_BACKWARD, "self.grad += (1 - math.tanh(t) ** 2) * out.grad")],
+                 "not 1 - tanh(t)**2", id="tanh-applied-twice"),
+    pytest.param([("self.grad = 1.0", "self.grad = self.data")], "not with the output's value",
+                 id="seed-is-the-output-value"),
+    pytest.param([replace_backward(OUTPUT_STEP_ONLY)], "or only the output's step ran",
+                 id="only-the-output-step"),
+    pytest.param([replace_backward(PRE_ORDER)], "either", id="pre-order-listing"),
     pytest.param([replace_backward(VISITED_FLAG)], STATE, id="visited-flag-left-on-nodes"),
 ])
 def test_usual_mistakes_fail_with_their_hint(replacements, hint):

@@ -12,9 +12,9 @@ autograd in this module. The learner's gradients must equal the reference's (the
 derivatives; tests/test_exercise_graph.py checks them against formulas) and agree with central
 differences of the learner's own forward values. ``_Node`` can also make each usual mistake on
 purpose (``_MISTAKES``); the hint is that of the mistake whose gradients equal the learner's on
-the most expressions. Then backward runs twice on one graph (grads zeroed in between) and on
-two graphs in turn: state kept between calls (a mutable default argument, a visited flag left
-on the nodes) shows there.
+the most expressions (each of them, when several explain as many). Then backward runs twice on
+one graph (grads zeroed in between) and on two graphs in turn: state kept between calls (a
+mutable default argument, a visited flag left on the nodes) shows there.
 
 A recursive topological sort is accepted: the graphs checked are at most about 200 nodes deep.
 A 5,000-deep chain is tried last; if it hits Python's recursion limit, that is a note, not a
@@ -46,9 +46,11 @@ TANH_OUTPUT = ("tanh'(x) = 1 - t**2 with t = tanh(x), the output; 1 - x**2 uses 
 TANH_CHAIN = "in tanh's backward, multiply 1 - t**2 by out.grad (the chain rule)."
 SEED = ("backward must start the output's gradient at 1 (`self.grad = 1.0`: d out/d out = 1) "
         "before it goes through the graph.")
-ORDER = ("the local backward steps ran in the wrong order. A node may pass its gradient on only "
-         "once every node that uses it has added its share: build a topological order (each "
-         "node after its parents), then call the steps in that order *reversed*, output first.")
+ORDER = ("the local backward steps ran in the wrong order (or only the output's step ran, "
+         "which leaves the same gradients as running them leaves first). A node may pass its "
+         "gradient on only once every node that uses it has added its share: build a "
+         "topological order (each node after its parents), then call the steps in that order "
+         "*reversed*, output first.")
 TWICE = ("a node's backward step ran more than once: keep a `visited` set so that each node "
          "enters the topological order once. (Gradients also add up like this when backward "
          "runs twice on one graph without the grads set back to 0 in between.)")
@@ -63,6 +65,12 @@ ALL_ZERO = ("every input's gradient is 0. Is the output's gradient 1 before the 
             "step runs (`self.grad = 1.0` first)? Do the steps run output first (reverse "
             "topological order), the output's own step included? Does each step multiply by "
             "out.grad (the gradient of the node it produced), not self.grad?")
+TANH_TWICE = ("t = tanh(x) is already the output: the local derivative is 1 - t**2, not "
+              "1 - tanh(t)**2, which applies tanh a second time.")
+SEED_DATA = ("d out/d out = 1: start backward with `self.grad = 1.0`, not with the output's "
+             "value (self.data).")
+DIVIDES = ("d(a*b)/da = b: use other.data, not out.data / self.data, which divides by zero "
+           "when a = 0.")
 REUSE = ("the gradients are right where each node is used once and wrong where a node is used "
          "twice: check `+=` in every backward step, that each node is visited once, and that "
          "the steps run in reverse topological order.")
@@ -79,8 +87,12 @@ _MISTAKES = {
     "tanh_input": TANH_OUTPUT,
     "tanh_no_chain": TANH_CHAIN,
     "tanh_self_grad": SELF_GRAD,
+    "tanh_twice": TANH_TWICE,
     "no_seed": SEED,
+    "seed_data": SEED_DATA,
     "forward_order": ORDER,
+    "output_only": ORDER,
+    "pre_order": ORDER,
     "no_visited": TWICE,
     "naive_recursive": ORDER,
     "breadth_first": ORDER,
@@ -148,7 +160,8 @@ class _Node:
 
         def step():
             local = {"tanh_one_minus_t": 1 - t,
-                     "tanh_input": 1 - self.data ** 2}.get(mistake, 1 - t * t)
+                     "tanh_input": 1 - self.data ** 2,
+                     "tanh_twice": 1 - math.tanh(t) ** 2}.get(mistake, 1 - t * t)
             share = {"tanh_no_chain": local,
                      "tanh_self_grad": local * self.grad}.get(mistake, local * out.grad)
             if mistake == "tanh_assign":
@@ -179,7 +192,23 @@ class _Node:
     def backward(self):
         mistake = self.mistake
         if mistake != "no_seed":
-            self.grad = 1.0
+            self.grad = self.data if mistake == "seed_data" else 1.0
+        if mistake == "output_only":
+            self.step()
+            return
+        if mistake == "pre_order":
+            # Each node listed when first reached from the output, before its parents: a node
+            # may then pass its gradient on before every node using it has added its share.
+            order, seen, stack = [], set(), [self]
+            while stack:
+                node = stack.pop()
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    order.append(node)
+                    stack.extend(reversed(node.parents))
+            for node in order:
+                node.step()
+            return
         if mistake == "naive_recursive":
             # Each node's step runs once per path from the output: no topological order.
             stack = [self]
@@ -248,6 +277,11 @@ def _tanh_and_input(a, b):
     return x.tanh() + x
 
 
+def _users_at_two_depths(a, b):
+    x = a * b
+    return x.tanh() + 2 * x
+
+
 # (text, names and values of the inputs, the expression, whether a node is used twice)
 EXPRESSIONS = [
     ("a * b", {"a": 2.0, "b": -3.0}, lambda a, b: a * b, False),
@@ -261,6 +295,9 @@ EXPRESSIONS = [
     ("c + c with c = a * b", {"a": 1.5, "b": -0.5}, _inner_reused, True),
     ("tanh(x) + x with x = a * b", {"a": 0.6, "b": 0.9}, _tanh_and_input, True),
     ("tanh(tanh(x)) * x with x = a * b", {"a": 0.8, "b": 1.1}, _unequal_paths, True),
+    # x's users sit at different depths: listed when first reached, x comes before 2 * x.
+    ("tanh(x) + 2 * x with x = a * b", {"a": 0.6, "b": -0.7}, _users_at_two_depths, True),
+    ("a * b with a = 0", {"a": 0.0, "b": -3.0}, lambda a, b: a * b, False),
     ("2 * a", {"a": 1.5}, lambda a: 2 * a, False),
     ("a * 2 + 1", {"a": 1.5}, lambda a: a * 2 + 1, False),
     ("1 - a", {"a": 1.5}, lambda a: 1 - a, False),
@@ -285,6 +322,8 @@ def _reference(fn, values, mistake=None):
 # -- running the learner's class ------------------------------------------------------------------
 def _error_hint(exc):
     text = str(exc)
+    if isinstance(exc, ZeroDivisionError):
+        return DIVIDES
     if isinstance(exc, AttributeError) and "'float' object" in text:
         return ("an operation returned a plain number where a Value was needed: tanh (like every "
                 "operation) must return a new Value, `out`, with its own backward step.")
@@ -504,11 +543,19 @@ def _report(check, wrong):
     """Describe the first wrong expressions and name the rest. The hint is that of the known
     mistake that explains the most of them: one mistake can, on a single expression, give the
     same numbers as another (all zeros, say), but rarely on all of them."""
+    if any(fallback is None for *_, fallback in wrong):
+        # Expressions without a reused node are wrong too: "right where each node is used
+        # once" would mislead.
+        wrong = [(*rest, None if fallback == REUSE else fallback) for *rest, fallback in wrong]
     counts = {m: sum(m in matching for _, _, matching, _ in wrong) for m in _MISTAKES}
-    best = max(_MISTAKES, key=lambda m: counts[m])  # ties: the first in _MISTAKES
+    best = max(_MISTAKES, key=lambda m: counts[m])
+    # Mistakes that explain as many expressions give the same numbers there: name them all.
+    tied = list(dict.fromkeys(_MISTAKES[m] for m in _MISTAKES if counts[m] == counts[best]))
+    hint = (tied[0] if len(tied) == 1
+            else "either " + "; or ".join(h.rstrip(".") for h in tied) + ".")
     for _, problem, matching, fallback in wrong[:MAX_REPORTED]:
         if counts[best] and best in matching:
-            check.fail(problem, _MISTAKES[best])
+            check.fail(problem, hint)
         elif counts[best] and fallback != ALL_ZERO:
             check.fail(problem)  # not the known mistake's numbers: a second mistake, or order
         else:
