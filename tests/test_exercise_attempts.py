@@ -1756,6 +1756,144 @@ class AdamBetasReversed(Optimizer):
         p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
+@correct(check_optimizer, "momentum")
+class MomentumKeyedByLayerObject(Optimizer):
+    """Velocities keyed by (layer, name): the layer object itself as the key."""
+
+    def step(self, network):
+        for layer in network.layers:
+            for name, p in layer.params.items():
+                v = self.state.get((layer, name), 0.0) * self.momentum + layer.grads[name]
+                self.state[layer, name] = v
+                p -= self.lr * v
+
+
+@correct(check_optimizer, "momentum")
+class MomentumOnTheLayers(Optimizer):
+    """Velocities kept on the layers themselves (layer.velocity), not in the optimizer."""
+
+    def step(self, network):
+        for layer in network.layers:
+            velocity = layer.__dict__.setdefault("velocity", {})
+            for name, p in layer.params.items():
+                velocity[name] = self.momentum * velocity.get(name, 0.0) + layer.grads[name]
+                p -= self.lr * velocity[name]
+
+
+@correct(check_optimizer, "adam")
+class AdamCountsAfterTheLoop(Optimizer):
+    """Uses t + 1 inside the loop and counts the step after it."""
+
+    def step(self, network):
+        b1, b2 = self.betas
+        t = self.t + 1
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g, s = layer.grads[name], self.state.setdefault((i, name), {})
+                s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+                s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+                p -= self.lr * (s["m"] / (1 - b1**t)) / (np.sqrt(s["v"] / (1 - b2**t)) + self.eps)
+        self.t = t
+
+
+@wrong(check_optimizer, "momentum", hint="not from g itself", absent=("keepdims",))
+class MomentumStartsFromTheGradient(Optimizer):
+    """setdefault(key, g) then v *= momentum: the velocity is the gradient array itself."""
+
+    def update(self, p, g, state):
+        v = state.setdefault("v", g)
+        v *= self.momentum
+        v += g
+        p -= self.lr * v
+
+
+@wrong(check_optimizer, "momentum", hint="update v first",
+       absent=("only rebinds a local name",))
+class MomentumStepsWithTheOldVelocity(Optimizer):
+    """p -= lr * v before v is updated: step 1 changes nothing (once told "rebinds a name")."""
+
+    def update(self, p, g, state):
+        p -= self.lr * state.get("v", 0.0)
+        state["v"] = self.momentum * state.get("v", 0.0) + g
+
+
+@wrong(check_optimizer, "momentum", hint="the old velocity is multiplied by momentum")
+class MomentumWithoutTheFactor(Optimizer):
+    """v = v + g: the momentum factor forgotten."""
+
+    def update(self, p, g, state):
+        state["v"] = state.get("v", 0.0) + g
+        p -= self.lr * state["v"]
+
+
+@wrong(check_optimizer, "rmsprop", hint="s starts at 0", absent=("(1 - alpha) factor",))
+class RMSPropStartsAtTheFirstSquare(Optimizer):
+    """s initialised with the first g ** 2 (once told the (1 - alpha) factor was missing)."""
+
+    def update(self, p, g, state):
+        state["s"] = self.alpha * state.get("s", g * g) + (1 - self.alpha) * g * g
+        p -= self.lr * g / (np.sqrt(state["s"]) + self.eps)
+
+
+@wrong(check_optimizer, "rmsprop", hint="alpha = 0.99 (your default)")
+class RMSPropKeepsItsDefaultAlpha(Optimizer):
+    """self.alpha = 0.99 whatever alpha it is given."""
+
+    def __init__(self, lr, alpha=0.99, eps=1e-8):
+        super().__init__(lr, alpha=0.99, eps=eps)
+
+    def update(self, p, g, state):
+        state["s"] = self.alpha * state.get("s", 0.0) + (1 - self.alpha) * g * g
+        p -= self.lr * g / (np.sqrt(state["s"]) + self.eps)
+
+
+@wrong(check_optimizer, "adam", hint="eps ** 2", absent=("added to the step",))
+class AdamEpsSquaredInTheRoot(Optimizer):
+    """np.sqrt(v_hat + eps ** 2): once blamed on eps added to the step (both are ~ no eps)."""
+
+    def update(self, p, g, state):
+        b1, b2 = self.betas
+        state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * g
+        state["v"] = b2 * state.get("v", 0.0) + (1 - b2) * g * g
+        m_hat, v_hat = state["m"] / (1 - b1**self.t), state["v"] / (1 - b2**self.t)
+        p -= self.lr * m_hat / np.sqrt(v_hat + self.eps**2)
+
+
+@wrong(check_optimizer, "adam", hint="counted twice")
+class AdamCountsTwice(AdamCountingTPerParameter):
+    """self.t += 1 at the start of step and again at its end."""
+
+    def step(self, network):
+        super().step(network)
+        self.t += 1
+
+    update = _adam_update()
+
+
+@wrong(check_optimizer, "adam", hint="belongs inside the square root")
+class AdamCorrectsTheRoot(Optimizer):
+    """np.sqrt(v) / (1 - b2 ** t): the correction applied after the root."""
+
+    def update(self, p, g, state):
+        b1, b2 = self.betas
+        state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * g
+        state["v"] = b2 * state.get("v", 0.0) + (1 - b2) * g * g
+        m_hat = state["m"] / (1 - b1**self.t)
+        p -= self.lr * m_hat / (np.sqrt(state["v"]) / (1 - b2**self.t) + self.eps)
+
+
+@wrong(check_optimizer, "adam", hint="betas = (0.9, 0.99), not the betas it was given")
+class AdamFixedBetas(Optimizer):
+    """b1, b2 = 0.9, 0.99 written in the body."""
+
+    def update(self, p, g, state):
+        b1, b2 = 0.9, 0.99
+        state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * g
+        state["v"] = b2 * state.get("v", 0.0) + (1 - b2) * g * g
+        m_hat, v_hat = state["m"] / (1 - b1**self.t), state["v"] / (1 - b2**self.t)
+        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
 # -- initialisers ----------------------------------------------------------------------------------
 @correct(check_initializer, "he_normal")
 def he_normal_standard_normal(n_in, n_out, rng):

@@ -9,6 +9,8 @@ what typical wrong update rules would have produced, to name the mistake.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from ..network import MultiLayerNetwork
@@ -48,10 +50,11 @@ def _sgd(lr, sign=-1.0):
     return lambda p, g, s, t: p + sign * lr * g
 
 
-def _momentum(lr, mu, *, ascent=False, old_sign=1.0, dampen=False, keep=True):
+def _momentum(lr, mu, *, ascent=False, old_sign=1.0, dampen=False, keep=True, late=False):
     def update(p, g, s, t):
         v = s.get("v", 0.0) if keep else 0.0
-        v = s["v"] = old_sign * mu * v + ((1 - mu) if dampen else 1.0) * g
+        s["v"] = old_sign * mu * v + ((1 - mu) if dampen else 1.0) * g
+        v = v if late else s["v"]  # late: the step taken with the velocity before this one
         return p + lr * v if ascent else p - lr * v
 
     return update
@@ -66,9 +69,9 @@ def _nesterov(lr, mu):
 
 
 def _rmsprop(lr, alpha, eps, *, eps_inside=False, ema=True, root=True, keep=True, square=True,
-             swapped=False, eps_after=False):
+             swapped=False, eps_after=False, start_at_g2=False):
     def update(p, g, s, t):
-        sq = s.get("s", 0.0) if keep else 0.0
+        sq = s.get("s", g * g if start_at_g2 else 0.0) if keep else 0.0
         new = g * g if square else g
         if swapped:
             sq = s["s"] = (1 - alpha) * sq + alpha * new
@@ -85,7 +88,7 @@ def _rmsprop(lr, alpha, eps, *, eps_inside=False, ema=True, root=True, keep=True
 
 def _adam(lr, betas, eps, *, correct_m=True, correct_v=True, eps_inside=False, t_fixed=False,
           store_hat=False, keep=True, power_outside=False, square=True, swapped=False,
-          eps_after=False, b1_for_v=False):
+          eps_after=False, b1_for_v=False, root=True, root_before_correction=False):
     b1, b2 = betas
 
     def update(p, g, s, t):
@@ -105,6 +108,10 @@ def _adam(lr, betas, eps, *, correct_m=True, correct_v=True, eps_inside=False, t
         s["m"], s["v"] = (m_hat, v_hat) if store_hat else (m, v)
         if eps_after:
             return p - (lr * m_hat / np.sqrt(v_hat) + eps)
+        if not root:
+            return p - lr * m_hat / (v_hat + eps)
+        if root_before_correction:
+            return p - lr * m_hat / (np.sqrt(v) / c2 + eps)
         denominator = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
         return p - lr * m_hat / denominator
 
@@ -167,12 +174,19 @@ def _mistakes(kind, hp, layers):
                  _momentum(lr, mu, old_sign=-1.0)),
                 ("(1 - momentum) * g makes v an average (dampening); SGD with momentum adds the "
                  "whole gradient: v = momentum * v + g.", _momentum(lr, mu, dampen=True)),
-                (_NOT_KEPT, _momentum(lr, mu, keep=False))]
+                (_NOT_KEPT, _momentum(lr, mu, keep=False)),
+                ("the old velocity is multiplied by momentum: v = momentum * v + g (without the "
+                 "factor, v sums every gradient so far).", _momentum(lr, 1.0)),
+                ("the step used the velocity from before this step's gradient was added: update "
+                 "v first (v = momentum * v + g), then p -= lr * v.", _momentum(lr, mu, late=True))]
     if kind == "rmsprop":
         alpha, eps = hp["alpha"], hp["eps"]
         return [("eps goes outside the square root: g / (np.sqrt(s) + eps), not "
                  "g / np.sqrt(s + eps). The two are close, but differ for small gradients.",
                  _rmsprop(lr, alpha, eps, eps_inside=True)),
+                ("eps goes outside the square root: g / (np.sqrt(s) + eps); "
+                 "np.sqrt(s + eps ** 2) guards far less for small gradients.",
+                 _rmsprop(lr, alpha, eps**2, eps_inside=True)),
                 ("the running average needs the (1 - alpha) factor: "
                  "s = alpha * s + (1 - alpha) * g ** 2.", _rmsprop(lr, alpha, eps, ema=False)),
                 ("divide by the square root of s: g / (np.sqrt(s) + eps).",
@@ -184,7 +198,10 @@ def _mistakes(kind, hp, layers):
                 (_SWAPPED.format("s = alpha * s + (1 - alpha) * g ** 2"),
                  _rmsprop(lr, alpha, eps, swapped=True)),
                 (_PRECEDENCE.format("g / (np.sqrt(s) + eps)"),
-                 _rmsprop(lr, alpha, eps, eps_after=True))]
+                 _rmsprop(lr, alpha, eps, eps_after=True)),
+                ("s starts at 0 (np.zeros_like(p)), not at the first g ** 2: the average then "
+                 "grows from 0 as the text's rule says.", _rmsprop(lr, alpha, eps,
+                                                                   start_at_g2=True))]
     betas, eps = hp["betas"], hp["eps"]
     return [("missing bias correction in Adam: m and v start at 0, so divide them by "
              "(1 - b1 ** t) and (1 - b2 ** t) before the update.", _adam(lr, betas, eps,
@@ -196,6 +213,9 @@ def _mistakes(kind, hp, layers):
              _adam(lr, betas, eps, correct_m=False)),
             ("eps goes outside the square root: m_hat / (np.sqrt(v_hat) + eps). The two are "
              "close, but differ for small gradients.", _adam(lr, betas, eps, eps_inside=True)),
+            ("eps goes outside the square root: m_hat / (np.sqrt(v_hat) + eps); "
+             "np.sqrt(v_hat + eps ** 2) guards far less for small gradients.",
+             _adam(lr, betas, eps**2, eps_inside=True)),
             ("t must grow by one at every step (t = 1, 2, 3, ...); the bias correction uses it.",
              _adam(lr, betas, eps, t_fixed=True)),
             ("keep m and v themselves between steps, not the corrected m_hat and v_hat.",
@@ -220,7 +240,13 @@ def _mistakes(kind, hp, layers):
             ("t counts steps, not layers: add 1 to t once per step(), before the loop over "
              "the layers.", _adam(lr, betas, eps), _per_layer_clock(layers, all_layers=False)),
             ("betas = (b1, b2) = (0.9, 0.999): b1 = 0.9 averages the gradient, b2 = 0.999 its "
-             "square; they were taken the other way round.", _adam(lr, betas[::-1], eps))]
+             "square; they were taken the other way round.", _adam(lr, betas[::-1], eps)),
+            ("divide by the square root of v_hat: m_hat / (np.sqrt(v_hat) + eps).",
+             _adam(lr, betas, eps, root=False)),
+            ("the bias correction belongs inside the square root: np.sqrt(v / (1 - b2 ** t)), "
+             "not np.sqrt(v) / (1 - b2 ** t).", _adam(lr, betas, eps, root_before_correction=True)),
+            ("t must grow by one per step: it was counted twice (self.t += 1 in two places).",
+             _adam(lr, betas, eps), lambda t, i, n: 2 * t - 1)]
 
 
 def _right_variants(kind, hp):
@@ -305,32 +331,43 @@ def _optimizer_body(check, cls, kind):
     arrays = [p for _, _, p in net.parameters()]
     grads = _gradients(net)
     variant = None  # a right rule that is not scratchnn's, once the learner's matches it
+    history, wants = [], []  # the learner's and scratchnn's parameters after each step
+    parted = None  # the first step where they part
     for t in range(1, N_STEPS + 1):
         _set_grads(net, grads[t - 1])
         _set_grads(ref_net, grads[t - 1])
-        before = _params(net)
-        check.run(f"step(network) (step {t})", opt.step, net, returns=False, hint=_step_hint)
+        if parted is None:
+            check.run(f"step(network) (step {t})", opt.step, net, returns=False, hint=_step_hint)
+        else:
+            # Only to tell mistakes that agree at the first wrong step apart: an error now
+            # just ends the record.
+            try:
+                with np.errstate(all="ignore"):
+                    opt.step(net)
+            except Exception:  # noqa: BLE001 -- learner code, already known to be wrong
+                break
         ref.step(ref_net)
         got, want = _params(net), _params(ref_net)
         for (layer, name, _), g in zip(net.parameters(), grads[t - 1], strict=True):
-            if not close(layer.grads[name], g, 0, 0):
+            if parted is None and not close(layer.grads[name], g, 0, 0):
                 check.stop(f"step {t} changed layers[...].grads[{name!r}].",
                            "step must read the gradients, not change them: compute new arrays "
-                           "(g * lr), not g *= lr.")
-        if all(close(g, w) for g, w in zip(got, want, strict=True)):
+                           "(g * lr, not g *= lr), and start a state from np.zeros_like(p) or "
+                           "g.copy(), not from g itself (setdefault(key, g) followed by "
+                           "v *= ... changes the gradient).")
+        history.append(got)
+        wants.append(want)
+        if parted is not None or all(close(g, w) for g, w in zip(got, want, strict=True)):
             continue
         variant = next((text for text, rule_ in _right_variants(kind, hp)
                         if _same(got, _simulate(rule_, start, grads, t))), None) or variant
-        if variant is not None:
-            continue
-        if all(close(g, b, 0, 0) for g, b in zip(got, before, strict=True)):
-            if t == 1 and is_empty_body(opt.step):
+        if variant is None:
+            parted = t
+            if t == 1 and _unchanged(got, start) and is_empty_body(opt.step):
                 check.not_implemented("step(network): the body is still empty.")
-            check.stop(f"step {t} left every parameter unchanged.",
-                       "update layer.params[name] in place (p -= ...): `p = p - ...` only "
-                       "rebinds a local name.")
-        _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads,
-                           _Owners(net))
+    if parted is not None:
+        _report_divergence(check, kind, hp, rule, parted, names, history, wants, start, grads,
+                           _Owners(net), _defaults(cls))
     if variant is None:
         check.ok(f"{N_STEPS} steps match scratchnn.optim.{ref_cls.__name__}({args}): {rule}")
     else:
@@ -343,13 +380,101 @@ def _optimizer_body(check, cls, kind):
                    "optimizer's state, a saved copy) then no longer see the parameters.")
 
 
-def _report_divergence(check, kind, hp, rule, t, names, got, want, start, grads, layers):
-    i = next(i for i, (g, w) in enumerate(zip(got, want, strict=True)) if not close(g, w))
+def _unchanged(got, before):
+    return all(close(g, b, 0, 0) for g, b in zip(got, before, strict=True))
+
+
+def _defaults(cls):
+    """The defaults of the learner's constructor, {name: value}."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+
+
+def _explains(got, mistake, want):
+    """True when ``mistake`` gives the learner's parameters, closer than the right rule does:
+    at a step where they part from the right ones, the mistake must account for (nearly) all
+    of the difference, so that a mistake that is itself close to the right rule (eps added
+    to the step moves p by 1e-8) cannot take the blame for a difference of 1e-6."""
+    if not _same(got, mistake):
+        return False
+    if _same(got, want):
+        return True
+    g, m, w = (np.concatenate([np.ravel(a) for a in arrays]) for arrays in (got, mistake, want))
+    off, gap = np.abs(g - m), np.abs(g - w)
+    if not (np.isfinite(off).all() and np.isfinite(gap).all()):
+        return True  # NaN where the mistake gives NaN: _same matched them already
+    return float(off.max()) <= 1e-3 * float(gap.max())
+
+
+def _rule(kind, hp):
+    """The right update rule of ``kind`` with hyperparameters ``hp``."""
+    if kind == "sgd":
+        return _sgd(hp["lr"])
+    if kind == "momentum":
+        return _momentum(hp["lr"], hp["momentum"])
+    if kind == "rmsprop":
+        return _rmsprop(hp["lr"], hp["alpha"], hp["eps"])
+    return _adam(hp["lr"], hp["betas"], hp["eps"])
+
+
+# Values a learner may have written in place of the argument it was given.
+_USUAL = {"momentum": (0.9, 0.99, 0.95, 0.5), "alpha": (0.99, 0.9, 0.95, 0.999),
+          "betas": ((0.9, 0.999), (0.9, 0.99), (0.95, 0.999), (0.9, 0.9)),
+          "eps": (1e-8, 1e-7, 1e-6, 1e-10, 1e-5)}
+
+
+def _ignored_arguments(kind, hp, defaults):
+    """[(hint, rule)]: the right rule with one hyperparameter (not lr: a scaled step says that)
+    replaced by the learner's default or a usual value: the argument given was not used."""
+    mistakes = []
+    for name, given in hp.items():
+        if name == "lr":
+            continue
+        default = defaults.get(name)
+        values = ([default] if default is not None else []) + list(_USUAL.get(name, ()))
+        for value in dict.fromkeys(map(_hashable, values)):
+            if value == _hashable(given):
+                continue
+            source = " (your default)" if value == _hashable(default) else ""
+            mistakes.append((f"the update uses {name} = {value!r}{source}, not the {name} it "
+                             f"was given ({name}={given!r}): keep the argument (self.{name} = "
+                             f"{name}) and use it.", _rule(kind, {**hp, name: value})))
+    return mistakes
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _report_divergence(check, kind, hp, rule, t, names, history, wants, start, grads, layers,
+                       defaults):
+    """Name the mistake that explains the learner's parameters from step ``t`` (the first
+    where they part from scratchnn's) for the most steps; mistakes that agree at step t are
+    told apart by the steps after it."""
+    got, want = history[t - 1], wants[t - 1]
+    i = next((i for i, (g, w) in enumerate(zip(got, want, strict=True)) if not close(g, w)), 0)
     problem = mismatch(got[i], want[i], f"after step {t}, {names[i]}")
-    for hint, mistake, *clock in _mistakes(kind, hp, layers):
+    best, best_steps = None, t - 1
+    for hint, mistake, *clock in (_mistakes(kind, hp, layers)
+                                  + _ignored_arguments(kind, hp, defaults)):
+        steps = 0
         with np.errstate(all="ignore"):
-            if _same(got, _simulate(mistake, start, grads, t, *clock)):
-                check.stop(problem, hint)
+            for k in range(1, len(history) + 1):
+                if not _explains(history[k - 1], _simulate(mistake, start, grads, k, *clock),
+                                 wants[k - 1]):
+                    break
+                steps = k
+        if steps > best_steps:
+            best, best_steps = hint, steps
+    if best is not None:
+        check.stop(problem, best)
+    if all(_unchanged(h, start) for h in history):
+        check.stop(f"step {t} left every parameter unchanged.",
+                   "update layer.params[name] in place (p -= ...): `p = p - ...` only "
+                   "rebinds a local name.")
     if t == 1:
         _first_step(check, kind, hp, problem, start, got, want, grads)
     if not np.isfinite(got[i]).all() and kind == "adam":
