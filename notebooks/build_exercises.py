@@ -309,8 +309,10 @@ CHAPTER_5 = [
 
     * `forward(x)`: `(batch, n_in) -> (batch, n_out)`, remembering what `backward` will need;
     * `backward(grad_z)`: given $g = \partial L / \partial z$ (shaped like the output), store the
-      parameters' gradients in `self.grads` and **return** $\partial L / \partial x$. Never
-      change `grad_z` itself (`grad_z *= ...` or `grad_z[mask] = 0`): the caller still holds it;
+      parameters' gradients in `self.grads`, replacing those of the previous call (`=`, not
+      `+=`: each backward pass is for a new batch), and **return** $\partial L / \partial x$.
+      Never change `grad_z` itself (`grad_z *= ...` or `grad_z[mask] = 0`): the caller still
+      holds it;
     * `params` and `grads`: dicts from a name to an array of the same shape;
     * `update_params(learning_rate)`: $p \leftarrow p - \eta\,\partial L/\partial p$, in place.
 
@@ -513,10 +515,12 @@ CHAPTER_8 = [
 
     An epoch shuffles the training set, cuts it into batches and, for each batch, runs one
     step: forward, loss, backward, update. Write that step as
-    `train_step(network, x_batch, y_batch, loss, learning_rate)`, for a scratchnn network and a
-    loss object (here `CrossEntropyLoss`): `loss.forward(y_true, y_pred)` returns the mean loss
-    and `loss.backward()` its gradient with respect to `y_pred`, already divided by the batch
-    size. Return the batch's loss value.
+    `train_step(network, x_batch, y_batch, loss, learning_rate)`, for a scratchnn network, a
+    batch with its one-hot targets and a loss object (here `CrossEntropyLoss`):
+    `loss.forward(y_true, y_pred)` returns the mean loss (targets first, unlike PyTorch) and
+    `loss.backward()` its gradient with respect to `y_pred`, already divided by the batch size;
+    `network.update_params(learning_rate)` takes the step. Return the batch's loss value as
+    `loss.forward` computed it, before the update.
     """),
     exercise("train_step", """
     def train_step(network, x_batch, y_batch, loss, learning_rate):
@@ -696,7 +700,7 @@ CHAPTER_10 = [
     check('check_initializer(he_normal, "he_normal");'),
     md(r"""
     What the scale does to a deep network: the spread of the activations after each of ten
-    256-wide layers, for the notebook-era $U(-1, 1)$ and for He's scale (scratchnn's own
+    256-wide layers, for the original notebook's $U(-1, 1)$ and for He's scale (scratchnn's own
     initialisers, so this runs whether or not yours are done).
     """),
     code("""

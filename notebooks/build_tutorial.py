@@ -99,7 +99,7 @@ INTRO = [
     from scratchnn.datasets import load_digits, load_mnist
     from scratchnn.gradient_check import numerical_gradient, relative_error
     from scratchnn.optim import SGD, Adam, CosineAnnealing, RMSProp
-    from scratchnn.plots import plot_activation, plot_history, plot_images, plot_misclassified
+    from scratchnn.plots import plot_history, plot_images, plot_misclassified
     from scratchnn.preprocessing import Scaler, train_test_split
     from scratchnn.training import TrainingDivergedError
 
@@ -241,7 +241,7 @@ CHAPTER_1 = [
     """),
     md(r"""
     With one hidden layer of four tanh units and a sigmoid output, a network learns XOR by
-    gradient descent (chapters 3-4 explain how `fit` does it).
+    gradient descent (chapters 3, 4 and 8 explain how `fit` does it).
     """),
     code("""
     xor_net = MultiLayerNetwork.from_sizes(
@@ -644,16 +644,24 @@ CHAPTER_5 = [
     never above $1/4$. ReLU passes gradients through unchanged where it is active but blocks them
     completely where it is not; leaky ReLU keeps a small slope $\alpha$ there. The library's
     default is $\alpha = 0.01$, which drawn at this scale looks exactly like ReLU, so the last
-    plot uses $\alpha = 0.2$.
+    panel below uses $\alpha = 0.2$.
     """),
     code("""
     def leaky_relu_visible(x, derivative=False):
         return leaky_relu(x, alpha=0.2, derivative=derivative)
 
 
-    leaky_relu_visible.__name__ = "leaky_relu with alpha 0.2"  # the plot's title and legend
-    for activation in ["sigmoid", "relu", "tanh", leaky_relu_visible]:
-        display(plot_activation(activation))
+    x_plot = np.linspace(-6, 6, 601)
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), layout="constrained")
+    for ax, (title, fn) in zip(axes, [("sigmoid", sigmoid), ("tanh", tanh), ("ReLU", relu),
+                                      ("leaky ReLU, alpha = 0.2", leaky_relu_visible)]):
+        ax.axhline(0, color="0.6", linewidth=0.8)
+        ax.axvline(0, color="0.6", linewidth=0.8)
+        ax.plot(x_plot, fn(x_plot), linewidth=2, label="$f(x)$")
+        ax.plot(x_plot, fn(x_plot, derivative=True), "--", linewidth=2, label="$f'(x)$")
+        ax.set(title=title, xlabel="x")
+    axes[0].legend(loc="upper left")
+    plt.show()
     """),
     md(r"""
     Two checks for each activation: its derivative against central differences (away from the
@@ -679,7 +687,7 @@ CHAPTER_5 = [
     4's $\delta^{(l)} W^{(l)\top}$), which can shrink or grow it depending on the size of the
     weights. We send one gradient back through ten sigmoid layers of width 32 and measure how
     much each kind of step changes its size, for three initialisations of the weights (chapter
-    10 explains them; Xavier is the default).
+    10 explains them; Xavier is the default for sigmoid layers).
     """),
     code("""
     print(f"largest sigmoid derivative: {sigmoid(0.0, derivative=True):.2f}, "
@@ -800,19 +808,19 @@ CHAPTER_6 = [
         ax.contour(grid[..., 0], grid[..., 1], p_orange, levels=[0.5], colors="k", linewidths=1)
         ax.scatter(*X_moons.T, c=np.where(y_moons == 1, "tab:orange", "tab:blue"), s=10,
                    edgecolor="k", linewidth=0.3)
-        train_accuracy = accuracy(y_moons, moons_net.predict(X_moons))
+        wrong = int(np.sum(moons_net.predict(X_moons) != y_moons))
         units = "unit" if hidden == 1 else "units"
-        ax.set(title=f"{hidden} hidden {units}: train accuracy {train_accuracy:.2f}",
+        ax.set(title=f"{hidden} hidden {units}: {wrong} of {len(X_moons)} wrong",
                aspect="equal")
     plt.show()
     """),
     md(r"""
     *What to notice:* one ReLU unit can only draw a straight line, since the network is then a
-    linear model of a single feature. Each further unit adds a place where the boundary can
-    bend: three units already separate the training points, and 8 or 32 follow the gap between
-    the moons more closely. Away from the data, in the corners, each network draws its boundary
-    differently: nothing there tells it where to go, which is why a network's confident answers
-    far from its training data deserve little trust.
+    linear model of a single feature. Each further unit adds a place where the boundary can bend:
+    three units already classify all but one of the 300 training points, and 8 or 32 follow the gap
+    between the moons more closely. Away from the data, in the corners, each network draws its
+    boundary differently: nothing there tells it where to go, which is why a network's confident
+    answers far from its training data deserve little trust.
     """),
 ]
 
@@ -1050,7 +1058,8 @@ CHAPTER_9 = [
       \eta v_t$.
     * **RMSProp** divides each coordinate by a running root-mean-square of its gradients, giving
       every parameter its own step size: $s_t = \rho s_{t-1} + (1 - \rho) g_t^2$,
-      $\theta \leftarrow \theta - \eta\, g_t / (\sqrt{s_t} + \epsilon)$.
+      $\theta \leftarrow \theta - \eta\, g_t / (\sqrt{s_t} + \epsilon)$, with $\rho$ = 0.99
+      (`RMSProp`'s `alpha`).
     * **Adam** (Kingma & Ba, 2014) combines both, with bias-corrected averages
       $\hat m_t = m_t / (1 - \beta_1^t)$ and $\hat v_t = v_t / (1 - \beta_2^t)$ of $g_t$ and
       $g_t^2$: $\theta \leftarrow \theta - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)$.
@@ -1104,8 +1113,9 @@ CHAPTER_9 = [
     learning rate, the steps across alternate in sign and cancel in the velocity while those along
     the valley add up: 30 steps reach the bottom. RMSProp divides each coordinate by the size of
     its own recent gradients, so the steep direction is tamed from the first step and both
-    coordinates take steps of similar size, large at first (its average of $g_t^2$ starts at 0)
-    and then a few times $\eta$: a straight walk whose speed is set by the learning rate, not by
+    coordinates take steps of similar size, large at first (its average of $g_t^2$ starts at 0,
+    so the first step is $\eta / \sqrt{1 - \rho} = 10\eta$ in each coordinate) and then a few
+    times $\eta$: a straight walk whose speed is set by the learning rate, not by
     the slope. Adam adds momentum to that: a smooth curve. The ranking here says
     little (these learning rates were picked by hand for this toy); the shapes of the paths are
     the point.
@@ -1233,7 +1243,11 @@ CHAPTER_10 = [
     plt.show()
     """),
     md(r"""
-    What this does to training: the same deep network, trained for 10 epochs with plain SGD.
+    What this does to training. Ten layers of width 256 would train slowly here, so we train a
+    smaller deep network, six ReLU layers of width 64, on the same standardised digits, from each
+    initialisation: 10 epochs of plain SGD with learning rate 0.01. At $n = 64$ the table's
+    factors per layer become about 11 for uniform$(-1, 1)$, and still $\tfrac12$ and 1 for
+    Xavier and He.
     """),
     code("""
     for label, init in inits.items():
@@ -1250,12 +1264,14 @@ CHAPTER_10 = [
     *What to notice:* with uniform$(-1, 1)$ the activations grow by a factor of about
     $\sqrt{43} \approx 6.5$ per layer, with Xavier they shrink by $\sqrt{2}$ per layer, and with
     He they keep their size from the first layer to the last, as the table predicts. The weight
-    gradients follow: about $10^8$ with uniform weights, so the first steps throw the weights to
-    overflow and training diverges at once; about a hundred times smaller with Xavier than with
-    He, so the Xavier network learns, but far more slowly than the He network with the same
-    learning rate. The histograms tell the same story: the uniform row moves right by almost a
-    power of ten per layer, the Xavier row drifts left, and the He row stays where it started;
-    in every row about half the units output 0, as a ReLU of inputs symmetric around 0 should.
+    gradients follow: $10^8$ to $10^9$ with uniform weights, and 30 (first layer) to 240 (last)
+    times smaller with Xavier than with He. In training, the smaller network shows the same three
+    fates: with uniform weights the first steps throw the weights to overflow and training
+    diverges within the first batches; the Xavier network learns, but far more slowly than the He
+    network at the same learning rate. The histograms tell the same story: the uniform row moves
+    right by almost a power of ten per layer, the Xavier row drifts left, and the He row stays
+    where it started; in every row about half the units output 0, as a ReLU of inputs symmetric
+    around 0 should.
 
     A good initialisation only sets the scale at the start; training moves the weights away from
     it. *Batch normalisation* (Ioffe & Szegedy, 2015) keeps the scale right throughout, by
@@ -1300,6 +1316,10 @@ REFERENCES = [
     * Ioffe, S., & Szegedy, C. (2015). Batch normalization: accelerating deep network training by
       reducing internal covariate shift. *Proceedings of the 32nd International Conference on
       Machine Learning (ICML)*, PMLR 37, 448-456.
+    * Goodfellow, I., Bengio, Y., & Courville, A. (2016). *Deep Learning*. MIT Press (section
+      7.8: early stopping as a regulariser).
+    * Loshchilov, I., & Hutter, F. (2019). Decoupled weight decay regularization. *7th
+      International Conference on Learning Representations (ICLR)*; arXiv:1711.05101.
     """),
 ]
 

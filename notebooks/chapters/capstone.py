@@ -106,7 +106,8 @@ EXERCISES = [
         epochs = np.arange(1, len(capstone.history) + 1)
         ax.plot(epochs, capstone.history, marker="o")
         ax.set(xlabel="epoch", ylabel="mean training loss (log scale)", yscale="log",
-               xticks=epochs[::2], title=f"your network: test accuracy {capstone.test_accuracy:.3f}")
+               xticks=epochs[::2],
+               title=f"your network: test accuracy {capstone.test_accuracy:.3f}")
         shown = misread[:12]
         for ax, i in zip(right.subplots(2, 6).ravel(), list(shown) + [None] * (12 - len(shown))):
             ax.axis("off")

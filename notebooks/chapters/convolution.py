@@ -110,14 +110,14 @@ TUTORIAL = [
 
 
     rng = np.random.default_rng(SEED)
-    x_small = rng.normal(size=(4, 3, 7, 6))
+    x_conv = rng.normal(size=(4, 3, 7, 6))
     conv = Conv2D(3, 5, 3, stride=2, padding=1, rng=SEED, dtype=np.float64)
     W_conv, b_conv = conv.params["W"], conv.params["b"]
     b_conv[:] = rng.normal(size=5)                              # a non-zero bias, so it is tested
-    z_loops = conv2d_loops(x_small, W_conv, b_conv, stride=2, padding=1)
-    z_im2col = conv2d_im2col(x_small, W_conv, b_conv, stride=2, padding=1)
-    z_layer = conv.forward(x_small)
-    print("X_col", im2col(x_small, 3, 2, 1).shape, "-> z", z_im2col.shape)
+    z_loops = conv2d_loops(x_conv, W_conv, b_conv, stride=2, padding=1)
+    z_im2col = conv2d_im2col(x_conv, W_conv, b_conv, stride=2, padding=1)
+    z_layer = conv.forward(x_conv)
+    print("X_col", im2col(x_conv, 3, 2, 1).shape, "-> z", z_im2col.shape)
     print(f"largest difference, im2col vs loops: {np.abs(z_im2col - z_loops).max():.1e}, "
           f"im2col vs Conv2D: {np.abs(z_im2col - z_layer).max():.1e}")
     """),
@@ -156,10 +156,10 @@ TUTORIAL = [
     G = rng.normal(size=z_layer.shape)                           # some dL/dz, (N, F, Ho, Wo)
     dx_layer = conv.backward(G)
     G_mat = G.transpose(1, 0, 2, 3).reshape(5, -1)               # (F, N Ho Wo), like Z
-    cols = im2col(x_small, 3, 2, 1)
+    cols = im2col(x_conv, 3, 2, 1)
     dW = (G_mat @ cols.T).reshape(W_conv.shape)
     db = G_mat.sum(axis=1)
-    dx = col2im(W_conv.reshape(5, -1).T @ G_mat, x_small.shape, 3, 2, 1)
+    dx = col2im(W_conv.reshape(5, -1).T @ G_mat, x_conv.shape, 3, 2, 1)
     for name, mine, library in [("dW", dW, conv.grads["W"]), ("db", db, conv.grads["b"]),
                                 ("dx", dx, dx_layer)]:
         print(f"{name} {str(mine.shape):<14} largest difference from Conv2D.backward: "
@@ -196,8 +196,8 @@ TUTORIAL = [
     string. The digits are the same rows of 64 pixels as before, seen as images
     $(N, 1, 8, 8)$. It is trained exactly as chapter 8 trained its $64 \to 32 \to 10$ network
     (SGD with learning rate 0.1, 25 epochs, batches of 32), and both are trained here with three
-    seeds; seed 0 gives chapter 8's network itself. Then both are tested on the test digits moved by one pixel (up, down, left, right,
-    filling with 0).
+    seeds; seed 0 gives chapter 8's network itself. Then both are tested on the test digits
+    moved by one pixel (up, down, left, right, filling with 0).
     """),
     code("""
     spec = "conv 8 3 pad 1, relu, maxpool 2, flatten, dense 10"
@@ -339,11 +339,11 @@ EXERCISES = [
 
     Its backward pass, `max_pool2d_backward(x, grad_out, kernel_size, stride=None)`, returns
     $\partial L / \partial x$, shaped like `x`: each window's gradient `grad_out[n, c, i, j]` goes
-    to the pixel that held the window's maximum, and the window's other pixels get nothing from
-    it (they did not change its output). Where windows overlap, a pixel can be the maximum of several
-    and gets the sum of their gradients. When a window's maximum appears more than once (a
-    window of zeros after a ReLU), its gradient must still be passed on only once: give it to one
-    of the tied pixels (scratchnn and PyTorch take the first) or split it between them.
+    to the pixel that held the window's maximum, and the window's other pixels get nothing from it
+    (they did not change its output). Where windows overlap, a pixel can be the maximum of several
+    and gets the sum of their gradients. When a window's maximum appears more than once (a window of
+    zeros after a ReLU), its gradient must still be passed on only once: give it to one of the tied
+    pixels (scratchnn and PyTorch take the first) or split it between them.
     """),
     exercise("max_pool2d", """
     def max_pool2d(x, kernel_size, stride=None):

@@ -28,7 +28,7 @@ TUTORIAL = [
 
 
     def wide_net(p=0.0):
-        \"\"\"64-256-256-10 with ReLU, the same initial weights every time; with p > 0 a dropout
+        \"\"\"64-128-128-10 with ReLU, the same initial weights every time; with p > 0 a dropout
         layer after each hidden layer.\"\"\"
         layers = [LinearLayer(64, 128, rng=SEED), ReLULayer()]
         layers += [DropoutLayer(p)] if p else []
@@ -89,7 +89,7 @@ TUTORIAL = [
     For plain SGD the two readings are the same thing. For Adam they are not: the gradient
     $\nabla L + \lambda w$ is divided by $\sqrt{\hat v}$, the running size of that same gradient,
     so a weight whose loss gradient is large is hardly decayed at all, and one whose gradient is
-    tiny is decayed hard. **AdamW** (Loshchilov & Hutter) *decouples* the decay from the
+    tiny is decayed hard. **AdamW** (Loshchilov & Hutter, 2019) *decouples* the decay from the
     adaptive step: $w \leftarrow (1 - \eta\lambda)\, w$, then the Adam step on $\nabla L$ alone,
     so every weight shrinks at the same relative rate. In `scratchnn`, `SGD(weight_decay=...)`
     and `Adam(weight_decay=...)` add $\lambda w$ to the gradient; `AdamW(weight_decay=...)`
@@ -149,12 +149,12 @@ TUTORIAL = [
     md(r"""
     **Early stopping.** The simplest remedy watches the validation loss and stops when it has not
     improved for `patience` epochs, then puts back the weights of the best epoch
-    (`EarlyStopping(patience=..., restore_best_weights=True)`). Why it regularises: gradient
-    descent starts from small weights and moves them step by step, so the number of steps limits
-    how far they can travel. For a quadratic loss this is exact: $t$ steps of rate $\eta$ act like
-    an L2 penalty with $\lambda \approx 1/(\eta t)$ (Goodfellow, Bengio & Courville, *Deep
-    Learning*, 7.8). Stopping early picks the $\lambda$ by looking at the validation set, for the
-    price of one training run.
+    (`EarlyStopping(patience=..., restore_best_weights=True)`). Why it regularises: gradient descent
+    starts from small weights and moves them step by step, so the number of steps limits how far
+    they can travel. For a quadratic loss this can be made precise: $t$ steps of rate $\eta$ act
+    like an L2 penalty with $\lambda \approx 1/(\eta t)$ (Goodfellow, Bengio & Courville, 2016,
+    section 7.8). Stopping early picks the $\lambda$ by looking at the validation set, for the price
+    of one training run.
 
     Now the same network and the same 100 digits with each remedy. The strengths were chosen by
     trying a few values on the validation set (the test set is only used in the table):
@@ -216,12 +216,11 @@ TUTORIAL = [
     measured with units dropped; the table measures everything afterwards, in evaluation mode).
     Early stopping simply ends the run 20 epochs after the best one and goes back to it.
 
-    What none of them does here is raise the accuracy by much: validation and test accuracies
-    all lie within two and a half points of the unregularised network's, about one standard
-    error on 400 or 453 digits ($\sqrt{0.87 \cdot 0.13 / 453} \approx 0.016$), so these small
-    differences could change with another seed. Regularisation cured the *overconfidence* (the
-    loss) but could not invent the digits that 100 examples lack. The remedy that works best is
-    more data:
+    What none of them does here is raise the accuracy by much: validation and test accuracies all
+    lie within two and a half points of the unregularised network's, about one and a half standard
+    errors on 400 or 453 digits ($\sqrt{0.87 \cdot 0.13 / 453} \approx 0.016$), so these small
+    differences could change with another seed. Regularisation cured the *overconfidence* (the loss)
+    but could not invent the digits that 100 examples lack. The remedy that works best is more data:
     """),
     code("""
     all_data_net = wide_net()

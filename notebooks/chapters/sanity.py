@@ -92,7 +92,7 @@ TUTORIAL = [
     *What to notice:* the healthy network memorises the 20 digits within 150 steps (a loss of
     about $10^{-3}$). The all-zero network starts at exactly $\ln 10$ and never leaves it: the
     hidden units output 0 and pass no gradient back, so only the last biases could move, and
-    with two digits of each class their gradient $\sum_b (s_b - y_b)$ is zero too. Nothing
+    with two digits of each class their gradient $\sum_n (s_n - y_n)$ is zero too. Nothing
     moves at all. The loss curve alone said the network was broken, before any evaluation.
 
     **3. Check the gradients.** Chapter 4 checked a layer's backward pass against finite
@@ -165,10 +165,12 @@ TUTORIAL = [
     """),
     code("""
     fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    for (name, losses), color in zip(sweep.items(), ["C0", "C1", "C2", "C3"]):
-        ax.plot(rates, losses, marker="o", color=color, label=name)
+    for k, ((name, losses), color) in enumerate(zip(sweep.items(), ["C0", "C1", "C2", "C3"])):
+        ax.plot(rates, losses, marker="o", color=color,
+                label=f"{name}: best {best_rate[name]:.3g}")
         i = int(np.flatnonzero(rates == best_rate[name])[0])
-        ax.plot(rates[i], losses[i], marker="*", markersize=18, color=color,
+        # smaller stars drawn later, so that two optimizers with the same best rate both show
+        ax.plot(rates[i], losses[i], marker="*", markersize=24 - 5 * k, color=color,
                 markeredgecolor="k")
     ax.axhline(np.log(10), color="grey", linestyle=":", label="ln 10: nothing learned")
     ax.set(title="Learning-rate sweep: training loss after 5 epochs (star: each one's best)",
@@ -179,7 +181,7 @@ TUTORIAL = [
     md(r"""
     *What to notice:* every optimizer has a U-shaped curve: too small a rate learns little in
     five epochs (the loss stays near $\ln 10$), too large a rate breaks training and the loss
-    ends at or above $\ln 10$ (a run that diverged to NaN would count as infinitely bad; none
+    ends near or above $\ln 10$ (a run that diverged to NaN would count as infinitely bad; none
     did here). The best rates span two decades: 1 for SGD, 0.1 with momentum (ten times smaller,
     as $1/(1 - \mu)$ predicts), 0.01 for RMSProp and Adam; at its best rate each ends the five
     epochs at a loss of 0.10 to 0.12. The minima are flat over about half a decade, so a sweep
