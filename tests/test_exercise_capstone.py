@@ -541,12 +541,28 @@ def sorted_by_a_fixed_draw(rng, n, epoch):
     return np.random.default_rng(7).permutation(n)
 
 
+def loop_measuring_in_an_evaluation_pass(network, optimizer, X, Y, epochs, batch_size, rng):
+    # The epoch's loss from a pass over the batches without steps, before the epoch trains.
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        losses = [S.cross_entropy_loss(yb, network.forward(xb)) for xb, yb in zip(
+            S.get_batches(X, batch_size), S.get_batches(Y, batch_size), strict=True)]
+        history.append(np.mean(losses))
+        for xb, yb in zip(S.get_batches(X[order], batch_size),
+                          S.get_batches(Y[order], batch_size), strict=True):
+            usual_batch(network, optimizer, xb, yb)
+    return history
+
+
 @pytest.mark.parametrize("loop", [
+    loop_measuring_in_an_evaluation_pass,
     epoch_loop(batch_loss_after_the_step),
     loop_with_a_full_set_loss,
     loop_weighting_by_batch_size,
     epoch_loop(usual_batch, order_of=lambda r, n, e: np.random.permutation(n)),  # noqa: NPY002
-], ids=["loss-after-step", "full-set-loss", "weighted-mean", "global-generator"])
+], ids=["evaluation-pass", "loss-after-step", "full-set-loss", "weighted-mean",
+        "global-generator"])
 def test_unusual_but_right_loops_pass_the_watch(data, loop):
     assert run(data, loop), text(run(data, loop))
 

@@ -360,6 +360,8 @@ class _Spy:
         self._target, self._log = target, log
 
     def __getattr__(self, name):
+        if name in ("_target", "_log"):  # not set yet: a copy being made (copy.deepcopy)
+            raise AttributeError(name)
         return getattr(self._target, name)
 
     def __call__(self, x):
@@ -557,14 +559,16 @@ def _judge_history(e, value, batches, forwards, Y):
     right = [losses.mean(), np.average(losses, weights=sizes)]
     right += [_mean_loss(logits, Y[rows]) for _, rows, logits, _ in forwards
               if len(rows) == len(Y)]
-    # Losses measured again after each step, on the batches' rows, are the epoch's losses too.
+    # Losses measured again without a step (after each step, or in a pass of their own before
+    # or after the epoch's steps) are the epoch's losses too.
     start = min(count for count, *_ in forwards)
-    again = [(_mean_loss(logits, Y[rows]), len(rows))
-             for count, rows, logits, training in forwards
-             if count > start and not training and len(rows) < len(Y)]
-    if again:
-        again = np.array(again)
-        right += [again[:, 0].mean(), np.average(again[:, 0], weights=again[:, 1])]
+    for before in (True, False):
+        again = [(_mean_loss(logits, Y[rows]), len(rows))
+                 for count, rows, logits, training in forwards
+                 if (count == start) == before and not training and len(rows) < len(Y)]
+        if again:
+            again = np.array(again)
+            right += [again[:, 0].mean(), np.average(again[:, 0], weights=again[:, 1])]
     if any(np.isclose(value, r, rtol=1e-4, atol=1e-7) for r in right):
         return None
     wrong = [("the last batch's loss", losses[-1], "collect the batch losses in a list and "
