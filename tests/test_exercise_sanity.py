@@ -175,7 +175,16 @@ def _sorts_its_rates(train_fn, rates):
     return sol.lr_sweep(train_fn, rates)
 
 
+def _isnan_only(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    kept = [(x, r) for x, r in zip(losses, rates, strict=True) if not np.isnan(x)]
+    if not kept:
+        raise ValueError("every run diverged")
+    return min(kept)[1], losses
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_isnan_only, ["instead of raising a ValueError", "np.isnan lets inf through"]),
     (_min_of_nothing, ["min() arg is an empty sequence", "not your sentence",
                        "check for the case yourself"]),
     (_numpy_min_of_nothing, ["zero-size array", "not your sentence"]),

@@ -156,10 +156,18 @@ def _lr_sweep_body(check, fn):
                        "expected a ValueError.",
                        "raise ValueError('...') with a sentence saying that no rate gave a "
                        "finite loss.")
+    best = out[0] if isinstance(out, (tuple, list)) and len(out) == 2 else None
+    chosen = as_numbers(best)
+    hint = ("no rate is best when none gave a finite loss: raise ValueError with a sentence "
+            "saying so.")
+    if chosen is not None and chosen.size == 1:
+        loss = dict(zip(rates, losses, strict=True)).get(float(chosen.ravel()[0]))
+        if loss is not None and np.isinf(loss):
+            hint = ("an infinite loss is not finite either: keep the losses that pass "
+                    "np.isfinite (np.isnan lets inf through), and raise ValueError when none "
+                    "does.")
     check.fail(f"when every run diverged (losses {losses}), lr_sweep returned {out!r} instead "
-               "of raising a ValueError.",
-               "no rate is best when none gave a finite loss: raise ValueError with a sentence "
-               "saying so.")
+               "of raising a ValueError.", hint)
 
 
 def check_lr_sweep(fn, *, verbose=True):
