@@ -292,6 +292,19 @@ def leaky_relu_constant_below(x, alpha=0.01, derivative=False):
     return np.where(x > 0, 1.0, alpha) if derivative else np.where(x > 0, x, alpha)
 
 
+@wrong(check_activation_function, "leaky_relu", hint="0 is a plain ReLU")
+def leaky_relu_default_zero(x, alpha=0, derivative=False):
+    """A default slope of 0: a plain ReLU, judged with its own default it passed."""
+    return np.where(x > 0, 1.0, alpha) if derivative else np.where(x > 0, x, alpha * x)
+
+
+@wrong(check_activation_function, "sigmoid", hint="keep that parameter name (derivative)")
+def sigmoid_deriv_keyword(x, deriv=False):
+    """The switch renamed deriv=: the exercise (and the network) call derivative=True."""
+    s = expit(x)
+    return s * (1 - s) if deriv else s
+
+
 # -- softmax ---------------------------------------------------------------------------------------
 @correct(check_softmax)
 def softmax_logsumexp(x, derivative=False):
@@ -1116,6 +1129,14 @@ class LeakyReLULayerSlopeUnderAnotherName(sn.Layer):
 
     def backward(self, grad_z):
         return np.where(self.x > 0, grad_z, self.leak * grad_z)
+
+
+@wrong(check_activation_layer, "leaky_relu", hint="0 is a plain ReLU")
+class LeakyReLULayerSlopeZero(sol.LeakyReLULayer):
+    """Built with alpha = 0 by default."""
+
+    def __init__(self, alpha=0.0):
+        super().__init__(alpha)
 
 
 # -- forward propagation, the network, the training step -------------------------------------------

@@ -95,6 +95,12 @@ def _where(exc):
 
 def _generic_hint(exc):
     text = str(exc)
+    keyword = re.search(r"unexpected keyword argument '(\w+)'", text)
+    # Only when the call itself failed (no frame of the learner's code): a NumPy function
+    # given a wrong keyword inside it (np.sum(x, keepdim=True)) says the same words.
+    if isinstance(exc, TypeError) and keyword and not _where(exc):
+        return (f"the check calls your code with {keyword.group(1)}=... as the exercise's "
+                f"signature names it: keep that parameter name ({keyword.group(1)}).")
     if isinstance(exc, OverflowError):
         return ("math.exp (or a Python float) overflows past e^709 and raises; NumPy's np.exp "
                 "works on the whole array, and a formula whose exponent is never large "

@@ -234,6 +234,14 @@ def _slope_is_used(check, fn, name, alpha, values, derivative):
         check.ok(f"uses its {name} argument ({name}={other})")
 
 
+def leaky_slope_problem(check, name, alpha):
+    """Stop unless ``alpha`` (the learner's default slope) makes a leaky ReLU."""
+    if not 0 < alpha < 1:
+        check.stop(f"the default slope {name} = {fmt(alpha)} does not make a leaky ReLU.",
+                   "a leaky ReLU lets a small part of negative inputs through: its slope below 0 "
+                   "is between 0 and 1 (0.01 by default); 0 is a plain ReLU.")
+
+
 def _activation_body(check, fn, kind, values, derivative):
     alpha, alpha_kwargs, slope_name = ALPHA, {}, None
     if kind == "leaky_relu":
@@ -241,6 +249,7 @@ def _activation_body(check, fn, kind, values, derivative):
         if slope_name is not None and default is None:
             alpha_kwargs = {slope_name: ALPHA}  # no default: the checker passes scratchnn's
         alpha = ALPHA if default is None else default
+        leaky_slope_problem(check, slope_name or "alpha", alpha)
         if alpha != ALPHA:
             check.ok(f"judged with your default slope {slope_name or 'alpha'} = {fmt(alpha)}")
     if values:

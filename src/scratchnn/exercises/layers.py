@@ -30,7 +30,7 @@ from ._core import (
     run_check,
     unchanged,
 )
-from .functions import ALPHA, SLOPE_NAMES, slope_argument
+from .functions import ALPHA, SLOPE_NAMES, leaky_slope_problem, slope_argument
 
 N_IN, N_OUT, BATCH = 4, 3, 5  # all different, so a transposed product cannot go unnoticed
 LEARNING_RATE = 0.1
@@ -453,6 +453,8 @@ def _activation_variants(kind, x, g, alpha):
 def _activation_body(check, cls, kind):
     layer = check.run(f"{cls.__name__}()", cls)
     alpha = _layer_slope(layer) if kind == "leaky_relu" else None
+    if alpha is not None:
+        leaky_slope_problem(check, "alpha", alpha)
     ref = ACTIVATION_LAYERS[kind](alpha) if alpha is not None else ACTIVATION_LAYERS[kind]()
 
     x = random_array((BATCH, N_IN), 11, scale=2.0)
