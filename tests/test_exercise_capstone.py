@@ -556,15 +556,24 @@ def loop_measuring_in_an_evaluation_pass(network, optimizer, X, Y, epochs, batch
 
 
 @pytest.mark.parametrize("loop", [
+    epoch_loop(usual_batch, history_of=lambda losses: np.mean(losses, keepdims=True)),
     loop_measuring_in_an_evaluation_pass,
     epoch_loop(batch_loss_after_the_step),
     loop_with_a_full_set_loss,
     loop_weighting_by_batch_size,
     epoch_loop(usual_batch, order_of=lambda r, n, e: np.random.permutation(n)),  # noqa: NPY002
-], ids=["evaluation-pass", "loss-after-step", "full-set-loss", "weighted-mean",
-        "global-generator"])
+], ids=["one-element-arrays", "evaluation-pass", "loss-after-step", "full-set-loss",
+        "weighted-mean", "global-generator"])
 def test_unusual_but_right_loops_pass_the_watch(data, loop):
     assert run(data, loop), text(run(data, loop))
+
+
+def test_a_history_of_other_things_than_numbers_is_named(data):
+    result = run(data, epoch_loop(usual_batch, history_of=lambda losses: f"{np.mean(losses):.3f}"))
+    assert "train_network is the part to fix" in text(result)
+    assert "returned a list whose entry 0 is str" in text(result), text(result)
+    result = run(data, epoch_loop(usual_batch, history_of=lambda losses: np.array(losses[:2])))
+    assert "returned a list whose entry 0 is ndarray" in text(result), text(result)
 
 
 @pytest.mark.parametrize("loop, fragments", [

@@ -38,7 +38,15 @@ from ..losses import cross_entropy_loss as reference_cross_entropy
 from ..optim import SGD, Adam
 from ..utils import get_batches as reference_get_batches
 from ..utils import one_hot as reference_one_hot
-from ._core import NOT_IMPLEMENTED, CheckResult, check_callable, describe, fmt, run_check
+from ._core import (
+    NOT_IMPLEMENTED,
+    CheckResult,
+    as_numbers,
+    check_callable,
+    describe,
+    fmt,
+    run_check,
+)
 from .data import check_get_batches, check_initializer, check_one_hot
 from .layers import check_activation_layer, check_linear_layer
 from .losses import check_loss_function
@@ -320,13 +328,26 @@ def _training_body(check, parts, kinds, data, seed, run):
 
 def _history(check, history):
     """The per-epoch losses train_network returned, as a list of floats."""
+    hint = ("return the mean training loss of each epoch: history.append(np.mean(losses)) at "
+            "the end of every epoch, then return history.")
     try:
-        values = [float(v) for v in history]
-    except (TypeError, ValueError):
-        check.stop(f"train_network returned {type(history).__name__}, expected a list of "
-                   f"{EPOCHS} numbers.", "return the mean training loss of each epoch: "
-                   "history.append(np.mean(losses)) at the end of every epoch, then "
-                   "return history.")
+        entries = list(history)
+    except TypeError:
+        entries = None
+    if entries is None or isinstance(history, (str, dict)) or (
+            isinstance(history, np.ndarray) and history.ndim > 1):
+        shape = f" of shape {np.shape(history)}" if isinstance(history, np.ndarray) else ""
+        check.stop(f"train_network returned {type(history).__name__}{shape}, expected a list "
+                   f"of {EPOCHS} numbers.", hint)
+    values = []
+    for i, entry in enumerate(entries):
+        number = as_numbers(entry)  # one number, or an array holding one (keepdims=True)
+        if number is not None and number.size == 1:
+            values.append(float(number.ravel()[0]))
+        else:
+            check.stop(f"train_network returned a {type(history).__name__} whose entry {i} is "
+                       f"{type(entry).__name__} {str(entry)[:40]}, expected {EPOCHS} numbers.",
+                       hint)
     if len(values) != EPOCHS:
         check.stop(f"train_network returned {len(values)} losses for {EPOCHS} epochs, expected "
                    "one per epoch.", "loop `for epoch in range(epochs)` and append the mean of "
@@ -509,10 +530,11 @@ def _judge_gradient(batch, Y):
 
 
 def _judge_epochs(batches, forwards, history, X, Y):
-    try:
-        values = [float(v) for v in history]
-    except (TypeError, ValueError):
+    values = [as_numbers(v) for v in history] if isinstance(history, (list, tuple,
+                                                                    np.ndarray)) else [None]
+    if any(v is None or v.size != 1 for v in values):
         return None  # the training run names a history that is not a list of numbers
+    values = [float(v.ravel()[0]) for v in values]
     n = len(X)
     if len(values) != PROBE_EPOCHS:
         return (f"returned {len(values)} losses when called with epochs={PROBE_EPOCHS}",
