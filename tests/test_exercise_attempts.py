@@ -569,6 +569,15 @@ wrong(check_loss_function, "cross_entropy", hint="two slips")(
          sn.cross_entropy_loss, lambda y, z: y - sn.softmax(z)))
 
 
+@wrong(check_loss_function, "binary_cross_entropy", hint="rounds to exactly 1 in float32")
+def bce_float32_clipped_at_1e_12(y_real, y_pred, derivative=False):
+    """Clips a float32 copy at 1e-12: 1 - 1e-12 is 1 in float32."""
+    p = np.clip(y_pred.astype(np.float32), 1e-12, 1 - 1e-12)
+    if derivative:
+        return (p - y_real) / (p * (1 - p)) / p.size
+    return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
+
+
 # -- numerical gradient ----------------------------------------------------------------------------
 @correct(check_numerical_gradient)
 def numgrad_add_and_subtract(f, x, eps=1e-5):
@@ -959,6 +968,16 @@ class LinearLayerModuleCache(sol.LinearLayer):
         return grad_z @ self.params["W"].T
 
 
+@correct(check_linear_layer)
+class LinearLayerKeepsAFloat32Input(sol.LinearLayer):
+    """Keeps x as float32 (its parameters float64): judged at float32's precision, not told
+    its formula is wrong by a float64 gradient check."""
+
+    def forward(self, x):
+        self.x = np.asarray(x, dtype=np.float32)
+        return self.x @ self.params["W"] + self.params["b"]
+
+
 # -- activation layers -----------------------------------------------------------------------------
 @correct(check_activation_layer, "relu")
 class ReLULayerMaskFromOutput(sn.Layer):
@@ -1173,6 +1192,33 @@ def forward_propagation_bias_after(x, weights, biases, activation):
     for W, b in zip(weights[:-1], biases[:-1], strict=True):
         a = activation(a @ W) + b
     return a @ weights[-1] + biases[-1]
+
+
+@wrong(check_forward_propagation, hint="weights[-1] rather than weights.pop()")
+def forward_propagation_pops_the_last_layer(x, weights, biases, activation):
+    """Takes the output layer with weights.pop(): right output, the caller's list one short."""
+    W_out = weights.pop()
+    a = x
+    for W, b in zip(weights, biases, strict=False):
+        a = activation(a @ W + b)
+    return a @ W_out + biases[-1]
+
+
+@wrong(check_forward_propagation, hint="item 3 is the right answer")
+def forward_propagation_every_activation(x, weights, biases, activation):
+    """Returns the list of every layer's output."""
+    outputs = [x]
+    for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        z = outputs[-1] @ W + b
+        outputs.append(z if i == len(weights) - 1 else activation(z))
+    return outputs
+
+
+@wrong(check_activation_function, "sigmoid", hint="item 1 is the right answer")
+def sigmoid_returns_value_and_derivative(x, derivative=False):
+    """derivative=True returns (s, s * (1 - s))."""
+    s = expit(x)
+    return (s, s * (1 - s)) if derivative else s
 
 
 @correct(check_network)

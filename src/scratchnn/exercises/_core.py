@@ -364,8 +364,19 @@ def compare(check, got, expected, what, variants=(), *, hint=None, fatal=False, 
     if problem is None:
         return True
     match = first_match(got, variants, rtol=kwargs["rtol"], atol=kwargs["atol"])
-    check.expect(problem, match or hint, fatal=fatal)
+    check.expect(problem, match or hint or _extra_items_hint(got, expected, kwargs), fatal=fatal)
     return False
+
+
+def _extra_items_hint(got, expected, tolerances):
+    """A tuple or list of a few items, one of which is the answer: more was returned."""
+    if not isinstance(got, (tuple, list)) or not 2 <= len(got) <= 10:
+        return None
+    for i, item in enumerate(got):
+        if close(item, expected, tolerances["rtol"], tolerances["atol"]):
+            return (f"this returned a {type(got).__name__} of {len(got)} items, and item {i} is "
+                    "the right answer: return only that one.")
+    return None
 
 
 def unchanged(check, before, after, what, hint):

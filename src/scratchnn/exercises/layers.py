@@ -160,11 +160,17 @@ def _own_state(check, build, reference, shape, seed):
 
 
 def _watch_precision(check, layer, *arrays):
-    """Tell the check when the learner's layer computes in float32 (its parameters, or what it
-    returns): from then on it is judged at float32's precision, and told so."""
+    """Tell the check when the learner's layer computes in float32 (its parameters, what it
+    returns, or what it keeps, such as an input cast with x.astype(np.float32)): from then on
+    it is judged at float32's precision, and told so."""
+    check.low_precision(narrowest_float(*arrays, *_kept_arrays(layer)), type(layer).__name__)
+
+
+def _kept_arrays(layer):
+    """The arrays a layer holds: its parameters and its attributes (what forward kept)."""
     params = getattr(layer, "params", None)
-    params = list(params.values()) if isinstance(params, dict) else []
-    check.low_precision(narrowest_float(*arrays, *params), type(layer).__name__)
+    kept = list(params.values()) if isinstance(params, dict) else []
+    return kept + [v for v in getattr(layer, "__dict__", {}).values() if isinstance(v, np.ndarray)]
 
 
 _WRONG_FORMULA = "a gradient that disagrees with finite differences has a wrong formula."
@@ -190,7 +196,7 @@ def _gradient_check(check, layer, x, in_float64=None):
 
 def _computes_in_float64(layer, x):
     try:
-        return narrowest_float(layer.forward(x), *layer.params.values()) == np.float64
+        return narrowest_float(layer.forward(x), *_kept_arrays(layer)) == np.float64
     except Exception:  # noqa: BLE001 - the rebuilt learner's layer is only an option
         return False
 

@@ -358,11 +358,21 @@ def _tiny_eps_hint(check, fn, name):
     if value is None or value.size != 1 or not np.isfinite(value).all():
         return None
     eps = float(np.exp(-value.ravel()[0]))
-    if 0 < eps and 1 - eps == 1:
-        return (f"the clip guards p = 0 with eps = {fmt(eps)}, but 1 - {fmt(eps)} rounds to "
-                "exactly 1 in float64 (which keeps about 16 digits), so p = 1 is not moved and "
-                "log(1 - p) is log(0). Use an eps of at least about 1e-15, e.g. 1e-12.")
-    return None
+    if not 0 < eps < 1e-3:
+        return None
+    dtype = np.dtype(np.float64)
+    if 1 - eps != 1:
+        # The learner may clip in float32, and lose what float64 keeps: at p = 1 - 1e-9,
+        # 1 - p is 1e-9 in float64 but 0 in float32.
+        near = as_numbers(_call(check, f"{name} at y_pred = [[1 - 1e-9]], y_real = [[0]]", fn,
+                                np.zeros((1, 1)), np.full((1, 1), 1 - 1e-9)))
+        if near is None or np.isfinite(near).all() or np.float32(1) - np.float32(eps) != 1:
+            return None
+        dtype = np.dtype(np.float32)
+    return (f"the clip guards p = 0 with eps = {fmt(eps)}, but 1 - {fmt(eps)} rounds to exactly "
+            f"1 in {dtype.name} (which keeps about {np.finfo(dtype).precision} digits), so p = 1 "
+            "is not moved and log(1 - p) is log(0). Use an eps that 1 - eps can hold: 1e-12 in "
+            "float64, 1e-7 in float32.")
 
 
 def check_loss_function(fn, kind, *, verbose=True):

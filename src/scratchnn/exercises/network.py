@@ -60,9 +60,17 @@ def _forward_propagation_body(check, fn):
                  "activation was applied to the last layer only.", run(identity, sigmoid))]
     shapes = (f"x is {x.shape} and the weights are {[w.shape for w in weights]}: "
               "each layer computes a @ W (batch, n_in) @ (n_in, n_out), not W @ a.")
+    given = (x.copy(), [w.copy() for w in weights], [b.copy() for b in biases])
     got = check.run(f"forward_propagation(x, weights, biases, sigmoid) with x of shape {x.shape} "
-                    f"and {len(weights)} layers", fn, x, weights, biases, sigmoid,
+                    f"and {len(weights)} layers", fn, *given, sigmoid,
                     hint=lambda exc: shapes if "matmul" in str(exc) else None)
+    if not (close(given[0], x, 0, 0) and all(
+            len(g) == len(e) and all(close(a, b, 0, 0) for a, b in zip(g, e, strict=True))
+            for g, e in ((given[1], weights), (given[2], biases)))):
+        check.fail("forward_propagation changed its arguments (x, or the lists of weights and "
+                   "biases).", "read them without changing them: weights[-1] rather than "
+                   "weights.pop(), a = a @ W + b rather than in-place updates of x. The caller "
+                   "still needs them.")
     if compare(check, got, expected, "the output", variants):
         check.ok(f"a {sizes} network on a batch of {len(x)}: sigmoid hidden layers, linear output")
 
