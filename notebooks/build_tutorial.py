@@ -441,10 +441,10 @@ CHAPTER_3 = [
     md(r"""
     *What to notice:* the MSE line is dragged towards the outlier (its gradient there is many times
     that on an ordinary point), while the MAE line follows the other 19 points. (A line that
-    minimises the absolute error passes through as many points as it has parameters, here two, and
-    has as many points above it as below.) MSE is the right
-    choice when errors are Gaussian-like; MAE (or a compromise like the Huber loss) when outliers
-    are expected.
+    minimises the absolute error can always be chosen through as many points as it has
+    parameters, here two, with about as many points above it as below: 9 and 9 here.) MSE is the
+    right choice when errors are Gaussian-like; MAE (or a compromise like the Huber loss) when
+    outliers are expected.
 
     **Binary classification.** A model outputs $p = P(y = 1 \mid x)$, usually as $\sigma(z)$.
     The *binary cross-entropy* is the negative log-likelihood of the labels $y \in \{0, 1\}$:
@@ -584,7 +584,7 @@ CHAPTER_4 = [
 
     with an error of order $\varepsilon^2$. We compare with the relative error
     $\lVert g - \tilde g \rVert / (\lVert g \rVert + \lVert \tilde g \rVert)$: about $10^{-10}$
-    when the analytic gradient is right, about $1$ when it is wrong.
+    when the analytic gradient is right, and $10^{-2}$ to $1$ when it is wrong.
     """),
     code("""
     def loss_now():
@@ -621,7 +621,7 @@ CHAPTER_4 = [
     """),
     md(r"""
     *What to notice:* the hand-written gradients, the library's and the finite differences agree
-    to about ten digits, while a gradient missing one factor fails the check by ten orders of
+    to about ten digits, while a gradient missing one factor fails the check by nine orders of
     magnitude. Running such a check is the fastest way to debug a new layer.
     """),
 ]
@@ -1049,7 +1049,7 @@ CHAPTER_9 = [
     md(r"""
     ## 9. Optimizers
 
-    Plain SGD takes the same step size in every direction. In a long narrow valley that means
+    Plain SGD uses the same learning rate in every direction. In a long narrow valley that means
     zig-zagging across it while crawling along it. The usual remedies, with $g_t$ the gradient at
     step $t$:
 
