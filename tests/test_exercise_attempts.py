@@ -1961,6 +1961,35 @@ class AdamFixedBetas(Optimizer):
         p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
+@correct(check_optimizer, "sgd")
+class SGDZeroesTheGradients(Optimizer):
+    """Zeroes each gradient after using it (PyTorch's zero_grad inside step)."""
+
+    def update(self, p, g, state):
+        p -= self.lr * g
+        g[...] = 0
+
+
+@correct(check_optimizer, "adam")
+class AdamThenZeroGrad(sol.Adam):
+    """The worked Adam, then every layer's gradients filled with 0."""
+
+    def step(self, network):
+        super().step(network)
+        for layer in network.layers:
+            for g in layer.grads.values():
+                g.fill(0.0)
+
+
+@wrong(check_optimizer, "sgd", hint="not g *= lr")
+class SGDScalesTheGradients(Optimizer):
+    """g *= lr; p -= g: the right step, but the caller's gradients scaled."""
+
+    def update(self, p, g, state):
+        g *= self.lr
+        p -= g
+
+
 # -- initialisers ----------------------------------------------------------------------------------
 @correct(check_initializer, "he_normal")
 def he_normal_standard_normal(n_in, n_out, rng):
