@@ -454,6 +454,24 @@ EQUALITY_BY_DATA = '''
     def backward(self):'''
 
 
+FREES_THE_GRAPH = '''
+    def backward(self):
+        topo, visited, stack = [], set(), [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                topo.append(node)
+            elif node not in visited:
+                visited.add(node)
+                stack.append((node, True))
+                stack.extend((p, False) for p in node._parents)
+        self.grad = 1.0
+        for node in reversed(topo):
+            node._backward()
+            node._backward = lambda: None  # the graph freed as it goes, as PyTorch does
+'''
+
+
 def replace_backward(source):
     return ("    def backward(self):", source + "\n    def _old(self):")
 
@@ -502,7 +520,10 @@ def replace_backward(source):
     pytest.param([replace_backward(OUTPUT_STEP_ONLY)], "or only the output's step ran",
                  id="only-the-output-step"),
     pytest.param([replace_backward(PRE_ORDER)], "either", id="pre-order-listing"),
-    pytest.param([replace_backward(VISITED_FLAG)], STATE, id="visited-flag-left-on-nodes"),
+    pytest.param([replace_backward(FREES_THE_GRAPH)], "take the graph apart",
+                 id="graph-freed-by-backward"),
+    pytest.param([replace_backward(VISITED_FLAG)], "a 'visited' flag left on the nodes",
+                 id="visited-flag-left-on-nodes"),
 ])
 def test_usual_mistakes_fail_with_their_hint(replacements, hint):
     assert_fails_with(check_value(mutate(*replacements), verbose=False), hint)

@@ -58,6 +58,11 @@ STATE = ("backward kept something from an earlier call: a mutable default argume
          "(`def build(v, visited=set(), topo=[])`), a list on the class, or a 'visited' flag "
          "left on the nodes outlives the call. Create the visited set and the order inside "
          "backward, on every call.")
+FREED = ("the second backward() on the same graph reached none of the inputs: the first call "
+         "left something that stops it, a 'visited' flag left on the nodes, or a graph taken "
+         "apart as it went (emptying _parents or replacing _backward, as PyTorch frees a "
+         "graph). Keep the graph as it is, and the visited set inside backward: the check runs "
+         "backward twice on one graph.")
 SELF_GRAD = ("the chain factor is out.grad, the gradient of the node the operation produced; "
              "self.grad is the input's own gradient, still being summed: "
              "`self.grad += other.data * out.grad`.")
@@ -496,9 +501,11 @@ def _repeat(check, cls):
         node.grad = 0.0
     check.run("backward() again", _no_recursion_error(out.backward), returns=False)
     if not np.allclose(_grads(nodes), first, rtol=1e-12, atol=0):
+        # Nothing reached the inputs the second time: the first call took the graph apart.
+        freed = not _grads(nodes[:3]).any() and first[:3].any()
         check.fail("a second backward() on the same graph, after setting every .grad back to "
                    f"0, gave other gradients (a.grad {fmt(first[0])} the first time, "
-                   f"{fmt(nodes[0].grad)} the second).", STATE)
+                   f"{fmt(nodes[0].grad)} the second).", FREED if freed else STATE)
         return False
     out2, nodes2 = check.run("building a second graph", _node_graph, cls, values)
     check.run("backward() on the second graph", _no_recursion_error(out2.backward),
