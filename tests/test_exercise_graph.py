@@ -520,7 +520,7 @@ def replace_backward(source):
     pytest.param([replace_backward(OUTPUT_STEP_ONLY)], "or only the output's step ran",
                  id="only-the-output-step"),
     pytest.param([replace_backward(PRE_ORDER)], "either", id="pre-order-listing"),
-    pytest.param([replace_backward(FREES_THE_GRAPH)], "take the graph apart",
+    pytest.param([replace_backward(FREES_THE_GRAPH)], "a graph taken apart as it went",
                  id="graph-freed-by-backward"),
     pytest.param([replace_backward(VISITED_FLAG)], "a 'visited' flag left on the nodes",
                  id="visited-flag-left-on-nodes"),
