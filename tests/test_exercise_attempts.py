@@ -578,6 +578,15 @@ def bce_float32_clipped_at_1e_12(y_real, y_pred, derivative=False):
     return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
 
 
+@wrong(check_loss_function, "binary_cross_entropy", hint="not by the number of rows")
+def bce_mean_over_rows(y_real, y_pred, derivative=False):
+    """Divides by len(y_pred): the mean only when there is one output per sample."""
+    p = np.clip(y_pred, 1e-12, 1 - 1e-12)
+    if derivative:
+        return (p - y_real) / (p * (1 - p)) / len(p)
+    return -np.sum(y_real * np.log(p) + (1 - y_real) * np.log(1 - p)) / len(p)
+
+
 # -- numerical gradient ----------------------------------------------------------------------------
 @correct(check_numerical_gradient)
 def numgrad_add_and_subtract(f, x, eps=1e-5):

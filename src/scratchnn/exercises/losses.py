@@ -54,13 +54,14 @@ _SCALAR_GRADIENT = (
 
 
 def _data(kind):
-    """(y_real, y_pred) for ``kind``: a (6, 2) regression batch, (6, 1) probabilities for binary
+    """(y_real, y_pred) for ``kind``: a (6, 2) regression batch, (6, 2) probabilities for binary
     cross-entropy, one-hot targets and (6, 4) logits for cross-entropy."""
     rng = np.random.default_rng(3)
     if kind in ("mse", "mae"):
         return rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
     if kind == "binary_cross_entropy":
-        return rng.integers(0, 2, size=(6, 1)).astype(float), rng.uniform(0.05, 0.95, (6, 1))
+        # Two outputs per sample (multi-label), so that dividing by the rows is not the mean.
+        return rng.integers(0, 2, size=(6, 2)).astype(float), rng.uniform(0.05, 0.95, (6, 2))
     labels = np.array([0, 3, 1, 2, 3, 0])
     return np.eye(4)[labels], rng.normal(0.0, 2.0, size=(6, 4))
 
@@ -79,7 +80,7 @@ def _value_variants(kind, y, p):
         return [(total, value * n), (per_row, value * n / batch), (before, np.mean(p - y)),
                 (before, abs(np.mean(p - y)))]
     if kind == "binary_cross_entropy":
-        return [(total, value * n),
+        return [(total, value * n), (per_row, value * n / batch),
                 ("the minus sign is missing: log p < 0, so the loss is -mean(...).", -value),
                 ("the (1 - y) log(1 - p) term is missing: samples with label 0 count too.",
                  -np.mean(y * np.log(p))),
