@@ -146,7 +146,9 @@ CHAPTER_2 = [
     The last layer has no activation: its $z^{(L)}$ is the network's output (raw scores).
 
     Write `forward_propagation(x, weights, biases, activation)`: `weights` and `biases` are
-    lists with one entry per layer, `activation` a function such as your `sigmoid`.
+    lists with one entry per layer, `activation` a function such as your `sigmoid` (applied
+    after every layer but the last). Return the last layer's $z^{(L)}$, of shape
+    `(batch, n_out)` of that layer.
     """),
     exercise("forward_propagation", """
     def forward_propagation(x, weights, biases, activation):

@@ -69,8 +69,9 @@ TUTORIAL = [
     md(r"""
     *What to notice:* the output is 3 where the window straddles the edge and 0 where the image
     is flat: the filter is an edge detector, and the same one works at every position. Padding 1
-    keeps a $3 \times 3$ filter's output the size of the input; stride 2 halves it, rounding down
-    when the last window would not fit.
+    keeps a $3 \times 3$ filter's output the size of the input; stride 2 about halves it
+    ($5 \times 6$ gives $3 \times 3$ with padding 1, $2 \times 2$ without), a window that would
+    run past the edge being dropped.
 
     **im2col: the layer as one matrix product.** The loops above take one Python step per output
     value. Instead, copy every window into one column of a matrix $X_\text{col}$ of shape

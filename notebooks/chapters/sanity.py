@@ -42,9 +42,9 @@ TUTORIAL = [
     md(r"""
     *What to notice:* He's and Xavier's scales start near $\ln 10$ (a little above: their logits
     are small but not zero, so each sample's softmax leans towards some class at random, and
-    that costs more than it gains on average). With uniform$(-1, 1)$ weights the logits spread
-    over about $\pm 9$ and the initial loss is nearly eight times $\ln 10$: a loss like that at
-    step 0 says "check the initialisation" before any training has happened.
+    that costs more than it gains on average). With uniform$(-1, 1)$ weights the logits have a
+    standard deviation of about 9 and the initial loss is nearly eight times $\ln 10$: a loss
+    like that at step 0 says "check the initialisation" before any training has happened.
 
     **2. Overfit one batch.** Twenty digits, two of each class, and a network with thousands of
     parameters: trained on that batch alone, the loss must fall to about zero. If it does not,
