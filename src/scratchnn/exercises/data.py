@@ -134,7 +134,11 @@ def _check_items(check, call, got, batches, ndim):
 def _starts_hint(batches, batch_size):
     """Batches that overlap or skip rows, told from the row each starts at (row k of the
     checker's x is [2k, 2k + 1])."""
-    starts = [int(np.asarray(b, dtype=float)[0, 0]) // 2 for b in batches if len(b)]
+    first_rows = [np.asarray(b, dtype=float)[0] for b in batches if len(b)]
+    starts = [int(row[0]) // 2 for row in first_rows]
+    if not all(np.array_equal(row, [2 * k, 2 * k + 1]) for row, k in zip(first_rows, starts,
+                                                                          strict=True)):
+        return None  # not x's own rows: where they start says nothing
     steps = set(np.diff(starts).tolist())
     if len(steps) == 1 and steps != {batch_size}:
         step = steps.pop()

@@ -439,9 +439,9 @@ def _ignored_arguments(kind, hp, defaults):
     for name, given in hp.items():
         if name == "lr":
             continue
-        default = defaults.get(name)
+        default = _hashable(defaults.get(name))
         values = ([default] if default is not None else []) + list(_USUAL.get(name, ()))
-        for value in dict.fromkeys(map(_hashable, values)):
+        for value in dict.fromkeys(values):
             if value == _hashable(given):
                 continue
             source = " (your default)" if value == _hashable(default) else ""
@@ -452,7 +452,16 @@ def _ignored_arguments(kind, hp, defaults):
 
 
 def _hashable(value):
-    return tuple(value) if isinstance(value, list) else value
+    """A default as a number or a tuple of numbers (betas as a list or an array), else None:
+    only numbers can stand in for a hyperparameter."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        try:
+            return tuple(float(v) for v in np.ravel(value))
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None
 
 
 def _report_divergence(check, kind, hp, rule, t, names, history, wants, start, grads, layers,
