@@ -638,3 +638,29 @@ def backward_by_repeating(x, grad_out, kernel_size, stride=None):
 ])
 def test_max_pool2d_backward_names_the_usual_mistakes(fn, fragments):
     assert_fails_with(check_max_pool2d_backward(fn, verbose=False), *fragments)
+
+
+def im2col_with_sizes(x, k, s=1, p=0):
+    cols = sol.im2col(x, k, s, p)
+    return cols, ((x.shape[2] + 2 * p - k) // s + 1, (x.shape[3] + 2 * p - k) // s + 1)
+
+
+def pool_with_cache(x, kernel_size, stride=None):
+    return sol.max_pool2d(x, kernel_size, stride), (x, kernel_size, stride)
+
+
+def conv_with_cache(x, W, b, stride=1, padding=0):
+    return sol.conv2d_forward(x, W, b, stride, padding), (x, W, b)
+
+
+def backward_with_db(x, grad_out, kernel_size, stride=None):
+    return sol.max_pool2d_backward(x, grad_out, kernel_size, stride), None
+
+
+@pytest.mark.parametrize("checker, fn", [
+    (check_im2col, im2col_with_sizes), (check_max_pool2d, pool_with_cache),
+    (check_conv2d_forward, conv_with_cache), (check_max_pool2d_backward, backward_with_db),
+])
+def test_a_result_returned_with_a_cache_is_named(checker, fn):
+    assert_fails_with(checker(fn, verbose=False), "returned a tuple of 2 items",
+                      "return the array alone")
