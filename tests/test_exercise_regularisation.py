@@ -399,7 +399,13 @@ class _SeededAtEveryCall(_Dropout):
         return (np.random.default_rng(0).random(shape) >= self.p) / (1 - self.p)
 
 
+class _ReturnsOutputAndMask(_Dropout):
+    def forward(self, x):
+        return super().forward(x), self.mask
+
+
 @pytest.mark.parametrize("cls, fragments", [
+    (_ReturnsOutputAndMask, ["returned a tuple of 2 items", "return x * mask alone"]),
     (_StaleMaskInEvaluation, ["in evaluation mode raised ValueError",
                               "the mask kept is that of an earlier training forward"]),
     (_SeededAtEveryCall, ["exactly the same entries", "seeded again at every call"]),

@@ -219,6 +219,10 @@ def _dropout_body(check, cls):
     layer.training = True
     ones = np.ones((ROWS, COLS))
     out = check.run(f"forward(x) in training mode, x of ones {ones.shape}", layer.forward, ones)
+    if isinstance(out, tuple):
+        check.stop(f"forward(x) returned a tuple of {len(out)} items, expected one array of x's "
+                   f"shape {ones.shape}.", "return x * mask alone: keep the mask in self.mask "
+                   "for backward, where a network cannot pass it along.")
     if getattr(as_numbers(out), "shape", None) != ones.shape:
         check.stop(f"forward(x) returned {what_it_is(out)}, expected an array of x's shape "
                    f"{ones.shape}.", _MASK)
