@@ -575,7 +575,8 @@ def _judge_epochs(batches, forwards, history, X, Y):
 
 def _judge_history(e, value, batches, forwards, Y):
     """None when ``value`` is epoch e's loss: the mean of its batch losses (plain or weighted
-    by the batch sizes), or the loss on the whole training set at the epoch's end."""
+    by the batch sizes), the same measured again without a step, or the loss on the whole
+    training set; else (problem, hint), naming the last batch's loss or the sum."""
     losses = np.array([_mean_loss(b["logits"], Y[b["rows"]]) for b in batches])
     sizes = np.array([len(b["rows"]) for b in batches])
     right = [losses.mean(), np.average(losses, weights=sizes)]
