@@ -1105,6 +1105,12 @@ def unweighted_sum(self, grad_z):
     return self.s * (grad_z - grad_z.sum(axis=1, keepdims=True))
 
 
+def derivative_of_grad(self, grad_z):
+    return grad_z * (1 - grad_z**2)
+
+
+wrong(check_activation_layer, "tanh", hint="the derivative was computed from grad_z")(
+    _layer(sol.TanhLayer, derivative_of_grad, "tanh' taken of grad_z, not of the output."))
 wrong(check_activation_layer, "relu", hint="the mask was taken from grad_z")(
     _layer(sol.ReLULayer, mask_from_grad, "ReLU's mask taken from grad_z."))
 wrong(check_activation_layer, "relu", hint="not np.sign(x)")(
@@ -1573,6 +1579,13 @@ def get_batches_overlapping(x, batch_size):
     return [x[i:i + batch_size] for i in range(0, len(x), max(batch_size - 1, 1))]
 
 
+@wrong(check_get_batches, hint="gave batches of [4, 4, 4, 4, 3] rows",
+       absent=("overlap", "skip rows"))
+def get_batches_scaled_and_short(x, batch_size):
+    """Scaled rows in batches one row apart too far: no overlap hint for rows that are not x's."""
+    return [10 * x[i:i + batch_size] for i in range(0, len(x), batch_size + 1)]
+
+
 # -- optimizers ------------------------------------------------------------------------------------
 class Optimizer:
     """An optimizer the learner's way: ``update(p, g, state)`` changes p in place; ``state`` is
@@ -1997,6 +2010,19 @@ class SGDScalesTheGradients(Optimizer):
     def update(self, p, g, state):
         g *= self.lr
         p -= g
+
+
+_ARRAY_BETAS = np.array([0.9, 0.99])
+
+
+@wrong(check_optimizer, "adam", hint="(0.9, 0.99) (your default)")
+class AdamArrayDefaultBetas(Optimizer):
+    """Its default betas an array, (0.9, 0.99), used whatever it is given."""
+
+    def __init__(self, lr, betas=_ARRAY_BETAS, eps=1e-8):
+        super().__init__(lr, betas=tuple(_ARRAY_BETAS), eps=eps)
+
+    update = _adam_update()
 
 
 # -- initialisers ----------------------------------------------------------------------------------

@@ -400,6 +400,10 @@ def check_linear_layer(cls, *, verbose=True):
 _ACTIVATION_KINDS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 
 
+_FROM_GRAD = ("the derivative was computed from grad_z: it depends on the layer's output a, "
+              "which forward keeps (self.a = ...): dL/dx = grad_z * {}.")
+
+
 def _activation_variants(kind, x, g, alpha):
     """(hint, dL/dx) for typical wrong backward passes of activation layer ``kind``."""
     from_grad = ("the mask was taken from grad_z: whether the gradient passes depends on the "
@@ -429,7 +433,8 @@ def _activation_variants(kind, x, g, alpha):
                  ("x * (1 - x) needs the output a = sigmoid(x), not the input x.", g * x * (1 - x)),
                 ("a factor is missing: dL/dx = grad_z * a * (1 - a) with a = sigmoid(x).",
                  g * (1 - a)),
-                ("the output a was passed on instead of multiplying by a * (1 - a).", g * a)]
+                ("the output a was passed on instead of multiplying by a * (1 - a).", g * a),
+                (_FROM_GRAD.format("a * (1 - a)"), g * g * (1 - g))]
     if kind == "tanh":
         a = np.tanh(x)
         return [("the derivative of tanh was taken on the output twice: with the stored output "
@@ -438,7 +443,8 @@ def _activation_variants(kind, x, g, alpha):
                 ("the square is missing: tanh' = 1 - a ** 2 with a = tanh(x), not 1 - a.",
                  g * (1 - a)),
                 ("square a, not the difference: 1 - a ** 2, not (1 - a) ** 2.",
-                 g * (1 - a) ** 2)]
+                 g * (1 - a) ** 2),
+                (_FROM_GRAD.format("(1 - a ** 2)"), g * (1 - g * g))]
     e = np.exp(x - x.max(axis=1, keepdims=True))
     s = e / e.sum(axis=1, keepdims=True)
     return [("the result is all zeros, as from J.sum(axis=1): each row of the softmax Jacobian "
