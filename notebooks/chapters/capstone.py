@@ -68,7 +68,8 @@ EXERCISES = [
 
     Return `history`, the mean of each epoch's batch losses, one number per epoch. No learning
     rate appears: the optimizer holds it, and its `step` replaces the network's
-    `update_params` of chapter 6.
+    `update_params` of chapter 6. The check also watches your loop on a few rows, so these
+    steps are what it holds you to, even where a network would learn without them.
     """),
     exercise("train_network", """
     def train_network(network, optimizer, X, Y, epochs, batch_size, rng):
@@ -88,7 +89,10 @@ EXERCISES = [
     md(r"""
     *What to notice:* the check first runs each part's own check; while one is not written or
     fails, it names it and trains nothing. Then it trains once (seeded, under a second) and
-    passes at 95% test accuracy. A part can pass its own check and still break the whole run:
+    passes at 95% test accuracy. It also watches your loop on 11 rows for 3 epochs: a step
+    before backward, a history that is not the mean of the batch losses, or epochs never
+    shuffled fail the check even when the network trains. A part can pass its own check and
+    still break the whole run:
     a loop that shuffles the inputs but not the labels learns nothing (10%, chance), a loop
     that forgets `optimizer.step` never changes a weight. When the run falls short, the check
     repeats it with one of your parts at a time replaced by scratchnn's (same interface); the
