@@ -587,6 +587,41 @@ def bce_mean_over_rows(y_real, y_pred, derivative=False):
     return -np.sum(y_real * np.log(p) + (1 - y_real) * np.log(1 - p)) / len(p)
 
 
+@correct(check_loss_function, "binary_cross_entropy")
+def bce_eps_inside_exact_derivative(y_real, y_pred, derivative=False, eps=1e-3):
+    """log(p + 1e-3), and the exact derivative of that: -y / (p + eps) + (1 - y) / (1 - p + eps)."""
+    if derivative:
+        return (-y_real / (y_pred + eps) + (1 - y_real) / (1 - y_pred + eps)) / y_pred.size
+    return -np.mean(y_real * np.log(y_pred + eps) + (1 - y_real) * np.log(1 - y_pred + eps))
+
+
+@correct(check_loss_function, "cross_entropy")
+def cross_entropy_eps_inside_exact_derivative(y_real, logits, derivative=False, eps=1e-3):
+    """log(s + 1e-3), and its exact derivative: (s - y) / batch scaled by s_y / (s_y + eps)."""
+    s = sn.softmax(logits)
+    if derivative:
+        right = np.sum(y_real * s, axis=1, keepdims=True)
+        return right / (right + eps) * (s - y_real) / len(logits)
+    return -np.sum(y_real * np.log(s + eps)) / len(logits)
+
+
+@wrong(check_loss_function, "cross_entropy", hint="the derivative[")
+def cross_entropy_eps_and_a_wrong_gradient(y_real, logits, derivative=False):
+    """log(s + 1e-2) (a right eps) with a gradient 1.8 times too large: the eps once widened
+    the derivative's tolerance to 100%, so only the edge cases caught it."""
+    if derivative:
+        return 1.8 * (sn.softmax(logits) - y_real) / len(logits)
+    return -np.sum(y_real * np.log(sn.softmax(logits) + 1e-2)) / len(logits)
+
+
+@wrong(check_loss_function, "binary_cross_entropy", hint="the derivative[")
+def bce_eps_and_a_wrong_gradient(y_real, y_pred, derivative=False):
+    """log(p + 1e-2) with a guarded derivative 1.3 times too large (passed before)."""
+    if derivative:
+        return 1.3 * (y_pred - y_real) / (y_pred * (1 - y_pred) + 1e-12) / y_pred.size
+    return -np.mean(y_real * np.log(y_pred + 1e-2) + (1 - y_real) * np.log(1 - y_pred + 1e-2))
+
+
 # -- numerical gradient ----------------------------------------------------------------------------
 @correct(check_numerical_gradient)
 def numgrad_add_and_subtract(f, x, eps=1e-5):
