@@ -266,7 +266,8 @@ def check_activation_function(fn, kind, *, values=True, derivative=True, verbose
     kind: "sigmoid", "relu", "tanh" or "leaky_relu" (slope below 0: the default of the
     learner's ``alpha`` parameter, else 0.01; another alpha given must be used).
     Tried on a (4, 6) batch with an exact 0 and at +-1000; at x = 0 the ReLU derivative may be
-    0 or 1. Returns a CheckResult (truthy when passed) and prints the verdict.
+    0 or 1; x must be left as it was, in both branches; a leaky ReLU's default slope must lie
+    between 0 and 1. Returns a CheckResult (truthy when passed) and prints the verdict.
     """
     check_kind(kind, _FORMULAS)
     check_callable(fn)
@@ -350,6 +351,6 @@ def _softmax_call(check, fn, what, x, **kwargs):
 def check_softmax(fn, *, verbose=True):
     """Check ``fn(x)`` (row-wise softmax, (batch, C) and (C,)) and ``fn(x, derivative=True)``
     (the (C, C) Jacobian of one sample) against ``scratchnn.softmax``, including stability at
-    inputs of +-1000. Returns a CheckResult and prints the verdict."""
+    inputs of +-1000; x must be left as it was. Returns a CheckResult and prints the verdict."""
     check_callable(fn)
     return run_check("softmax", _softmax_body, fn, verbose=verbose)

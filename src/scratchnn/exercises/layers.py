@@ -388,7 +388,8 @@ def check_linear_layer(cls, *, verbose=True):
     forward (x @ W + b), backward (grads['W'], grads['b'] and the returned dL/dx) and
     update_params against ``scratchnn.LinearLayer`` on random float64 inputs, a second batch
     (whose gradients must replace the first's, not add to them), then a finite-difference
-    gradient check. A layer that keeps float32 parameters is judged at float32's precision
+    gradient check, and two layers of the class must keep their own state. A layer that
+    keeps float32 parameters (or a float32 copy of its input) is judged at float32's precision
     and told so; its gradient check is exact if it can be rebuilt with dtype=np.float64, else
     done with float32-sized steps. Returns a CheckResult (truthy when passed) and prints it.
     """
@@ -537,8 +538,9 @@ def check_activation_layer(cls, kind, *, verbose=True):
     "relu", "leaky_relu" (the slope read from the layer's alpha, negative_slope or slope,
     default 0.01; a layer built with another slope must use it), "sigmoid", "tanh" or
     "softmax". forward (also at +-1000 where that can overflow), backward (dL/dx; grad_z must
-    not change) and a finite-difference gradient check. A layer that computes in float32 is
-    judged at float32's precision and told so. Returns a CheckResult and prints it."""
+    not change), two layers of the class keeping their own state, and a finite-difference
+    gradient check. A layer that computes in float32 is judged at float32's precision and
+    told so. Returns a CheckResult and prints it."""
     check_class(cls)
     check_kind(kind, _ACTIVATION_KINDS)
     return run_check(f"{cls.__name__} ({kind})", _activation_body, cls, kind, verbose=verbose)

@@ -412,9 +412,10 @@ def check_loss_function(fn, kind, *, verbose=True):
     scratchnn's loss ``kind``: "mse", "mae", "binary_cross_entropy" ("bce") or "cross_entropy"
     ("ce", on logits with one-hot targets), including confident predictions where a naive
     formula gives NaN. A guard against log(0) is judged by its effect, not by one eps: the
-    learner's eps is read from the loss where the right class has probability 0, and values
-    may differ by what that eps implies. Returns a CheckResult (truthy when passed) and prints
-    the verdict."""
+    learner's eps is read from the loss where the right class has probability 0, and a value
+    or derivative is also right when it is exactly what that eps, kept inside the log, gives.
+    Every call gets copies of y_real and y_pred, which must come back unchanged. Returns a
+    CheckResult (truthy when passed) and prints the verdict."""
     check_kind(kind, KINDS)
     check_callable(fn)
     kind = KINDS[kind]

@@ -85,7 +85,8 @@ def _bias_after(x, weights, biases):
 def check_forward_propagation(fn, *, verbose=True):
     """Check ``fn(x, weights, biases, activation)``: x (batch, n_in) through the layers
     a <- activation(a @ W + b) with no activation after the last one, for lists of weights
-    (n_in, n_out) and biases (1, n_out). Returns a CheckResult and prints the verdict."""
+    (n_in, n_out) and biases (1, n_out), all left as they were. Returns a CheckResult and
+    prints the verdict."""
     check_callable(fn)
     return run_check("forward_propagation", _forward_propagation_body, fn, verbose=verbose)
 

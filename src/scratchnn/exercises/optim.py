@@ -533,8 +533,10 @@ def check_optimizer(cls, kind, *, verbose=True):
     eps=1e-8)) or "adam" (cls(lr=0.01, betas=(0.9, 0.999), eps=1e-8)); "sgd" is cls(lr=0.1).
 
     ``opt.step(network)`` is run for several steps on a small network with the same gradients
-    given to both; the first difference is reported with the mistake it matches (missing bias
-    correction, momentum sign error, eps inside the square root, ...). Adam in the paper's
+    given to both; the first difference is reported with the mistake that explains the
+    learner's parameters for the most steps (missing bias correction, momentum sign error, eps
+    inside the square root, a hyperparameter ignored for a default, ...). A step may zero the
+    gradients after using them, not change them otherwise. Adam in the paper's
     efficient form (the corrections folded into the learning rate) is followed as right.
     Returns a CheckResult (truthy when passed) and prints the verdict.
     """
