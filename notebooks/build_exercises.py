@@ -118,7 +118,8 @@ CHAPTER_1 = [
     (at $x = 0$ either value is fine). Use NumPy's elementwise functions (`np.exp`,
     `np.maximum`, comparisons such as `x > 0`), never Python's `max` or an `if` on an array.
     The check also tries $x = \pm 1000$: $e^{1000}$ overflows, so think about which exponent you
-    compute.
+    compute. Return a new array and leave `x` as it is: a layer's backward will call your
+    derivative on the very input its forward kept.
     """),
     exercise("sigmoid", """
     def sigmoid(x, derivative=False):
@@ -148,7 +149,7 @@ CHAPTER_2 = [
     Write `forward_propagation(x, weights, biases, activation)`: `weights` and `biases` are
     lists with one entry per layer, `activation` a function such as your `sigmoid` (applied
     after every layer but the last). Return the last layer's $z^{(L)}$, of shape
-    `(batch, n_out)` of that layer.
+    `(batch, n_out)` of that layer, and leave `x` and both lists as they are.
     """),
     exercise("forward_propagation", """
     def forward_propagation(x, weights, biases, activation):
@@ -180,7 +181,8 @@ CHAPTER_3 = [
     $$\text{BCE} = -\frac1n \sum_i \bigl(y_i \log p_i + (1 - y_i) \log(1 - p_i)\bigr), \qquad
       \frac{\partial\,\text{BCE}}{\partial p_i} = \frac{p_i - y_i}{n\,p_i(1 - p_i)}$$
 
-    $\log 0 = -\infty$: keep $p$ away from 0 and 1 (`np.clip(p, 1e-12, 1 - 1e-12)`).
+    $\log 0 = -\infty$: keep $p$ away from 0 and 1 (`np.clip(p, 1e-12, 1 - 1e-12)`; in float32,
+    $1 - 10^{-12}$ rounds to 1, so use $10^{-7}$ there).
     """),
     exercise("mae", """
     def mae(y_real, y_pred, derivative=False):
@@ -309,7 +311,8 @@ CHAPTER_5 = [
     md(r"""
     Now the same maths as objects. A layer keeps scratchnn's contract:
 
-    * `forward(x)`: `(batch, n_in) -> (batch, n_out)`, remembering what `backward` will need;
+    * `forward(x)`: `(batch, n_in) -> (batch, n_out)`, remembering on `self` what `backward`
+      will need (not on the class or in a global: a network has several layers of a kind);
     * `backward(grad_z)`: given $g = \partial L / \partial z$ (shaped like the output), store the
       parameters' gradients in `self.grads`, replacing those of the previous call (`=`, not
       `+=`: each backward pass is for a new batch), and **return** $\partial L / \partial x$.
@@ -438,7 +441,9 @@ CHAPTER_6 = [
     * `forward(x)`: `x = layer.forward(x)` for each layer, first to last;
     * `backward(grad)`: `grad = layer.backward(grad)` for each layer, **last to first**; return
       the final `grad`, $\partial L / \partial x$ for the network's input;
-    * `update_params(learning_rate)`: every layer's `update_params`.
+    * `update_params(learning_rate)`: every layer's `update_params` (a layer without parameters
+      does nothing; do not pick layers by their class: the check fills your network with
+      scratchnn's own layers).
     """),
     exercise("MultiLayerNetwork", """
     class MultiLayerNetwork:
@@ -574,7 +579,7 @@ CHAPTER_9 = [
       steps grow along directions the gradient keeps pointing to.
     * **RMSProp**: $s \leftarrow \alpha s + (1 - \alpha) g^2$,
       $\;p \leftarrow p - \eta\, g / (\sqrt{s} + \epsilon)$: each coordinate's step is divided by
-      its recent gradient size ($\epsilon$ outside the root).
+      its recent gradient size ($\epsilon$ outside the root; $s$ starts at 0, like $v$).
     * **Adam**: both, corrected for starting at zero, with $t = 1, 2, \dots$ the step count:
       $m \leftarrow \beta_1 m + (1 - \beta_1) g$, $\;v \leftarrow \beta_2 v + (1 - \beta_2) g^2$,
       $\;\hat m = m / (1 - \beta_1^t)$, $\;\hat v = v / (1 - \beta_2^t)$,
