@@ -18,7 +18,7 @@ import exercise_solutions as sol
 import numpy as np
 import pytest
 from scipy.special import expit, logsumexp
-from test_exercises import assert_fails_with, assert_passes
+from verdicts import assert_fails_with, assert_passes
 
 import scratchnn as sn
 from scratchnn.exercises import (

@@ -8,6 +8,7 @@ import exercise_solutions_conv as sol
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
+from verdicts import assert_fails_with, assert_passes, verdict
 
 from scratchnn.exercises.conv import (
     check_conv2d_forward,
@@ -18,21 +19,6 @@ from scratchnn.exercises.conv import (
     windows,
 )
 from scratchnn.layers import Conv2D
-
-
-def verdict(result):
-    return "\n".join(result.messages)
-
-
-def assert_passes(result):
-    assert result.status == "passed" and result, verdict(result)
-
-
-def assert_fails_with(result, *fragments):
-    text = verdict(result)
-    assert result.status == "failed" and not result, text
-    for fragment in fragments:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
 
 
 def sizes(x, k, s, p):

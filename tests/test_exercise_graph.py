@@ -12,7 +12,9 @@ import textwrap
 import exercise_solutions_graph as sol
 import numpy as np
 import pytest
+import verdicts
 from chapters import graph as chapter
+from verdicts import assert_passes
 
 from scratchnn.exercises.graph import (
     ACCUMULATE,
@@ -51,18 +53,11 @@ def mutate(*replacements, source=SOLUTION):
 
 
 def verdict(result):
-    return "\n".join(result.messages + result.notes)
-
-
-def assert_passes(result):
-    assert result.status == "passed" and result, verdict(result)
+    return verdicts.verdict(result, notes=True)
 
 
 def assert_fails_with(result, *fragments):
-    text = verdict(result)
-    assert result.status == "failed" and not result, text
-    for fragment in fragments:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
+    verdicts.assert_fails_with(result, *fragments, notes=True)
 
 
 # -- the reference engine is right ----------------------------------------------------------------

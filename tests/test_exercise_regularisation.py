@@ -7,25 +7,11 @@ from __future__ import annotations
 import exercise_solutions_regularisation as sol
 import numpy as np
 import pytest
+from verdicts import assert_fails_with, assert_passes
 
 import scratchnn as sn
 from scratchnn import Layer
 from scratchnn.exercises.regularisation import check_dropout_layer, check_l2_penalty
-
-
-def messages(result):
-    return "\n".join(result.messages)
-
-
-def assert_passes(result):
-    assert result.status == "passed" and result, messages(result)
-
-
-def assert_fails_with(result, *fragments):
-    text = messages(result)
-    assert result.status == "failed" and not result, text
-    for fragment in fragments:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
 
 
 # -- l2_penalty -----------------------------------------------------------------------------------

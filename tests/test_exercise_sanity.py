@@ -8,23 +8,9 @@ import math
 import exercise_solutions_sanity as sol
 import numpy as np
 import pytest
+from verdicts import assert_fails_with, assert_passes
 
 from scratchnn.exercises.sanity import check_lr_sweep, check_overfit_one_batch
-
-
-def messages(result):
-    return "\n".join(result.messages)
-
-
-def assert_passes(result):
-    assert result.status == "passed" and result, messages(result)
-
-
-def assert_fails_with(result, *fragments):
-    text = messages(result)
-    assert result.status == "failed" and not result, text
-    for fragment in fragments:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
 
 
 # -- lr_sweep -------------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ from __future__ import annotations
 import exercise_solutions as sol
 import numpy as np
 import pytest
+from verdicts import assert_fails_with, assert_not_implemented, assert_passes, verdict
 
 import scratchnn as sn
 from scratchnn import init, optim
 from scratchnn.exercises import (
-    CheckResult,
     check_activation_derivatives,
     check_activation_function,
     check_activation_layer,
@@ -29,29 +29,6 @@ from scratchnn.exercises import (
     check_training_step,
 )
 from scratchnn.exercises._core import Check, is_empty_body
-
-NOT_IMPLEMENTED = "not implemented yet"
-
-
-def verdict(result):
-    assert isinstance(result, CheckResult)
-    return "\n".join(result.messages)
-
-
-def assert_fails_with(result, *fragments):
-    """The check failed (not "not implemented") and its messages contain every fragment."""
-    text = verdict(result)
-    assert result.status == "failed" and not result, text
-    for fragment in fragments:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
-
-
-def assert_passes(result):
-    assert result.status == "passed" and result, verdict(result)
-
-
-def assert_not_implemented(result):
-    assert result.status == NOT_IMPLEMENTED and not result, verdict(result)
 
 
 # -- the result and the runner --------------------------------------------------------------------
