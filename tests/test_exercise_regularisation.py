@@ -43,8 +43,34 @@ def _l2_float32_throughout(weights, lam, *, scale=1.0):
     return np.float32(scale) * value, [np.float32(lam) * W.astype(np.float32) for W in weights]
 
 
+def _l2_entry_by_entry(weights, lam):
+    """A loops-and-lists student: every entry squared as a Python float."""
+    total = 0.0
+    for W in weights:
+        for v in W.flat:
+            total += float(v) * float(v)
+    return lam * total / 2, [lam * W for W in weights]
+
+
+def _l2_early_return_at_zero(weights, lam):
+    if lam == 0:
+        return 0.0, [np.zeros_like(W) for W in weights]
+    return lam / 2 * sum(np.vdot(W, W) for W in weights), [lam * W for W in weights]
+
+
+def _l2_multiply_out(weights, lam):
+    """PyTorch's habit: a copy, then an in-place multiply on the copy (mul_)."""
+    grads = []
+    for W in weights:
+        g = W.copy()
+        np.multiply(g, lam, out=g)
+        grads.append(g)
+    return sum(np.square(W).sum() for W in weights) * lam * 0.5, grads
+
+
 @pytest.mark.parametrize("fn", [sol.l2_penalty, _l2_norm_squared, _l2_loop, _l2_generator,
-                                _l2_float32_throughout])
+                                _l2_float32_throughout, _l2_entry_by_entry,
+                                _l2_early_return_at_zero, _l2_multiply_out])
 def test_correct_l2_penalties_pass(fn):
     assert_passes(check_l2_penalty(fn, verbose=False))
 
@@ -126,7 +152,46 @@ def _pops_the_list(weights, lam):
     return value, grads
 
 
+def _no_gradients_at_zero(weights, lam):
+    if not lam:
+        return 0.0, []
+    return sol.l2_penalty(weights, lam)
+
+
+def _vectors_skipped(weights, lam):
+    """Biases are often left out in practice; the text's sum runs over every array."""
+    value = lam / 2 * sum(np.sum(W ** 2) for W in weights if W.ndim > 1)
+    return value, [lam * W if W.ndim > 1 else np.zeros_like(W) for W in weights]
+
+
+def _square_of_sum(weights, lam):
+    return lam / 2 * sum(np.sum(W) ** 2 for W in weights), [lam * W for W in weights]
+
+
+def _lam_twice(weights, lam):
+    return sol.l2_penalty(weights, lam)[0], [lam * lam * W for W in weights]
+
+
+def _flattened_grads(weights, lam):
+    return sol.l2_penalty(weights, lam)[0], [lam * W.ravel() for W in weights]
+
+
+def _mean_over_arrays(weights, lam):
+    return lam / 2 * np.mean([np.sum(W ** 2) for W in weights]), [lam * W for W in weights]
+
+
+def _decayed_weights(weights, lam):
+    return sol.l2_penalty(weights, lam)[0], [W - lam * W for W in weights]
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_no_gradients_at_zero, ["0 gradients for 2 weight arrays", "one gradient per weight array"]),
+    (_vectors_skipped, ["the 1-D ones too"]),
+    (_square_of_sum, ["not np.sum(W) ** 2"]),
+    (_lam_twice, ["multiply by lam once"]),
+    (_flattened_grads, ["the right numbers in shape (12,)", "not flattened"]),
+    (_mean_over_arrays, ["a mean over the arrays divides"]),
+    (_decayed_weights, ["the decayed weight (1 - lam) * W"]),
     (_grads_then_value, ["returned (grads, value)", "in the order (value, grads)"]),
     (_one_penalty_per_array, ["a list of 2 numbers, one per array", "the penalty is one number"]),
     (_grads_reversed, ["in reverse order", "in the same order as weights"]),
@@ -237,9 +302,38 @@ class _TrainingFlagInBackward(_Dropout):
         return grad_z * self.mask if self.training else grad_z
 
 
+class _Float32Draws(_Dropout):
+    def _mask(self, shape):
+        return (self.rng.random(shape, dtype=np.float32) >= self.p) / np.float32(1 - self.p)
+
+
+class _OnesInEvaluation(_Dropout):
+    """Evaluation keeps a mask of ones, so backward never asks which mode it is in."""
+
+    def forward(self, x):
+        self.mask = self._mask(x.shape) if self.training else np.ones_like(x)
+        return x * self.mask
+
+    def backward(self, grad_z):
+        return grad_z * self.mask
+
+
+class _MaskFromOutput(_Dropout):
+    """The mask read back from the output (out != 0), which is 0 where x is 0 anyway."""
+
+    def forward(self, x):
+        if not self.training:
+            self.mask = None
+            return x
+        out = x * self._mask(x.shape)
+        self.mask = (out != 0) / (1 - self.p)
+        return out
+
+
 @pytest.mark.parametrize("cls", [sol.DropoutLayer, sn.DropoutLayer, _Dropout, _Binomial, _Choice,
                                  _StrictlyGreater, _ExactCount, _IntegerDraws,
-                                 _TrainingFlagInBackward])
+                                 _TrainingFlagInBackward, _Float32Draws, _OnesInEvaluation,
+                                 _MaskFromOutput])
 def test_correct_dropout_layers_pass(cls):
     assert_passes(check_dropout_layer(cls, verbose=False))
 
@@ -390,7 +484,51 @@ class _ReturnsOutputAndMask(_Dropout):
         return super().forward(x), self.mask
 
 
+class _RatioInBackward(_Dropout):
+    """dL/dx as grad_z * out / x: NaN wherever x is 0, as after a ReLU."""
+
+    def forward(self, x):
+        self.x, self.out = x, super().forward(x)
+        return self.out
+
+    def backward(self, grad_z):
+        with np.errstate(all="ignore"):
+            return grad_z * (self.out / self.x)
+
+
+class _MaskOnTheClass(_Dropout):
+    def forward(self, x):
+        out = super().forward(x)
+        type(self).shared = self.mask
+        return out
+
+    def backward(self, grad_z):
+        return grad_z if type(self).shared is None else grad_z * type(self).shared
+
+
+_GLOBAL = {}
+
+
+class _MaskInAGlobal(_Dropout):
+    def forward(self, x):
+        out = super().forward(x)
+        _GLOBAL["mask"] = self.mask
+        return out
+
+    def backward(self, grad_z):
+        return grad_z if _GLOBAL["mask"] is None else grad_z * _GLOBAL["mask"]
+
+
+class _OneDrawPerCall(_Dropout):
+    def _mask(self, shape):
+        return np.full(shape, float(self.rng.random() >= self.p) / (1 - self.p))
+
+
 @pytest.mark.parametrize("cls, fragments", [
+    (_RatioInBackward, ["not finite where x is 0", "cannot be read back from output / x"]),
+    (_MaskOnTheClass, ["with two dropout layers", "a mask kept on the class or in a global"]),
+    (_MaskInAGlobal, ["with two dropout layers", "a mask kept on the class or in a global"]),
+    (_OneDrawPerCall, ["one random number for the whole of x"]),
     (_ReturnsOutputAndMask, ["returned a tuple of 2 items", "return x * mask alone"]),
     (_StaleMaskInEvaluation, ["in evaluation mode raised ValueError",
                               "the mask kept is that of an earlier training forward"]),

@@ -1,13 +1,14 @@
 """Checkers for chapter 11: the L2 penalty and an inverted ``DropoutLayer``.
 
 ``check_l2_penalty`` compares the learner's ``l2_penalty(weights, lam)`` with the penalty
-lam / 2 * sum(||W||^2) and its gradient lam * W on lists of arrays of several shapes and dtypes.
+lam / 2 * sum(||W||^2) and its gradient lam * W on lists of arrays of several shapes and dtypes,
+and lam = 0, each through the same case; a wrong answer is matched against the usual mistakes.
 
 ``check_dropout_layer`` judges the learner's dropout by its behaviour, never by one random
 stream: over 100,000 entries the share of zeros must be p within a few standard deviations,
 every kept entry must be x / (1 - p), the mask must differ from sample to sample and from call
-to call, backward must reuse the forward pass's mask, and evaluation mode (and p = 0) must be
-the identity.
+to call, backward must reuse the forward pass's mask (also on x with zeros, as after a ReLU, and
+with a second layer's forward in between), and evaluation mode (and p = 0) must be the identity.
 """
 
 from __future__ import annotations
@@ -41,18 +42,11 @@ def _l2_body(check, fn):
         ([rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=(4, 4)),
           rng.normal(size=(6,))], 0.03, 1e-5),
     ]
+    # lam = 0 is judged like any other lam: an early `return 0.0, []` is told it lost the list.
+    cases.append(([w.copy() for w in cases[0][0]], 0.0, 1e-7))
     for weights, lam, rtol in cases:
         if not _l2_case(check, fn, weights, lam, rtol):
             return
-    zero = check.run("l2_penalty(weights, 0.0)", fn, cases[0][0], 0.0)
-    value, grads = _pair(check, zero, "l2_penalty(weights, 0.0)")
-    zeros = [np.zeros_like(w) for w in cases[0][0]]
-    if (compare(check, value, 0.0, "the penalty with lam = 0")
-            and len(grads) == len(zeros)
-            and all(close(g, z) for g, z in zip(grads, zeros, strict=True))):
-        check.ok("lam = 0 gives no penalty and a zero gradient")
-    else:
-        check.fail("with lam = 0 the penalty and its gradients should be 0.")
 
 
 def what_it_is(out):
@@ -117,13 +111,22 @@ def _l2_case(check, fn, weights, lam, rtol):
         ("that is the L1 penalty (absolute values); L2 sums the squares: lam / 2 * "
          "np.sum(W ** 2).", lam / 2 * sum(float(np.sum(np.abs(c))) for c in copies)),
         ("multiply by lam: the penalty is lam / 2 * sum(W ** 2).", sum(squares) / 2),
+        ("add up the arrays' penalties: a mean over the arrays divides the sum by their number.",
+         lam / 2 * sum(squares) / len(squares)),
+        ("square each entry, then sum: np.sum(W ** 2), not np.sum(W) ** 2.",
+         lam / 2 * sum(float(np.sum(c.astype(np.float64))) ** 2 for c in copies)),
+        ("every array in weights is penalised, the 1-D ones too: the text's sum runs over all "
+         "of them.", lam / 2 * sum(q for q, c in zip(squares, copies, strict=True)
+                                   if c.ndim > 1)),
     ]
     ok = compare(check, value, expected, f"the penalty ({what})", value_variants, rtol=rtol,
                  hint="the penalty is lam / 2 * (sum over the arrays of np.sum(W ** 2)).")
     if len(grads) != len(copies):
         check.stop(f"{len(grads)} gradients for {len(copies)} weight arrays.",
                    "one gradient per weight array, in the same order: [lam * W for W in weights].")
-    if all(close(g, lam * c, rtol=rtol) for g, c in zip(grads[::-1], copies, strict=True)):
+    in_order = all(close(g, lam * c, rtol=rtol) for g, c in zip(grads, copies, strict=True))
+    if not in_order and all(close(g, lam * c, rtol=rtol)
+                            for g, c in zip(grads[::-1], copies, strict=True)):
         check.stop(f"the gradients of {what} are in reverse order: grads[0] belongs to the last "
                    "array.", "one gradient per weight array, in the same order as weights: "
                    "[lam * W for W in weights].")
@@ -134,7 +137,19 @@ def _l2_case(check, fn, weights, lam, rtol):
             ("multiply by lam: the gradient is lam * W.", c),
             ("the gradient of lam / 2 * w ** 2 is lam * w, not lam / 2 * w.", lam / 2 * c),
             ("that is the L1 gradient, lam * sign(W); for L2 it is lam * W.", lam * np.sign(c)),
+            ("multiply by lam once: the gradient is lam * W, not lam ** 2 * W.", lam ** 2 * c),
+            ("that is the decayed weight (1 - lam) * W a step would leave; the gradient itself "
+             "is lam * W.", (1 - lam) * c),
+            ("every array in weights is penalised, the 1-D ones too: its gradient is lam * W.",
+             np.zeros_like(c) if c.ndim == 1 and lam else None),
         ]
+        if (as_numbers(g) is not None and np.shape(g) != c.shape
+                and close(np.ravel(g), np.ravel(lam * c), rtol=rtol)):
+            check.fail(f"grads[{i}] holds the right numbers in shape {np.shape(g)}, expected "
+                       f"its weight array's shape {c.shape}.",
+                       "keep each gradient in the shape of its array: lam * W, not flattened.")
+            ok = False
+            continue
         ok &= compare(check, g, lam * c, f"grads[{i}]", variants, rtol=rtol,
                       hint="the gradient of the penalty with respect to W is lam * W.")
     if ok:
@@ -176,7 +191,8 @@ def _mask_statistics(check, out):
     if zeros.all() or not zeros.any():
         check.stop(f"forward in training mode (p = {P}) zeroed {'all' if zeros.all() else 'none'} "
                    f"of {zeros.size:,} entries.",
-                   "while self.training is True, each entry is zeroed with probability p: "
+                   "while self.training is True, each entry is zeroed with probability p, on its "
+                   "own (one random number for the whole of x drops all of it or nothing): "
                    + _MASK)
     # A mask shared by the samples (or by a sample's entries) has far fewer independent draws:
     # named before the share of zeros, which it would throw off.
@@ -241,6 +257,8 @@ def _dropout_body(check, cls):
 
     if not _backward(check, layer):
         return
+    if not (_backward_after_relu(check, layer) and _two_layers(check, cls)):
+        return
     _evaluation(check, layer)
     _p_zero(check, cls)
 
@@ -293,6 +311,60 @@ def _backward(check, layer):
     return True
 
 
+def _kept_ratio(dx, grad_z):
+    """dx / grad_z where that is 0 or 1 / (1 - p) for every entry, else None."""
+    got = as_numbers(dx)
+    if got is None or got.shape != grad_z.shape:
+        return None
+    with np.errstate(all="ignore"):
+        ratio = got / grad_z
+    zero, kept = np.isclose(ratio, 0, atol=1e-9), np.isclose(ratio, 1 / (1 - P), rtol=1e-5)
+    return ratio if (zero | kept).all() else None
+
+
+def _backward_after_relu(check, layer):
+    """After a ReLU half of x is exactly 0: a mask recovered from out / x is NaN there."""
+    x = np.maximum(random_array((60, 40), 117), 0.0)
+    out = as_numbers(check.run("forward(x) on x with zeros (a ReLU's output)", layer.forward, x))
+    grad_z = random_array(x.shape, 118)
+    dx = check.run("backward(grad_z) after forward on x with zeros", layer.backward, grad_z)
+    ratio = _kept_ratio(dx, grad_z)
+    nonzero = x != 0
+    if (ratio is not None and out is not None and out.shape == x.shape
+            and ((ratio[nonzero] == 0) == (out[nonzero] == 0)).all()):
+        check.ok("backward after forward on x with zeros (a ReLU's output): grad_z * mask")
+        return True
+    got = as_numbers(dx)
+    nan = got is not None and got.shape == x.shape and not np.isfinite(got[~nonzero]).all()
+    check.fail("after forward on x whose entries are half zeros (as after a ReLU), backward's "
+               "dL/dx is not grad_z * mask" + (" (not finite where x is 0)." if nan else "."),
+               "keep the mask itself from forward (self.mask): it cannot be read back from "
+               "output / x where x is 0." if nan else "dL/dx = grad_z * mask, the mask forward "
+               "drew.")
+    return False
+
+
+def _two_layers(check, cls):
+    """Two layers of one network: each backward must use its own layer's mask."""
+    first, second = cls(p=P), cls(p=P)
+    first.training = second.training = True
+    x1, x2 = random_array((30, 20), 119), random_array((30, 20), 120)
+    out1 = as_numbers(check.run("forward(x) of a first layer", first.forward, x1))
+    check.run("forward(x) of a second layer", second.forward, x2)
+    grad_z = random_array(x1.shape, 121)
+    dx = check.run("backward(grad_z) of the first layer, after the second's forward",
+                   first.backward, grad_z)
+    ratio = _kept_ratio(dx, grad_z)
+    if ratio is not None and out1 is not None and ((ratio == 0) == (out1 == 0)).all():
+        check.ok("two layers: each backward uses its own forward's mask")
+        return True
+    check.fail("with two dropout layers, the first layer's backward did not use the mask of "
+               "its own forward (the second layer's forward came in between).",
+               "keep the mask on the instance, self.mask = ...: a mask kept on the class or in "
+               "a global variable is shared by every dropout layer of the network.")
+    return False
+
+
 def _evaluation(check, layer):
     layer.training = False
     x = random_array((30, 20), 113)
@@ -338,7 +410,9 @@ def check_dropout_layer(cls, *, verbose=True):
     """Check the learner's inverted dropout layer ``cls(p)`` (a ``scratchnn.Layer``) by its
     behaviour: in training mode about p of 100,000 entries are zeroed (to within a few standard
     deviations) and the others scaled by 1 / (1 - p), with a new mask per entry and per call;
-    backward multiplies grad_z by the same mask; evaluation mode (``layer.training = False``)
-    and p = 0 are the identity. Returns a CheckResult (truthy when passed) and prints it."""
+    backward multiplies grad_z by the same mask (on x with zeros too, and with another layer's
+    forward in between: the mask lives on the instance); evaluation mode
+    (``layer.training = False``) and p = 0 are the identity. Returns a CheckResult (truthy when
+    passed) and prints it."""
     check_class(cls)
     return run_check(cls.__name__, _dropout_body, cls, verbose=verbose)
