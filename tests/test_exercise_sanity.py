@@ -3,6 +3,7 @@ are "not implemented yet", and each typical mistake fails with a hint that names
 
 from __future__ import annotations
 
+import copy
 import math
 
 import exercise_solutions_sanity as sol
@@ -59,8 +60,32 @@ def _isclose_ties(train_fn, rates):
     return min(r for r, x in finite.items() if np.isclose(x, lowest)), list(losses.values())
 
 
+def _loops_and_lists(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    best, best_loss = None, math.inf
+    for r, x in zip(rates, losses, strict=True):
+        if math.isfinite(x) and (x < best_loss or (x == best_loss and r < best)):
+            best, best_loss = r, x
+    if best is None:
+        raise ValueError("every run diverged: no finite loss")
+    return best, losses
+
+
+def _trained_smallest_rate_first(train_fn, rates):
+    # Runs the rates in increasing order, reports the losses in the order given.
+    losses = [None] * len(rates)
+    for i in np.argsort(rates):
+        losses[i] = train_fn(rates[i])
+    return sol.lr_sweep(lambda lr: losses[list(rates).index(lr)], rates)
+
+
+def _float32_rates(train_fn, rates):
+    return sol.lr_sweep(train_fn, np.asarray(rates, dtype=np.float32))
+
+
 @pytest.mark.parametrize("fn", [sol.lr_sweep, _lexsort, _sorted_pairs,
-                                _nanargmin_smallest_rate, _keyword_and_math, _isclose_ties])
+                                _nanargmin_smallest_rate, _keyword_and_math, _isclose_ties,
+                                _loops_and_lists, _trained_smallest_rate_first, _float32_rates])
 def test_correct_lr_sweeps_pass(fn):
     assert_passes(check_lr_sweep(fn, verbose=False))
 
@@ -169,7 +194,19 @@ def _isnan_only(train_fn, rates):
     return min(kept)[1], losses
 
 
+def _last_of_ties(train_fn, rates):
+    losses = [train_fn(r) for r in rates]
+    best, best_loss = None, math.inf
+    for r, x in zip(rates, losses, strict=True):
+        if math.isfinite(x) and x <= best_loss:  # a later tie replaces the earlier one
+            best, best_loss = r, x
+    if best is None:
+        raise ValueError("every run diverged")
+    return best, losses
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_last_of_ties, ["a tie between 0.01 and 0.1", "expected 0.01", "the smaller rate wins"]),
     (_isnan_only, ["instead of raising a ValueError", "np.isnan lets inf through"]),
     (_min_of_nothing, ["min() arg is an empty sequence", "not your sentence",
                        "check for the case yourself"]),
@@ -230,8 +267,35 @@ def _with_fit(network, x, y, loss, optimizer, steps):
     return history.history["loss"]
 
 
+def _called_like_pytorch(network, x, y, loss, optimizer, steps):
+    history = []
+    for _ in range(steps):
+        value = loss(y, network(x))  # __call__ for forward, as torch modules and losses do
+        history.append(float(value))
+        network.backward(loss.backward())
+        optimizer.step(network)
+    return history
+
+
+def _one_hot_float32_inputs(network, x, y, loss, optimizer, steps):
+    # One-hot targets and the inputs cast to float32: the same losses up to float32 rounding.
+    x, y = x.astype(np.float32), np.eye(3)[y]
+    return sol.overfit_one_batch(network, x, y, loss, optimizer, steps)
+
+
+def _first_loss_then_after_each(network, x, y, loss, optimizer, steps):
+    history = [loss.forward(y, network.forward(x))]
+    for step in range(steps):
+        network.backward(loss.backward())
+        optimizer.step(network)
+        if step < steps - 1:
+            history.append(loss.forward(y, network.forward(x)))
+    return history
+
+
 @pytest.mark.parametrize("fn", [sol.overfit_one_batch, _array_and_while, _forward_twice,
-                                _with_fit])
+                                _with_fit, _called_like_pytorch, _one_hot_float32_inputs,
+                                _first_loss_then_after_each])
 def test_correct_overfit_loops_pass(fn):
     assert_passes(check_overfit_one_batch(fn, verbose=False))
 
@@ -308,7 +372,27 @@ def _summed_loss(network, x, y, loss, optimizer, steps):
                                                               steps)]
 
 
+def _new_adam_every_step(network, x, y, loss, optimizer, steps):
+    history = []
+    for _ in range(steps):
+        history.append(loss.forward(y, network.forward(x)))
+        network.backward(loss.backward())
+        type(optimizer)(lr=optimizer.lr).step(network)
+    return history
+
+
+def _trains_a_copy(network, x, y, loss, optimizer, steps):
+    return sol.overfit_one_batch(copy.deepcopy(network), x, y, loss, optimizer, steps)
+
+
+def _losses_and_network(network, x, y, loss, optimizer, steps):
+    return sol.overfit_one_batch(network, x, y, loss, optimizer, steps), network
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_new_adam_every_step, ["a new one at each step forgets its state"]),
+    (_trains_a_copy, ["the network given was not changed", "not a copy of it"]),
+    (_losses_and_network, ["returned tuple", "return the list of losses alone"]),
     (_step_before_backward, ["the losses[", "after network.backward", "the step before"]),
     (_summed_loss, ["already the mean over the batch"]),
     (_after_update, ["before its update"]),
