@@ -40,6 +40,11 @@ _IN_PLACE_GRAD = ("backward must not change grad_z in place (as `grad_z *= ...` 
                   "e.g. grad_z * mask.")
 
 
+_OUTPUT_CHANGED = ("backward changed, in place, the array forward returned (e.g. `self.a *= 1 - "
+                   "self.a` on the kept output): the next layer kept it as its input and the "
+                   "loss as its prediction. Compute a new array: grad_z * self.a * (1 - self.a).")
+
+
 def _backward_hint(exc):
     """For an attribute backward reads but nothing set: forward must keep it."""
     found = re.match(r"'(\w+)' object has no attribute '(\w+)'", str(exc))
@@ -57,9 +62,9 @@ _NOT_LAYERS = {"list", "tuple", "dict", "float", "int", "NoneType", "ndarray", "
 # -- steps shared by the layer checkers -----------------------------------------------------------
 def _forward(check, layer, ref, x, variants=(), *, hint=None, error_hint=None,
              overflow_hint=None):
-    """Compare layer.forward(x) with scratchnn's; True when it matched. ``hint`` is given when
-    the output is wrong in no recognised way, ``overflow_hint`` when it is also not finite
-    (the evidence of an overflow), ``error_hint(exc)`` when forward raises."""
+    """Compare layer.forward(x) with scratchnn's: (True when it matched, the output). ``hint``
+    is given when the output is wrong in no recognised way, ``overflow_hint`` when it is also
+    not finite (the evidence of an overflow), ``error_hint(exc)`` when forward raises."""
     before = x.copy()
     out = check.run(f"forward(x) with x of shape {x.shape}", layer.forward, x, hint=error_hint)
     _watch_precision(check, layer, out)
@@ -68,21 +73,26 @@ def _forward(check, layer, ref, x, variants=(), *, hint=None, error_hint=None,
     values = as_numbers(out)
     if overflow_hint and values is not None and not np.isfinite(values).all():
         hint = overflow_hint
-    return compare(check, out, ref.forward(x), "forward(x)", variants, hint=hint, inputs=x)
+    return compare(check, out, ref.forward(x), "forward(x)", variants, hint=hint, inputs=x), out
 
 
-def _backward(check, layer, ref, grad_z, variants=(), *, error_hint=None, kink=None):
+def _backward(check, layer, ref, grad_z, variants=(), *, error_hint=None, kink=None,
+              output=None):
     """Run layer.backward(grad_z) and compare the returned dL/dx with scratchnn's.
 
     ``kink = (index, lowest slope)`` marks an input where the derivative does not exist (ReLU
-    at 0): any slope between the lowest and 1 is a valid subgradient there.
+    at 0): any slope between the lowest and 1 is a valid subgradient there. ``output`` is what
+    the last forward returned: backward must leave it as it was (the next layer kept it).
     Returns (returned value, True when it matched).
     """
     before = grad_z.copy()
+    output_before = as_numbers(output)  # a copy, or None for what is not an array
     grads_before = {k: np.array(v, copy=True) for k, v in _grads(layer).items()}
     dx = check.run(f"backward(grad_z) with grad_z of shape {grad_z.shape}", layer.backward, grad_z,
                    returns=False, hint=error_hint or _backward_hint)
     unchanged(check, before, grad_z, "grad_z", _IN_PLACE_GRAD)
+    if output_before is not None:
+        unchanged(check, output_before, output, "the array forward returned", _OUTPUT_CHANGED)
     expected = ref.backward(before)
     if dx is None:
         untouched = all(close(_grads(layer).get(k), v, 0, 0) for k, v in grads_before.items())
@@ -109,6 +119,9 @@ def _grads(layer):
 _ACCUMULATES = ("backward added this batch's gradient to the previous one (`+=`): each backward "
                "call must store the gradient of its own batch, self.grads[name] = ... (an "
                "optimizer reads it after every batch).")
+_ZERO_GRAD = (" PyTorch's backward accumulates and zero_grad() clears the gradients, but here "
+              "nothing calls zero_grad: the training loop and the optimizers read grads as "
+              "backward left them.")
 
 
 def _second_round(check, layer, ref, shape, seed):
@@ -116,14 +129,18 @@ def _second_round(check, layer, ref, shape, seed):
     store this batch's gradients, not add them to the last batch's."""
     previous = {k: np.array(v, dtype=np.float64) for k, v in _grads(layer).items()}
     x = random_array(shape, seed, scale=2.0)
-    if not _forward(check, layer, ref, x):
+    matched, out = _forward(check, layer, ref, x)
+    if not matched:
         return False
     grad_z = random_array(ref.forward(x).shape, seed + 1)
-    _, ok = _backward(check, layer, ref, grad_z)
+    _, ok = _backward(check, layer, ref, grad_z, output=out)
+    # PyTorch's backward accumulates and its zero_grad() clears: a layer that has one says so.
+    accumulates = _ACCUMULATES + (_ZERO_GRAD if callable(getattr(layer, "zero_grad", None))
+                                  else "")
     for name, expected in ref.grads.items():
         stale = previous.get(name)
         ok &= compare(check, _grads(layer).get(name), expected, f"grads[{name!r}]",
-                      [(_ACCUMULATES, None if stale is None else stale + expected)],
+                      [(accumulates, None if stale is None else stale + expected)],
                       on=f"a second batch, x of shape {x.shape}")
     return ok
 
@@ -214,7 +231,51 @@ def _in_float64(cls, values, *args):
         return None
 
 
+# -- building the learner's layer -----------------------------------------------------------------
+def _build(check, cls, *args, **kwargs):
+    """``cls(*args, **kwargs)``, the learner's constructor, as the check calls it."""
+    shown = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    return check.run(f"{cls.__name__}({shown})", cls, *args, **kwargs,
+                     hint=lambda exc: _build_hint(exc, cls, shown))
+
+
+def _build_hint(exc, cls, shown):
+    """Why the exercise's way of building the layer failed: an argument without a default,
+    or a read-only params/grads property that scratchnn.Layer's __init__ cannot set."""
+    text = str(exc)
+    # The class's own __init__ (or one it inherits) named by its qualified name.
+    missing = re.match(r"[\w.<>]*__init__\(\) missing \d+ required [\w -]+?: (.+)", text)
+    if isinstance(exc, TypeError) and missing:
+        return (f"the check builds {cls.__name__}({shown}), as the exercise's __init__ "
+                f"allows: give {missing.group(1)} a default, as the exercise's code does.")
+    setter = re.match(r"property '(params|grads)' of .* has no setter", text)
+    if isinstance(exc, AttributeError) and setter:
+        return (f"scratchnn.Layer's __init__ sets self.params = {{}} and self.grads = {{}}, "
+                f"which a property without a setter refuses: give {setter.group(1)} a setter, "
+                f"or keep a dict holding the arrays themselves (self.params = {{'W': self.W, "
+                f"'b': self.b}}).")
+    return None
+
+
 # -- LinearLayer ----------------------------------------------------------------------------------
+_COPIES = ("forward and backward use copies of the parameters kept apart from self.params (such "
+           "as self.W = self.params['W'].copy()): update_params, the optimizers and this check "
+           "change self.params, which the copies never see. Read self.params['W'] and "
+           "self.params['b'], or make self.W the same array (no .copy()).")
+
+
+def _copied_parameters(layer, W, b):
+    """(W', b') pairs a forward reading the layer's own arrays instead of its params would use:
+    arrays it holds with W's or b's shape that are not the arrays in self.params."""
+    params = getattr(layer, "params", None)
+    in_params = {id(v) for v in params.values()} if isinstance(params, dict) else set()
+    held = [v for v in getattr(layer, "__dict__", {}).values()
+            if isinstance(v, np.ndarray) and id(v) not in in_params]
+    weights = [v.astype(np.float64) for v in held if v.shape == W.shape]
+    biases = [v.astype(np.float64) for v in held if v.shape == b.shape]
+    return [(w, c) for w in weights for c in [*biases, b]] + [(W, c) for c in biases]
+
+
 def _set_params(check, layer, values):
     """Put float64 ``values`` into layer.params (in place when shapes and dtype allow, so that
     aliases such as ``self.W = self.params["W"]`` see them) and zero gradients into grads."""
@@ -255,7 +316,7 @@ def put_grads(layer, values):
 
 
 def _linear_body(check, cls):
-    layer = check.run(f"{cls.__name__}({N_IN}, {N_OUT})", cls, N_IN, N_OUT)
+    layer = _build(check, cls, N_IN, N_OUT)
     rng = np.random.default_rng(6)
     W, b = rng.normal(size=(N_IN, N_OUT)), rng.normal(size=(1, N_OUT))
     _set_params(check, layer, {"W": W, "b": b})
@@ -267,8 +328,12 @@ def _linear_body(check, cls):
     x = random_array((BATCH, N_IN), 7)
     matmul = (f"x is {x.shape} and W is {W.shape}: z = x @ W + b, (batch, n_in) @ (n_in, n_out);"
               " W @ x does not fit.")
-    if _forward(check, layer, ref, x, [("the bias is missing: z = x @ W + b.", x @ W)],
-                error_hint=lambda exc: matmul if "matmul" in str(exc) else None):
+    copies = _copied_parameters(layer, W, b)
+    matched, out = _forward(check, layer, ref, x,
+                            [("the bias is missing: z = x @ W + b.", x @ W)]
+                            + [(_COPIES, x @ W_ + b_) for W_, b_ in copies],
+                            error_hint=lambda exc: matmul if "matmul" in str(exc) else None)
+    if matched:
         check.ok(f"forward: x @ W + b on x of shape {x.shape}")
 
     grad_z = random_array((BATCH, N_OUT), 8)
@@ -277,8 +342,9 @@ def _linear_body(check, cls):
               f"grad_z @ W.T {x.shape}; x @ grad_z (without .T) cannot work.")
     dx, ok = _backward(check, layer, ref, grad_z,
                        [("dL/dx must have x's shape (batch, n_in): grad_z @ W.T.",
-                         (grad_z @ W.T).T)],
-                       error_hint=lambda e: shapes if "matmul" in str(e) else _backward_hint(e))
+                         (grad_z @ W.T).T)] + [(_COPIES, grad_z @ W_.T) for W_, _ in copies],
+                       error_hint=lambda e: shapes if "matmul" in str(e) else _backward_hint(e),
+                       output=out)
     ok &= _weight_gradient(check, layer, ref, x, grad_z)
     ok &= _bias_gradient(check, layer, ref, grad_z)
     ok &= _params_kept(check, layer, {"W": W, "b": b})
@@ -289,7 +355,7 @@ def _linear_body(check, cls):
             check.ok("forward and backward again on a batch of 2")
 
             def build():
-                other = check.run(f"{cls.__name__}({N_IN}, {N_OUT})", cls, N_IN, N_OUT)
+                other = _build(check, cls, N_IN, N_OUT)
                 _set_params(check, other, {"W": W, "b": b})
                 return other
 
@@ -464,7 +530,7 @@ def _activation_variants(kind, x, g, alpha):
 
 
 def _activation_body(check, cls, kind):
-    layer = check.run(f"{cls.__name__}()", cls)
+    layer = _build(check, cls)
     alpha = _layer_slope(layer) if kind == "leaky_relu" else None
     if alpha is not None:
         leaky_slope_problem(check, "alpha", alpha)
@@ -472,7 +538,7 @@ def _activation_body(check, cls, kind):
 
     x = random_array((BATCH, N_IN), 11, scale=2.0)
     x[0, 0] = 0.0
-    forward_ok = _forward(check, layer, ref, x)
+    forward_ok, out = _forward(check, layer, ref, x)
     if forward_ok:
         check.ok(f"forward on x of shape {x.shape}")
     if forward_ok and kind in ("sigmoid", "tanh", "softmax"):
@@ -480,21 +546,21 @@ def _activation_body(check, cls, kind):
         hint = ("e^1000 overflows: subtract each row's maximum before np.exp (softmax does not "
                 "change)." if kind == "softmax" else f"use a stable formula: scratchnn.{kind} "
                 "or np.exp(-np.abs(x)).")
-        if _forward(check, layer, ref, big, overflow_hint=hint):
+        if _forward(check, layer, ref, big, overflow_hint=hint)[0]:
             check.ok("forward at inputs of +-1000")
         # Back to the batch the backward pass below is about.
-        check.run("forward(x)", layer.forward, x)
+        out = check.run("forward(x)", layer.forward, x)
         ref.forward(x)
 
     grad_z = random_array((BATCH, N_IN), 12)
     kink = ((0, 0), alpha or 0.0) if kind in ("relu", "leaky_relu") else None
     dx, ok = _backward(check, layer, ref, grad_z, _activation_variants(kind, x, grad_z, alpha),
-                       kink=kink)
+                       kink=kink, output=out)
     if ok:
         check.ok(f"backward: dL/dx on grad_z of shape {grad_z.shape}")
         if _second_round(check, layer, ref, (2, N_IN), 13):
             check.ok("forward and backward again on a batch of 2")
-            _own_state(check, lambda: check.run(f"{cls.__name__}()", cls), lambda: (
+            _own_state(check, lambda: _build(check, cls), lambda: (
                 ACTIVATION_LAYERS[kind](alpha) if alpha is not None else
                 ACTIVATION_LAYERS[kind]()), (BATCH, N_IN), 17)
     if not check.messages:
@@ -520,12 +586,12 @@ def _layer_slope_is_used(check, cls, alpha):
     if name is None:
         return
     other = 0.2 if alpha != 0.2 else 0.1
-    layer = check.run(f"{cls.__name__}({name}={other})", cls, **{name: other})
+    layer = _build(check, cls, **{name: other})
     ref = ACTIVATION_LAYERS["leaky_relu"](other)
     x = random_array((BATCH, N_IN), 14, scale=2.0)
     ignored = (f"the layer ignores its {name}: keep it (self.{name} = {name}) and use it in "
                f"forward and backward, not a fixed {fmt(alpha)}.")
-    ok = _forward(check, layer, ref, x, [(ignored, leaky_relu(x, alpha))])
+    ok, _ = _forward(check, layer, ref, x, [(ignored, leaky_relu(x, alpha))])
     grad_z = random_array((BATCH, N_IN), 15)
     _, ok_back = _backward(check, layer, ref, grad_z,
                            [(ignored, np.where(x > 0, grad_z, alpha * grad_z))])

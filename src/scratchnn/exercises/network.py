@@ -138,9 +138,15 @@ def _network_body(check, cls):
     if not isinstance(layers, (list, tuple)) or [id(v) for v in layers] != [id(s) for s in spies]:
         if not layers and is_empty_body(net.add):
             check.not_implemented("add(layer): the body is still empty.")
+        if _copies(layers, spies):
+            check.stop("net.layers holds copies of the layers added, not the objects themselves.",
+                       "append the layer itself, self.layers.append(layer): the caller keeps "
+                       "the layers it added (to read their weights, or to share one between "
+                       "networks), and a copy's parameters are not theirs.")
         check.stop(f"after adding {len(spies)} layers, net.layers is {layers!r}.",
                    "add must append the layer to self.layers (a list, in the order added).")
     check.ok(f"add: {len(spies)} layers in order")
+    _own_list(check, cls, net)
 
     x = random_array((5, 4), 22)
     out = check.run(f"forward(X) with X of shape {x.shape}", net.forward, x,
@@ -184,6 +190,26 @@ def _network_body(check, cls):
         finite_difference_check(check, net, x, what="dL/dX",
                                 blame="backward must return what the first layer's backward "
                                       "returns, for the input forward was last given.")
+
+
+def _copies(layers, spies):
+    """True when ``layers`` holds other objects of the added layers' classes, in their order."""
+    return (isinstance(layers, (list, tuple)) and len(layers) == len(spies)
+            and all(type(v) is type(s) and v is not s for v, s in zip(layers, spies,
+                                                                    strict=True)))
+
+
+def _own_list(check, cls, net):
+    """A second network must start empty: a list given as a default argument
+    (``def __init__(self, layers=[])``) or kept on the class is shared by every network."""
+    other = check.run(f"a second {cls.__name__}()", cls)
+    layers = getattr(other, "layers", None)
+    if layers is net.layers or (isinstance(layers, (list, tuple)) and len(layers)):
+        check.stop(f"a second {cls.__name__}() starts with the layers added to the first one.",
+                   "its list of layers is shared by every network: a default argument "
+                   "(layers=[]) is made once, and a list on the class belongs to the class. Make "
+                   "a new list in __init__: self.layers = [] (or list(layers or [])).")
+    check.ok("a second network starts with no layers")
 
 
 _FEED_FORWARD = "feed each layer the previous layer's output: x = layer.forward(x)."
@@ -244,14 +270,14 @@ def _check_backward_calls(check, calls, ref, grad):
 
 def _network_update(check, net, spies, ref):
     rng = np.random.default_rng(24)
-    before = {}
+    before, given = {}, {}
     for i, (spy, ref_layer) in enumerate(zip(spies, ref.layers, strict=True)):
         for name, p in spy.params.items():
             g = rng.normal(size=p.shape)
             spy.grads[name][...] = g
             ref_layer.grads[name][...] = g
             ref_layer.params[name][...] = p
-            before[i, name] = p.copy()
+            before[i, name], given[i, name] = p.copy(), g
     check.run(f"update_params({LEARNING_RATE})", net.update_params, LEARNING_RATE,
               returns=False)
     ref.update_params(LEARNING_RATE)
@@ -264,7 +290,8 @@ def _network_update(check, net, spies, ref):
                    "layers, so a test such as isinstance(layer, LinearLayer) for your own class "
                    "finds none of them.")
     for (i, name), p in before.items():
-        g = spies[i].grads[name]
+        # The gradients as given: a network may zero them after the update (zero_grad).
+        g = given[i, name]
         # One wrong parameter is enough to show: the others share the cause.
         compare(check, spies[i].params[name], ref.layers[i].params[name],
                 f"layers[{i}].params[{name!r}] after update_params",
@@ -382,7 +409,12 @@ def _check_step(check, step, want, batch):
 
 def _check_returned_loss(check, returned, expected, after):
     value = as_numbers(returned)
-    if returned is None:
+    if isinstance(returned, (tuple, list)):
+        # (loss, y_pred) or [loss, accuracy]: compare names the item that is the loss.
+        among = any(close(item, expected) for item in returned)
+        compare(check, returned, expected, "the returned loss",
+                hint=None if among else "return loss.forward(y_batch, y_pred), one number.")
+    elif returned is None:
         check.fail("train_step returned None.", "return the batch's loss value (a float), so "
                    "that the loop can report the mean loss of the epoch.")
     elif value is None or value.size != 1:

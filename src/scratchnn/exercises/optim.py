@@ -287,6 +287,10 @@ def _same(got, expected):
 
 # -- the check ------------------------------------------------------------------------------------
 def _step_hint(exc):
+    if isinstance(exc, TypeError) and "step() takes 1 positional argument but 2" in str(exc):
+        return ("the check calls opt.step(network), as the exercise's step(self, network) "
+                "does: take the network in step (PyTorch's optimizers are given the "
+                "parameters in their constructor instead).")
     if "broadcast" in str(exc):
         return ("one parameter's memory was used for another of a different shape: keep it per "
                 "parameter, keyed by (layer index, name) or id(p). A name alone ('W') is shared "

@@ -1,0 +1,664 @@
+"""Second round of learners' attempts at chapters 5, 6, 8 and 9 (layers, network, training step,
+optimizers), written by other kinds of students than tests/test_exercise_attempts.py's: one coming
+from PyTorch (W and b as attributes, zero_grad, __call__, gradients that accumulate), one from Keras
+(build(), Sequential(layers)), one who loops over the batch, one who over-engineers with caches
+and properties, one who keeps everything in dicts keyed by id, one in float32, one who copies the
+notebook's formulas literally. Each attempt is registered with ``@correct(checker, ...)`` (must
+pass) or ``@wrong(checker, ..., hint=...)`` (must fail, naming its mistake); its docstring says in
+one line what is unusual about it or what the mistake is. ``absent`` lists hints that would
+mislead for that attempt.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+import exercise_solutions as sol
+import numpy as np
+import pytest
+from scipy.special import expit
+from verdicts import assert_fails_with, assert_passes
+
+import scratchnn as sn
+from scratchnn.exercises import (
+    check_activation_layer,
+    check_linear_layer,
+    check_network,
+    check_optimizer,
+    check_training_step,
+)
+
+CORRECT, WRONG = [], []
+
+
+def correct(checker, *args):
+    """Register a correct attempt: ``checker(attempt, *args)`` must pass."""
+    def register(attempt):
+        name = f"{checker.__name__.removeprefix('check_')}-{attempt.__name__}"
+        CORRECT.append(pytest.param(checker, attempt, args, id=name))
+        return attempt
+    return register
+
+
+def wrong(checker, *args, hint, absent=()):
+    """Register a wrong attempt: it must fail, its messages containing ``hint`` (one fragment or
+    a tuple) and none of ``absent``."""
+    fragments = hint if isinstance(hint, tuple) else (hint,)
+
+    def register(attempt):
+        name = f"{checker.__name__.removeprefix('check_')}-{attempt.__name__}"
+        WRONG.append(pytest.param(checker, attempt, args, fragments, absent, id=name))
+        return attempt
+    return register
+
+
+# -- LinearLayer -----------------------------------------------------------------------------------
+@correct(check_linear_layer)
+class LinearLayerTorchStyle:
+    """PyTorch's habits in a class of its own: self.W and self.b as attributes, params and grads
+    as read-only properties built from them, a zero_grad method, __call__ for forward."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        rng = np.random.default_rng(rng)
+        self.W = rng.normal(0, 0.1, (n_in, n_out))
+        self.b = np.zeros((1, n_out))
+        self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
+
+    @property
+    def params(self):
+        return {"W": self.W, "b": self.b}
+
+    @property
+    def grads(self):
+        return {"W": self.dW, "b": self.db}
+
+    def zero_grad(self):
+        self.dW[...] = 0
+        self.db[...] = 0
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, grad_z):
+        self.dW = self.x.T @ grad_z
+        self.db = grad_z.sum(axis=0, keepdims=True)
+        return grad_z @ self.W.T
+
+    def update_params(self, learning_rate):
+        self.W -= learning_rate * self.dW
+        self.b -= learning_rate * self.db
+
+
+@wrong(check_linear_layer, hint=("give params a setter", "Layer's __init__"))
+class LinearLayerTorchStyleOnLayer(sn.Layer):
+    """The same read-only properties on a subclass of scratchnn.Layer, whose __init__ sets
+    self.params = {}: the class cannot be built, and is told why."""
+
+    params, grads = LinearLayerTorchStyle.params, LinearLayerTorchStyle.grads
+    forward, backward = LinearLayerTorchStyle.forward, LinearLayerTorchStyle.backward
+    update_params = LinearLayerTorchStyle.update_params
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__()
+        LinearLayerTorchStyle.__init__(self, n_in, n_out, rng)
+
+
+@wrong(check_linear_layer, hint=("added this batch's gradient", "zero_grad"))
+class LinearLayerTorchAccumulates(LinearLayerTorchStyle):
+    """PyTorch's accumulation: backward adds to dW and db, zero_grad is expected to reset them."""
+
+    def backward(self, grad_z):
+        self.dW += self.x.T @ grad_z
+        self.db += grad_z.sum(axis=0, keepdims=True)
+        return grad_z @ self.W.T
+
+
+@correct(check_linear_layer)
+class LinearLayerKerasBuild(sn.Layer):
+    """Keras's habit: the weights made by build(n_in), called from __init__; call() as forward."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__()
+        self.units, self.rng = n_out, np.random.default_rng(rng)
+        self.params, self.grads = {}, {}
+        self.build(n_in)
+
+    def build(self, n_in):
+        self.params["W"] = self.rng.normal(0, 0.1, (n_in, self.units))
+        self.params["b"] = np.zeros((1, self.units))
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def call(self, x):
+        return x @ self.params["W"] + self.params["b"]
+
+    def forward(self, x):
+        self.inputs = x
+        return self.call(x)
+
+    def backward(self, grad_z):
+        self.grads["W"] = self.inputs.T @ grad_z
+        self.grads["b"] = np.sum(grad_z, axis=0, keepdims=True)
+        return grad_z @ self.params["W"].T
+
+    def update_params(self, learning_rate):
+        for key, value in self.params.items():
+            value -= learning_rate * self.grads[key]
+
+
+@correct(check_linear_layer)
+class LinearLayerRowByRow(sol.LinearLayer):
+    """Forward and backward one sample at a time, in Python loops."""
+
+    def forward(self, x):
+        self.x = x
+        return np.array([row @ self.params["W"] + self.params["b"][0] for row in x])
+
+    def backward(self, grad_z):
+        W = self.params["W"]
+        self.grads["W"] = sum(np.outer(x, g) for x, g in zip(self.x, grad_z, strict=True))
+        self.grads["b"] = sum(g for g in grad_z)[None, :]
+        return np.stack([W @ g for g in grad_z])
+
+
+_STATE = {}
+
+
+@correct(check_linear_layer)
+class LinearLayerStateKeyedById(sol.LinearLayer):
+    """Keeps its input in a module-level dict keyed by id(self): one entry per layer."""
+
+    def forward(self, x):
+        _STATE[id(self)] = {"x": x}
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, grad_z):
+        x = _STATE[id(self)]["x"]
+        self.grads = {"W": x.T @ grad_z, "b": grad_z.sum(0, keepdims=True)}
+        return grad_z @ self.params["W"].T
+
+
+@correct(check_linear_layer)
+class LinearLayerCachedProperties(sol.LinearLayer):
+    """Over-engineered: W and b as properties over params, a cache dict, np.matmul with out=."""
+
+    W = property(lambda self: self.params["W"])
+    b = property(lambda self: self.params["b"])
+
+    def forward(self, x):
+        self.cache = {"x": x, "z": np.matmul(x, self.W) + self.b}
+        return self.cache["z"]
+
+    def backward(self, grad_z):
+        np.matmul(self.cache["x"].T, grad_z, out=self.grads["W"])
+        np.sum(grad_z, axis=0, keepdims=True, out=self.grads["b"])
+        return np.matmul(grad_z, self.W.T)
+
+
+@wrong(check_linear_layer, hint="item 0 is the right answer")
+class LinearLayerReturnsACache(sol.LinearLayer):
+    """CS231n's affine_forward: returns (out, cache)."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        return out, (x, self.params["W"], self.params["b"])
+
+
+@wrong(check_linear_layer, hint="item 0 is the right answer")
+class LinearLayerBackwardReturnsAllGradients(sol.LinearLayer):
+    """CS231n's affine_backward: returns (dx, dW, db)."""
+
+    def backward(self, grad_z):
+        dx = super().backward(grad_z)
+        return dx, self.grads["W"], self.grads["b"]
+
+
+@wrong(check_linear_layer, hint="copy")
+class LinearLayerCopiesItsWeights(sol.LinearLayer):
+    """forward uses copies self.W, self.b made in __init__: updates to params never reach it."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__(n_in, n_out, rng)
+        self.W, self.b = self.params["W"].copy(), self.params["b"].copy()
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, grad_z):
+        self.grads["W"] = self.x.T @ grad_z
+        self.grads["b"] = grad_z.sum(axis=0, keepdims=True)
+        return grad_z @ self.W.T
+
+
+@wrong(check_linear_layer, hint="give 'rng' a default")
+class LinearLayerNeedsAnRng(sol.LinearLayer):
+    """rng made a required argument: LinearLayer(4, 3) cannot be built."""
+
+    def __init__(self, n_in, n_out, rng):
+        super().__init__(n_in, n_out, rng)
+
+
+@correct(check_linear_layer)
+class LinearLayerInFloat32Throughout(sol.LinearLayer):
+    """Parameters, input and gradients all float32 (no dtype= to be rebuilt with)."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__(n_in, n_out, rng)
+        self.params = {k: v.astype(np.float32) for k, v in self.params.items()}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x = x.astype(np.float32)
+        return self.x @ self.params["W"] + self.params["b"]
+
+    def backward(self, grad_z):
+        grad_z = grad_z.astype(np.float32)
+        return super().backward(grad_z)
+
+
+@correct(check_linear_layer)
+class LinearLayerUpdateWithNewArrays(sol.LinearLayer):
+    """update_params rebinds the dict entries to new arrays (not in place)."""
+
+    def update_params(self, learning_rate):
+        for name in list(self.params):
+            self.params[name] = self.params[name] - learning_rate * self.grads[name]
+
+
+# -- activation layers -----------------------------------------------------------------------------
+@correct(check_activation_layer, "relu")
+class ReLULayerCopyAndMask(sn.Layer):
+    """A copy of x with its negative entries set to 0; the mask kept."""
+
+    def forward(self, x):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, grad_z):
+        out = grad_z.copy()
+        out[self.mask] = 0
+        return out
+
+
+@correct(check_activation_layer, "relu")
+class ReLULayerHeaviside(sn.Layer):
+    """np.heaviside(x, 0.5): a slope of 1/2 at x = 0, a valid subgradient."""
+
+    def forward(self, x):
+        self.x = x
+        return x * np.heaviside(x, 0.5) + 0.0 * (x == 0)
+
+    def backward(self, grad_z):
+        return grad_z * np.heaviside(self.x, 0.5)
+
+
+@wrong(check_activation_layer, "sigmoid", hint="changed")
+class SigmoidLayerReusesItsOutput(sn.Layer):
+    """backward turns the stored output into the derivative in place: the array forward returned
+    (which the next layer, or the loss, still holds) changes."""
+
+    def forward(self, x):
+        self.a = expit(x)
+        return self.a
+
+    def backward(self, grad_z):
+        self.a *= 1 - self.a
+        return grad_z * self.a
+
+
+@correct(check_activation_layer, "sigmoid")
+class SigmoidLayerBothBranches(sn.Layer):
+    """np.where over both stable branches (one overflows where it is not used)."""
+
+    def forward(self, x):
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.a = np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x)))
+        return self.a
+
+    def backward(self, grad_z):
+        return grad_z * self.a * (1 - self.a)
+
+
+@correct(check_activation_layer, "sigmoid")
+class SigmoidLayerInFloat32(sn.Layer):
+    """Computes in float32 (e^1000 is inf there too: 1 / (1 + inf) = 0 is right)."""
+
+    def forward(self, x):
+        with np.errstate(over="ignore"):
+            self.a = 1 / (1 + np.exp(-x.astype(np.float32)))
+        return self.a
+
+    def backward(self, grad_z):
+        return grad_z * self.a * (1 - self.a)
+
+
+@correct(check_activation_layer, "tanh")
+class TanhLayerViaSigmoid(sn.Layer):
+    """tanh(x) = 2 sigmoid(2x) - 1, the derivative from the output."""
+
+    def forward(self, x):
+        self.out = 2 * expit(2 * x) - 1
+        return self.out
+
+    def backward(self, grad_z):
+        return grad_z * (1 - self.out * self.out)
+
+
+@correct(check_activation_layer, "softmax")
+class SoftmaxLayerRowLoops(sn.Layer):
+    """One row at a time: np.diagflat(s) - np.outer(s, s), times the row's gradient."""
+
+    def forward(self, x):
+        shifted = x - x.max(axis=1, keepdims=True)
+        self.s = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        return self.s
+
+    def backward(self, grad_z):
+        rows = [(np.diagflat(s) - np.outer(s, s)) @ g for s, g in zip(self.s, grad_z,
+                                                                      strict=True)]
+        return np.array(rows)
+
+
+@correct(check_activation_layer, "leaky_relu")
+class LeakyReLULayerKeywordOnly(sn.Layer):
+    """alpha keyword-only and kept as a float; forward with np.maximum(x, alpha * x)."""
+
+    def __init__(self, *, alpha=0.01):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, self.alpha * x)
+
+    def backward(self, grad_z):
+        return grad_z * np.where(self.x > 0, 1.0, self.alpha)
+
+
+@correct(check_activation_layer, "leaky_relu")
+class LeakyReLULayerClassAttribute(sn.Layer):
+    """The slope a class attribute (no __init__ at all)."""
+
+    alpha = 0.05
+
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, self.alpha * x)
+
+    def backward(self, grad_z):
+        return np.where(self.x > 0, grad_z, self.alpha * grad_z)
+
+
+# -- the network -----------------------------------------------------------------------------------
+@wrong(check_network, hint="holds copies of the layers added")
+class NetworkDeepCopies(sol.MultiLayerNetwork):
+    """add keeps copy.deepcopy(layer): the layers the caller holds never train."""
+
+    def add(self, layer):
+        self.layers.append(copy.deepcopy(layer))
+        return self
+
+
+@wrong(check_network, hint="shared by every network")
+class NetworkMutableDefault(sol.MultiLayerNetwork):
+    """Keras-like Sequential(layers=[]): the default list is shared by every network made."""
+
+    def __init__(self, layers=[]):  # noqa: B006 - the learner's mistake under test
+        self.layers = layers
+
+
+@wrong(check_network, hint="shared by every network")
+class NetworkClassList(sol.MultiLayerNetwork):
+    """layers = [] on the class and no __init__: every network appends to the same list."""
+
+    layers = []  # noqa: RUF012 - the learner's mistake under test
+
+    def __init__(self):
+        pass
+
+
+@correct(check_network)
+class NetworkKerasSequential:
+    """Sequential(layers=None) with a copy of the list given, __call__ and predict."""
+
+    def __init__(self, layers=None):
+        self.layers = list(layers or [])
+
+    def add(self, layer):
+        self.layers.append(layer)
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def predict(self, x):
+        return self.forward(x).argmax(axis=1)
+
+    def backward(self, grad):
+        for layer in self.layers[::-1]:
+            grad = layer.backward(grad)
+        return grad
+
+    def update_params(self, learning_rate):
+        for layer in self.layers:
+            layer.update_params(learning_rate)
+
+
+@correct(check_network)
+class NetworkDictById:
+    """Keeps the layers in a dict keyed by id, layers a property listing them in order."""
+
+    def __init__(self):
+        self._by_id = {}
+
+    @property
+    def layers(self):
+        return list(self._by_id.values())
+
+    def add(self, layer):
+        self._by_id[id(layer)] = layer
+        return self
+
+    def forward(self, x):
+        return functools.reduce(lambda a, layer: layer.forward(a), self.layers, x)
+
+    def backward(self, grad):
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def update_params(self, learning_rate):
+        for layer in self.layers:
+            layer.update_params(learning_rate)
+
+
+@correct(check_network)
+class NetworkStepsTheParameters(sol.MultiLayerNetwork):
+    """update_params does SGD itself over every layer's params and grads."""
+
+    def update_params(self, learning_rate):
+        for layer in self.layers:
+            for name, p in layer.params.items():
+                p -= learning_rate * layer.grads[name]
+
+
+@correct(check_network)
+class NetworkKeepsActivations(sol.MultiLayerNetwork):
+    """Keeps every layer's output in a list (a cache) and zeroes the gradients after updating,
+    PyTorch's zero_grad."""
+
+    def forward(self, x):
+        self.outputs = [x]
+        for layer in self.layers:
+            self.outputs.append(layer.forward(self.outputs[-1]))
+        return self.outputs[-1]
+
+    def update_params(self, learning_rate):
+        super().update_params(learning_rate)
+        for layer in self.layers:
+            for g in layer.grads.values():
+                g[...] = 0
+
+
+# -- the training step -----------------------------------------------------------------------------
+@correct(check_training_step)
+def train_step_loss_called(network, x_batch, y_batch, loss, learning_rate):
+    """loss(y_true, y_pred) as a call; the value returned as a Python float via .item()."""
+    value = loss(y_batch, network(x_batch))
+    network.backward(loss.backward())
+    network.update_params(learning_rate)
+    return np.asarray(value).item()
+
+
+@correct(check_training_step)
+def train_step_float32_batch(network, x_batch, y_batch, loss, learning_rate):
+    """Casts the batch to float32 first (the network stays float64)."""
+    x_batch = np.asarray(x_batch, dtype=np.float32)
+    value = loss.forward(y_batch, network.forward(x_batch))
+    network.backward(loss.backward())
+    network.update_params(learning_rate)
+    return value
+
+
+@wrong(check_training_step, hint="item 0 is the right answer")
+def train_step_returns_loss_and_predictions(network, x_batch, y_batch, loss, learning_rate):
+    """Returns (loss, y_pred), to compute the accuracy too."""
+    y_pred = network.forward(x_batch)
+    value = loss.forward(y_batch, y_pred)
+    network.backward(loss.backward())
+    network.update_params(learning_rate)
+    return value, y_pred
+
+
+@correct(check_training_step)
+def train_step_per_layer(network, x_batch, y_batch, loss, learning_rate):
+    """The network's loops written out: forward and backward through network.layers by hand."""
+    a = x_batch
+    for layer in network.layers:
+        a = layer.forward(a)
+    value = loss.forward(y_batch, a)
+    g = loss.backward()
+    for layer in reversed(network.layers):
+        g = layer.backward(g)
+    for layer in network.layers:
+        layer.update_params(learning_rate)
+    return value
+
+
+# -- optimizers ------------------------------------------------------------------------------------
+@correct(check_optimizer, "sgd")
+class SGDThroughTheLayers:
+    """Lets each layer take the step: layer.update_params(self.lr)."""
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, network):
+        for layer in network.layers:
+            layer.update_params(self.lr)
+
+
+@wrong(check_optimizer, "sgd", hint="step(self, network)")
+class SGDTorchConstructor:
+    """PyTorch's signature: the network given to the constructor, step() without it."""
+
+    def __init__(self, lr, network=None):
+        self.lr, self.network = lr, network
+
+    def step(self):
+        for layer in self.network.layers:
+            for name, p in layer.params.items():
+                p -= self.lr * layer.grads[name]
+
+
+@correct(check_optimizer, "momentum")
+class MomentumNegativeVelocity:
+    """v = momentum * v - lr * g; p += v (the other sign convention)."""
+
+    def __init__(self, lr, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, {}
+
+    def step(self, network):
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                v = self.momentum * self.v.get((i, name), 0.0) - self.lr * layer.grads[name]
+                self.v[i, name] = v
+                p += v
+
+
+@correct(check_optimizer, "momentum")
+class MomentumFloat32State:
+    """Velocities kept in float32."""
+
+    def __init__(self, lr, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, {}
+
+    def step(self, network):
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                v = self.v.setdefault((i, name), np.zeros(p.shape, dtype=np.float32))
+                v[...] = self.momentum * v + layer.grads[name]
+                p -= self.lr * v
+
+
+@correct(check_optimizer, "rmsprop")
+class RMSPropFloat32State:
+    """The running average kept in float32."""
+
+    def __init__(self, lr, alpha=0.99, eps=1e-8):
+        self.lr, self.alpha, self.eps, self.s = lr, alpha, eps, {}
+
+    def step(self, network):
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g = layer.grads[name]
+                s = self.s.setdefault((i, name), np.zeros(p.shape, dtype=np.float32))
+                s[...] = self.alpha * s + (1 - self.alpha) * g * g
+                p -= self.lr * g / (np.sqrt(s) + self.eps)
+
+
+@correct(check_optimizer, "adam")
+class AdamListBetasAndPower:
+    """betas unpacked from a list, np.power for the corrections, t as a float."""
+
+    def __init__(self, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.lr, self.betas, self.eps = lr, list(betas), eps
+        self.state, self.t = {}, 0.0
+
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1.0
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g = layer.grads[name]
+                m, v = self.state.get((i, name), (0.0, 0.0))
+                m = b1 * m + (1 - b1) * g
+                v = b2 * v + (1 - b2) * np.square(g)
+                self.state[i, name] = (m, v)
+                p -= self.lr * (m / (1 - np.power(b1, self.t))) / (
+                    np.sqrt(v / (1 - np.power(b2, self.t))) + self.eps)
+
+
+# -- the tests -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("checker, attempt, args", CORRECT)
+def test_a_correct_attempt_passes(checker, attempt, args):
+    assert_passes(checker(attempt, *args, verbose=False))
+
+
+@pytest.mark.parametrize("checker, attempt, args, fragments, absent", WRONG)
+def test_a_wrong_attempt_fails_and_names_its_mistake(checker, attempt, args, fragments, absent):
+    result = checker(attempt, *args, verbose=False)
+    assert_fails_with(result, *fragments)
+    for fragment in absent:
+        assert fragment not in "\n".join(result.messages), result.messages
