@@ -115,9 +115,20 @@ def im2col_pixel_loops(x, kernel_size, stride=1, padding=0):
     return cols
 
 
+def im2col_lists_of_lists(x, kernel_size, stride=1, padding=0):
+    """A loops-and-lists student: one Python list per window, a tuple kernel size allowed."""
+    k = kernel_size if np.isscalar(kernel_size) else kernel_size[0]
+    xp = pad(x, padding)
+    N, C, H, W = xp.shape
+    rows = [xp[n, :, i:i + k, j:j + k].ravel().tolist()
+            for n in range(N) for i in range(0, H - k + 1, stride)
+            for j in range(0, W - k + 1, stride)]
+    return np.array(rows).T
+
+
 @pytest.mark.parametrize("fn", [sol.im2col, im2col_rows, im2col_positions_last_batch,
                                 im2col_channels_last, im2col_columns_first, im2col_float32_view,
-                                im2col_pixel_loops])
+                                im2col_pixel_loops, im2col_lists_of_lists])
 def test_im2col_accepts_every_layout_a_reshape_of_w_matches(fn):
     assert_passes(check_im2col(fn, verbose=False))
 
@@ -297,8 +308,35 @@ def test_a_float32_convolution_of_float64_inputs_passes_with_a_note():
     assert "computes in float32" in "\n".join(result.notes)
 
 
+def conv_tensordot(x, W, b, stride=1, padding=0):
+    view = sliding_window_view(pad(x, padding), W.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+    z = np.tensordot(view, W, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, F)
+    return z.transpose(0, 3, 1, 2) + b.reshape(1, -1, 1, 1)
+
+
+def conv_sizes_by_true_division(x, W, b, stride=1, padding=0):
+    # int((H + 2p - k) / s + 1) rounds down as // does for these non-negative sizes.
+    F, C, k, _ = W.shape
+    H, Wd = x.shape[2:]
+    Ho, Wo = int((H + 2 * padding - k) / stride + 1), int((Wd + 2 * padding - k) / stride + 1)
+    xp = pad(x, padding)
+    z = np.zeros((len(x), F, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            window = xp[:, :, i * stride:i * stride + k, j * stride:j * stride + k]
+            z[:, :, i, j] = np.tensordot(window, W, axes=([1, 2, 3], [1, 2, 3]))
+    return z + b[None, :, None, None]
+
+
+def conv_gemm_transposed_back(x, W, b, stride=1, padding=0):
+    N, _, Ho, Wo = sizes(x, W.shape[2], stride, padding)
+    z = W.reshape(len(W), -1) @ sol.im2col(x, W.shape[2], stride, padding) + b[:, None]
+    return z.reshape(len(W), N, Ho, Wo).transpose(1, 0, 2, 3)
+
+
 @pytest.mark.parametrize("fn", [sol.conv2d_forward, conv_loops, conv_einsum, conv_keeps_float32,
-                                conv_per_offset])
+                                conv_per_offset, conv_tensordot, conv_sizes_by_true_division,
+                                conv_gemm_transposed_back])
 def test_conv2d_forward_accepts_loops_and_vectorised_code_in_both_dtypes(fn):
     assert_passes(check_conv2d_forward(fn, verbose=False))
 
@@ -398,7 +436,27 @@ def conv_in_float16(x, W, b, stride=1, padding=0):
     return sol.conv2d_forward(x.astype(np.float16), W.astype(np.float16), b, stride, padding)
 
 
+def conv_reshaped_straight(x, W, b, stride=1, padding=0):
+    N, _, Ho, Wo = sizes(x, W.shape[2], stride, padding)
+    z = W.reshape(len(W), -1) @ sol.im2col(x, W.shape[2], stride, padding) + b[:, None]
+    return z.reshape(N, len(W), Ho, Wo)  # (F, N Ho Wo) read as (N, F, Ho, Wo): no axis moved
+
+
+def conv_rows_reshaped_straight(x, W, b, stride=1, padding=0):
+    N, _, Ho, Wo = sizes(x, W.shape[2], stride, padding)
+    z = sol.im2col(x, W.shape[2], stride, padding).T @ W.reshape(len(W), -1).T
+    return z.reshape(N, len(W), Ho, Wo) + b[None, :, None, None]
+
+
+def conv_positions_scrambled(x, W, b, stride=1, padding=0):
+    # Every number right, the pixels of each map reversed: no reshape explains it.
+    return reference_conv(x, W, b, stride, padding)[:, :, ::-1, ::-1]
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (conv_reshaped_straight, ["reshape it to (F, N, Ho, Wo), then .transpose(1, 0, 2, 3)"]),
+    (conv_rows_reshaped_straight, ["reshape it to (N, Ho, Wo, F), then .transpose(0, 3, 1, 2)"]),
+    (conv_positions_scrambled, ["every number is right but in the wrong place"]),
     (conv_flipped, ["true convolution (the kernel flipped)"]),
     (conv_no_bias, ["the bias is missing"]),
     (conv_bias_last_axis, ["along the last (width) axis"]),
@@ -440,7 +498,18 @@ def pool_loops(x, kernel_size, stride=None):
     return out
 
 
-@pytest.mark.parametrize("fn", [sol.max_pool2d, pool_sliding, pool_loops])
+def pool_running_maximum(x, kernel_size, stride=None):
+    """Starts from -inf and takes np.maximum with one strided slice per kernel offset."""
+    s = stride or kernel_size
+    N, C, Ho, Wo = sizes(x, kernel_size, s, 0)
+    out = np.full((N, C, Ho, Wo), -np.inf)
+    for u in range(kernel_size):
+        for v in range(kernel_size):
+            out = np.maximum(out, x[:, :, u:u + s * (Ho - 1) + 1:s, v:v + s * (Wo - 1) + 1:s])
+    return out
+
+
+@pytest.mark.parametrize("fn", [sol.max_pool2d, pool_sliding, pool_loops, pool_running_maximum])
 def test_max_pool2d_accepts_loops_and_vectorised_code(fn):
     assert_passes(check_max_pool2d(fn, verbose=False))
 
@@ -482,7 +551,21 @@ def pool_min(x, kernel_size, stride=None):
     return -pool_sliding(-x, kernel_size, stride)
 
 
+def pool_default_stride_2(x, kernel_size, stride=2):
+    return pool_sliding(x, kernel_size, stride)
+
+
+def pool_cropped_reshape(x, kernel_size, stride=None):
+    # Crops the edge so the reshape works: pools with stride = kernel size, whatever the stride.
+    N, C, H, W = x.shape
+    k = kernel_size
+    Ho, Wo = H // k, W // k
+    return x[:, :, :Ho * k, :Wo * k].reshape(N, C, Ho, k, Wo, k).max(axis=(3, 5))
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (pool_default_stride_2, ["with stride=None the stride is the kernel size (3)"]),
+    (pool_cropped_reshape, ["these windows move by the kernel size (3); here the stride is 2"]),
     (pool_average, ["average pooling"]),
     (pool_no_stride, ["the stride is ignored"]),
     (pool_reshape_trick, ["only works when k divides H and W"]),
@@ -610,7 +693,40 @@ def backward_by_repeating(x, grad_out, kernel_size, stride=None):
     return dx
 
 
+def _first_maximum_routed(x, grad_out, kernel_size, stride, place):
+    """Each window's gradient sent to place(i, j, u, v, s), (u, v) its maximum in the window."""
+    s = stride or kernel_size
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(grad_out.shape):
+        window = x[n, c, i * s:i * s + kernel_size, j * s:j * s + kernel_size]
+        u, v = np.unravel_index(np.argmax(window), window.shape)
+        dx[(n, c, *place(i, j, u, v, s))] += grad_out[n, c, i, j]
+    return dx
+
+
+def backward_row_and_column_swapped(x, grad_out, kernel_size, stride=None):
+    return _first_maximum_routed(x, grad_out, kernel_size, stride,
+                                 lambda i, j, u, v, s: (s * i + v, s * j + u))
+
+
+def backward_corner_missing(x, grad_out, kernel_size, stride=None):
+    return _first_maximum_routed(x, grad_out, kernel_size, stride, lambda i, j, u, v, s: (u, v))
+
+
+def backward_arguments_swapped(grad_out, x, kernel_size, stride=None):
+    return _first_maximum_routed(x, grad_out, kernel_size, stride,
+                                 lambda i, j, u, v, s: (s * i + u, s * j + v))
+
+
+def backward_default_stride_2(x, grad_out, kernel_size, stride=2):
+    return sol.max_pool2d_backward(x, grad_out, kernel_size, stride)
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (backward_row_and_column_swapped, ["the maximum's row and column are swapped"]),
+    (backward_corner_missing, ["the window's corner is missing"]),
+    (backward_arguments_swapped, ["a window came out empty", "in the order (x, grad_out"]),
+    (backward_default_stride_2, ["with stride=None the stride is the kernel size (3)"]),
     (backward_by_repeating, ["raised ValueError", "the windows overlap here (stride 2 < kernel 3)",
                              "np.repeat"]),
     (backward_spread, ["every pixel of the window got the gradient"]),

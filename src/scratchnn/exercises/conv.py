@@ -11,6 +11,9 @@ with ``Conv2D`` and ``MaxPool2D`` in float64 on several shapes (stride 2, paddin
 several channels, rectangular images, a float32 input) and name the usual mistakes. The layout
 of ``im2col``'s matrix is judged by behaviour: any order of its rows and columns that a reshape
 of W (and of the product) can match is accepted, and the verdict says which one it found.
+A wrong result is compared with what the usual mistakes compute (a flipped kernel, the product
+reshaped without moving its axes, pooling with the kernel size or 2 as its stride, a maximum's
+pixel without its window's corner, ...) and the hint names the one it matches.
 """
 
 from __future__ import annotations
@@ -319,6 +322,17 @@ def _conv_variants(x, W, b, s, p):
         ("every filter got the sum of all the biases: output map f gets b[f] only.",
          nobias + b.sum()),
     ]
+    # The product's right numbers reshaped straight to (N, F, Ho, Wo): images and filters mixed.
+    by_filter = ("W.reshape(F, -1) @ cols is (F, N*Ho*Wo), its columns ordered (n, i, j): "
+                 "reshape it to (F, N, Ho, Wo), then .transpose(1, 0, 2, 3); a reshape straight "
+                 "to (N, F, Ho, Wo) moves no axis and mixes images with filters.")
+    by_position = ("cols.T @ W.reshape(F, -1).T is (N*Ho*Wo, F), one row per output pixel: "
+                   "reshape it to (N, Ho, Wo, F), then .transpose(0, 3, 1, 2); a reshape "
+                   "straight to (N, F, Ho, Wo) moves no axis.")
+    for hint, axes in ((by_filter, (1, 0, 2, 3)), (by_position, (0, 2, 3, 1))):
+        for bias_after in (False, True):
+            product = (nobias if bias_after else z).transpose(axes).reshape(z.shape)
+            found.append((hint, product + b[:, None, None] if bias_after else product))
     for times, where in ((C, "channel"), (k * k, "kernel offset"), (C * k * k, "product")):
         if times > 1:
             found.append((f"the bias was added {times} times, once per {where}: add it once per "
@@ -386,10 +400,15 @@ def _conv_case(check, fn, x, W, b, s, p, rtol=1e-6):
         # float64 inputs, a float32 result: its rounding is not a wrong formula.
         check.low_precision(np.float32, "conv2d_forward")
         rtol, atol = max(rtol, 1e-4), max(atol, 1e-6)
+    scrambled = g is not None and close(np.sort(g, axis=None), np.sort(expected, axis=None),
+                                        rtol=rtol, atol=atol)
     compare(check, got, expected, what, _conv_variants(x, W, b, s, p), fatal=True, on=on,
             rtol=rtol, atol=atol,
-            hint="recompute that one entry by hand: z[n, f, i, j] = b[f] + np.sum(W[f] * "
-                 "x_pad[n, :, s*i:s*i + k, s*j:s*j + k]), and compare it with yours.")
+            hint="every number is right but in the wrong place: a reshape keeps the order of "
+                 "the entries, so move the axes with .transpose to (N, F, Ho, Wo) first."
+            if scrambled else
+            "recompute that one entry by hand: z[n, f, i, j] = b[f] + np.sum(W[f] * "
+            "x_pad[n, :, s*i:s*i + k, s*j:s*j + k]), and compare it with yours.")
     return on
 
 
@@ -426,6 +445,25 @@ _POOL_STRIDE = ("the stride is ignored: max pooling moves its window by the stri
                 "the kernel size by default (stride=None), so windows do not overlap.")
 
 
+def _stride_hint(k, s, default=False):
+    """For pooling done with another stride than ``s``: the stride given, or the default's."""
+    if default:
+        return (f"with stride=None the stride is the kernel size ({k}): `if stride is None: "
+                "stride = kernel_size`; a default stride of 2 (or any number) is right for 2 x 2 "
+                "windows only.")
+    return (f"these windows move by the kernel size ({k}); here the stride is {s}: start window "
+            f"(i, j) at (s*i, s*j). A reshape to (N, C, H // k, k, W // k, k) pools with "
+            "stride = k only.")
+
+
+def _other_strides(k, s, default):
+    """(hint, stride) for the strides a pooling with the wrong stride uses, not ``s``."""
+    found = [(_stride_hint(k, s), k)] if s != k else []
+    if default:
+        found += [(_stride_hint(k, s, default=True), t) for t in (1, 2) if t != s]
+    return found
+
+
 def _pool_text(x, k, s):
     return f"x of shape {x.shape}, kernel {k}, stride {s}"
 
@@ -441,6 +479,9 @@ def _pool_shape_hint(shape, x, k, s):
     if shape == (N, C):
         return ("this is the maximum of each whole image: take the maximum of each k x k "
                 "window, moved by the stride.")
+    if len(shape) == 4 and shape[:2] == (N, C) and s != k and shape[2:] == (
+            out_size(H, k, k, 0), out_size(W, k, k, 0)):
+        return _stride_hint(k, s)
     if len(shape) == 4 and shape[:2] == (N, C):
         for hint, hw in _size_hints(H, W, k, s, 0, _POOL_STRIDE):
             if shape[2:] == hw:
@@ -461,6 +502,10 @@ def _pool_error_hint_for(k, s):
 
 
 def _pool_error_hint(exc):
+    if "empty sequence" in str(exc) or "zero-size array" in str(exc):
+        return ("a window came out empty (a slice starting past the edge of x): the arguments "
+                "come in the order (x, grad_out, kernel_size, stride), and window (i, j) starts "
+                "at (s*i, s*j) of x.")
     if "reshape" in str(exc):
         return ("x.reshape(N, C, H // k, k, W // k, k) only works when k divides H and W and "
                 "stride == k: take one strided slice per kernel offset instead, "
@@ -482,14 +527,18 @@ def _max_pool_body(check, fn):
         expected = MaxPool2D(k, stride).forward(x)
         g = as_numbers(got)
         if g is not None and g.shape != expected.shape:
+            by_default = [hint for hint, t in _other_strides(k, stride, s is None)
+                          if s is None and MaxPool2D(k, t).forward(x).shape == g.shape]
             check.stop(mismatch(g, expected, what, on=_pool_text(x, k, stride)),
-                       _pool_shape_hint(g.shape, x, k, stride))
+                       (by_default or [_pool_shape_hint(g.shape, x, k, stride)])[0])
         variants = [("this is the mean of each window (average pooling): take the largest "
                      "value.", AvgPool2D(k, stride).forward(x)),
                     ("this is the smallest value of each window: take the largest.",
                      -MaxPool2D(k, stride).forward(-x)),
                     ("this is the largest absolute value: take the largest value, sign "
                      "included.", MaxPool2D(k, stride).forward(np.abs(x)))]
+        variants += [(hint, MaxPool2D(k, t).forward(x))
+                     for hint, t in _other_strides(k, stride, s is None)]
         compare(check, got, expected, what, variants, fatal=True, on=_pool_text(x, k, stride))
         check.ok(_pool_text(x, k, stride) + (" (the default)" if s is None else ""))
 
@@ -503,21 +552,21 @@ def check_max_pool2d(fn, *, verbose=True):
     return run_check("max_pool2d", _max_pool_body, fn, verbose=verbose)
 
 
-def _assigned(x, g, k, s):
-    """dx when each window's gradient is assigned (=), not added, to its maximum's pixel."""
+def _routed(x, g, k, s, place=lambda i, j, u, v, s: (s * i + u, s * j + v), add=True):
+    """dx when each window's gradient goes to ``place(i, j, u, v, s)``, (u, v) being where the
+    window's (first) maximum sits inside it: right by default; the usual loop mistakes
+    otherwise (a place past the edge is skipped). ``add=False`` assigns (=) instead of +=."""
     dx = np.zeros_like(x)
     N, C, Ho, Wo = g.shape
-    for n in range(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    window = x[n, c, s * i:s * i + k, s * j:s * j + k]
-                    u, v = np.unravel_index(np.argmax(window), window.shape)
-                    dx[n, c, s * i + u, s * j + v] = g[n, c, i, j]
+    for n, c, i, j in np.ndindex(N, C, Ho, Wo):
+        window = x[n, c, s * i:s * i + k, s * j:s * j + k]
+        r, q = place(i, j, *np.unravel_index(np.argmax(window), window.shape), s)
+        if r < x.shape[2] and q < x.shape[3]:
+            dx[n, c, r, q] = dx[n, c, r, q] + g[n, c, i, j] if add else g[n, c, i, j]
     return dx
 
 
-def _backward_variants(x, g, k, s):
+def _backward_variants(x, g, k, s, default=False):
     out = MaxPool2D(k, s).forward(x)
     spread = np.zeros_like(x)
     for u in range(k):
@@ -536,8 +585,23 @@ def _backward_variants(x, g, k, s):
     if s < k:
         found.append(("where windows overlap (stride < kernel size), a pixel that is the maximum "
                       "of two windows gets the sum of their gradients: add (+=), do not assign.",
-                      _assigned(x, g, k, s)))
+                      _routed(x, g, k, s, add=False)))
+    found += [
+        ("the maximum's row and column are swapped: the maximum at (u, v) inside window (i, j) "
+         "is pixel (s*i + u, s*j + v) of x (np.unravel_index(np.argmax(window), (k, k)) gives "
+         "(u, v) in that order).", _routed(x, g, k, s, lambda i, j, u, v, s: (s * i + v,
+                                                                               s * j + u))),
+        ("the window's corner is missing: the maximum at (u, v) inside window (i, j) is pixel "
+         "(s*i + u, s*j + v) of x, not (u, v).", _routed(x, g, k, s, lambda i, j, u, v, s: (u, v))),
+    ]
+    found += [(hint, _pool_backward(x, g, k, t)) for hint, t in _other_strides(k, s, default)]
     return found
+
+
+def _pool_backward(x, g, k, s):
+    """MaxPool2D(k, s)'s dL/dx for grad_out g, None when g does not fit its output."""
+    pool = MaxPool2D(k, s)
+    return pool.backward(g) if pool.forward(x).shape == g.shape else None
 
 
 def _ties_problem(x, g, dx, k):
@@ -585,7 +649,8 @@ def _max_pool_backward_body(check, fn):
         x, g = copies
         _alone(check, got, what)
         ref.forward(x)
-        compare(check, got, ref.backward(g), what, _backward_variants(x, g, k, stride),
+        compare(check, got, ref.backward(g), what,
+                _backward_variants(x, g, k, stride, default=s is None),
                 fatal=True, on=_pool_text(x, k, stride))
         check.ok(_pool_text(x, k, stride) + (" (the default)" if s is None else "")
                  + (", overlapping windows" if stride < k else ""))
