@@ -650,6 +650,214 @@ class AdamListBetasAndPower:
                     np.sqrt(v / (1 - np.power(b2, self.t))) + self.eps)
 
 
+# -- second batch ----------------------------------------------------------------------------------
+@wrong(check_linear_layer, hint="nn.Linear")
+class LinearLayerTorchShape(sn.Layer):
+    """PyTorch's nn.Linear layout: W of shape (n_out, n_in) and z = x @ W.T + b."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__()
+        self.params = {"W": np.random.default_rng(rng).normal(0, 0.1, (n_out, n_in)),
+                       "b": np.zeros((1, n_out))}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"].T + self.params["b"]
+
+    def backward(self, grad_z):
+        self.grads["W"] = grad_z.T @ self.x
+        self.grads["b"] = grad_z.sum(axis=0, keepdims=True)
+        return grad_z @ self.params["W"]
+
+    def update_params(self, learning_rate):
+        for name, p in self.params.items():
+            p -= learning_rate * self.grads[name]
+
+
+@correct(check_linear_layer)
+class LinearLayerBiasByOnes(sol.LinearLayer):
+    """dL/db as a row of ones times grad_z; forward with np.dot and a flat bias added."""
+
+    def forward(self, x):
+        self.x = x
+        return np.dot(x, self.params["W"]) + self.params["b"].ravel()
+
+    def backward(self, grad_z):
+        self.grads["W"] = np.dot(self.x.T, grad_z)
+        self.grads["b"] = np.ones((1, len(grad_z))) @ grad_z
+        return np.dot(grad_z, self.params["W"].T)
+
+
+@correct(check_activation_layer, "sigmoid")
+class SigmoidLayerClipsItsInput(sn.Layer):
+    """Clips x to [-500, 500] before np.exp (exact to float64's precision)."""
+
+    def forward(self, x):
+        self.a = 1 / (1 + np.exp(-np.clip(x, -500, 500)))
+        return self.a
+
+    def backward(self, grad_z):
+        return grad_z * self.a * (1 - self.a)
+
+
+@wrong(check_activation_layer, "relu", hint="give 'name' a default")
+class ReLULayerNeedsAName(sn.Layer):
+    """Keras's habit of naming layers: ReLULayer(name) with no default."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    forward, backward = sol.ReLULayer.forward, sol.ReLULayer.backward
+
+
+@correct(check_activation_layer, "leaky_relu")
+class LeakyReLULayerFloat32Slope(sol.LeakyReLULayer):
+    """alpha kept as np.float32(alpha), with **kwargs accepted."""
+
+    def __init__(self, alpha=0.01, **kwargs):
+        super().__init__(np.float32(alpha))
+
+
+@correct(check_activation_layer, "softmax")
+class SoftmaxLayerScipy(sn.Layer):
+    """scipy.special.softmax over axis -1; backward with one einsum."""
+
+    def forward(self, x):
+        from scipy.special import softmax
+        self.s = softmax(x, axis=-1)
+        return self.s
+
+    def backward(self, grad_z):
+        return self.s * grad_z - self.s * np.einsum("bi,bi->b", self.s, grad_z)[:, None]
+
+
+@wrong(check_network, hint="Layers without parameters (the activations) too")
+class NetworkBackwardSkipsActivations(sol.MultiLayerNetwork):
+    """backward only through layers with parameters: the activations' derivatives are lost."""
+
+    def backward(self, grad):
+        for layer in reversed(self.layers):
+            if layer.params:
+                grad = layer.backward(grad)
+        return grad
+
+
+@correct(check_network)
+class NetworkInADeque(sol.MultiLayerNetwork):
+    """The layers in a collections.deque."""
+
+    def __init__(self):
+        from collections import deque
+        self.layers = deque()
+
+
+@wrong(check_training_step, hint="has no zero_grad")
+def train_step_zero_grad(network, x_batch, y_batch, loss, learning_rate):
+    """PyTorch's loop: network.zero_grad() first."""
+    network.zero_grad()
+    value = loss.forward(y_batch, network.forward(x_batch))
+    network.backward(loss.backward())
+    network.update_params(learning_rate)
+    return value
+
+
+@correct(check_training_step)
+def train_step_zeroes_by_hand(network, x_batch, y_batch, loss, learning_rate):
+    """Zeroes every gradient by hand before the step (harmless)."""
+    for layer in network.layers:
+        for g in layer.grads.values():
+            g[...] = 0
+    value = loss.forward(y_batch, network.forward(x_batch))
+    network.backward(loss.backward())
+    network.update_params(learning_rate)
+    return value
+
+
+@wrong(check_training_step, hint="loss.backward() takes no arguments")
+def train_step_loss_backward_with_arguments(network, x_batch, y_batch, loss, learning_rate):
+    """loss.backward(y_batch, y_pred), as chapter 3's loss functions took their inputs."""
+    y_pred = network.forward(x_batch)
+    value = loss.forward(y_batch, y_pred)
+    network.backward(loss.backward(y_batch, y_pred))
+    network.update_params(learning_rate)
+    return value
+
+
+@wrong(check_optimizer, "momentum", hint=("the learning rate was applied twice", "dampening"))
+class MomentumLearningRateTwice:
+    """v = momentum * v + lr * g and then p -= lr * v: the rate applied twice."""
+
+    def __init__(self, lr, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, {}
+
+    def step(self, network):
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                v = self.v[i, name] = (self.momentum * self.v.get((i, name), 0.0)
+                                       + self.lr * layer.grads[name])
+                p -= self.lr * v
+
+
+@correct(check_optimizer, "momentum")
+class MomentumStateByPosition:
+    """Velocities in a list, one per parameter in order, made at the first step."""
+
+    def __init__(self, lr, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def step(self, network):
+        params = [(p, layer.grads[n]) for layer in network.layers for n, p in layer.params.items()]
+        if self.v is None:
+            self.v = [np.zeros_like(p) for p, _ in params]
+        for v, (p, g) in zip(self.v, params, strict=True):
+            v *= self.momentum
+            v += g
+            p -= self.lr * v
+
+
+@correct(check_optimizer, "adam")
+class AdamEpsHat:
+    """The paper's efficient form with eps scaled to match: eps_hat = eps * sqrt(1 - b2 ** t),
+    which is the usual formula exactly."""
+
+    def __init__(self, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.lr, self.betas, self.eps, self.m, self.v, self.t = lr, betas, eps, {}, {}, 0
+
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1
+        lr_t = self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        eps_hat = self.eps * np.sqrt(1 - b2**self.t)
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g, key = layer.grads[name], (i, name)
+                self.m[key] = b1 * self.m.get(key, 0) + (1 - b1) * g
+                self.v[key] = b2 * self.v.get(key, 0) + (1 - b2) * g * g
+                p -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + eps_hat)
+
+
+@correct(check_optimizer, "adam")
+class AdamFloat32State:
+    """m and v kept in float32."""
+
+    def __init__(self, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.lr, self.betas, self.eps, self.m, self.v, self.t = lr, betas, eps, {}, {}, 0
+
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g = layer.grads[name]
+                m = self.m.setdefault((i, name), np.zeros(p.shape, np.float32))
+                v = self.v.setdefault((i, name), np.zeros(p.shape, np.float32))
+                m[...] = b1 * m + (1 - b1) * g
+                v[...] = b2 * v + (1 - b2) * g * g
+                p -= self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + self.eps)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

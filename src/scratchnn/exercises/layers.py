@@ -289,9 +289,12 @@ def _set_params(check, layer, values):
     for name, value in values.items():
         current = params[name]
         if isinstance(current, np.ndarray) and current.shape != value.shape:
+            torch = (" PyTorch's nn.Linear keeps W as (n_out, n_in) and computes x @ W.T; here "
+                     "W is (n_in, n_out) and z = x @ W + b." if current.shape == value.shape[::-1]
+                     and len(value.shape) == 2 and name == "W" else "")
             check.stop(f"params[{name!r}] has shape {current.shape} after __init__, expected "
                        f"{value.shape}.", "W is (n_in, n_out) so that x @ W works on a batch "
-                       "x (batch, n_in); b is (1, n_out), one bias per output.")
+                       "x (batch, n_in); b is (1, n_out), one bias per output." + torch)
         if isinstance(current, np.ndarray) and current.dtype.kind == "f":
             current[...] = value  # in its own dtype: float32 stays float32
         else:

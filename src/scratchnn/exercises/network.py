@@ -8,6 +8,9 @@ order, with the wrong input), not only by its wrong output.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..activations import sigmoid
@@ -135,7 +138,7 @@ def _network_body(check, cls):
     for spy in spies:
         check.run(f"add({spy!r})", net.add, spy, returns=False)
     layers = getattr(net, "layers", None)
-    if not isinstance(layers, (list, tuple)) or [id(v) for v in layers] != [id(s) for s in spies]:
+    if not _sequence(layers) or [id(v) for v in layers] != [id(s) for s in spies]:
         if not layers and is_empty_body(net.add):
             check.not_implemented("add(layer): the body is still empty.")
         if _copies(layers, spies):
@@ -192,9 +195,14 @@ def _network_body(check, cls):
                                       "returns, for the input forward was last given.")
 
 
+def _sequence(layers):
+    """A list, a tuple, a deque...: layers kept in order, whatever the container."""
+    return isinstance(layers, Sequence) and not isinstance(layers, (str, bytes))
+
+
 def _copies(layers, spies):
     """True when ``layers`` holds other objects of the added layers' classes, in their order."""
-    return (isinstance(layers, (list, tuple)) and len(layers) == len(spies)
+    return (_sequence(layers) and len(layers) == len(spies)
             and all(type(v) is type(s) and v is not s for v, s in zip(layers, spies,
                                                                     strict=True)))
 
@@ -204,7 +212,7 @@ def _own_list(check, cls, net):
     (``def __init__(self, layers=[])``) or kept on the class is shared by every network."""
     other = check.run(f"a second {cls.__name__}()", cls)
     layers = getattr(other, "layers", None)
-    if layers is net.layers or (isinstance(layers, (list, tuple)) and len(layers)):
+    if layers is net.layers or (_sequence(layers) and len(layers)):
         check.stop(f"a second {cls.__name__}() starts with the layers added to the first one.",
                    "its list of layers is shared by every network: a default argument "
                    "(layers=[]) is made once, and a list on the class belongs to the class. Make "
@@ -258,6 +266,9 @@ def _check_backward_calls(check, calls, ref, grad):
         hint = _BACKWARDS if order and order[0] == 0 else (
             "call backward once on every layer, last to first: for layer in "
             "reversed(self.layers).")
+        if order == [i for i in expected if ref.layers[i].params]:
+            hint += (" Layers without parameters (the activations) too: their backward "
+                     "multiplies the gradient by their derivative.")
         check.stop(f"backward visited the layers in the order {order}, expected {expected}.",
                    hint)
     g = grad
@@ -369,9 +380,16 @@ def _train_step_body(check, fn):
 
 
 def _train_step_hint(exc):
-    if "grad_z has shape ()" in str(exc):
+    text = str(exc)
+    if "grad_z has shape ()" in text:
         return ("network.backward takes dL/d(output), the array loss.backward() returns, not "
                 "the loss value.")
+    if "'MultiLayerNetwork' object has no attribute 'zero_grad'" in text:
+        return ("scratchnn's network has no zero_grad: each backward replaces the gradients "
+                "(they do not add up as PyTorch's do), so there is nothing to clear first.")
+    if isinstance(exc, TypeError) and re.search(r"Loss\.backward\(\) takes 1 positional", text):
+        return ("loss.backward() takes no arguments: it differentiates the loss of the last "
+                "loss.forward(y_batch, y_pred), which kept what it needs.")
     return None
 
 

@@ -178,7 +178,10 @@ def _mistakes(kind, hp, layers):
                 ("the old velocity is multiplied by momentum: v = momentum * v + g (without the "
                  "factor, v sums every gradient so far).", _momentum(lr, 1.0)),
                 ("the step used the velocity from before this step's gradient was added: update "
-                 "v first (v = momentum * v + g), then p -= lr * v.", _momentum(lr, mu, late=True))]
+                 "v first (v = momentum * v + g), then p -= lr * v.", _momentum(lr, mu, late=True)),
+                ("the learning rate was applied twice (v = momentum * v + lr * g, then "
+                 "p -= lr * v): use it in one place, p -= lr * v with v = momentum * v + g.",
+                 _momentum(lr * lr, mu))]
     if kind == "rmsprop":
         alpha, eps = hp["alpha"], hp["eps"]
         return [("eps goes outside the square root: g / (np.sqrt(s) + eps), not "
@@ -476,7 +479,7 @@ def _report_divergence(check, kind, hp, rule, t, names, history, wants, start, g
     got, want = history[t - 1], wants[t - 1]
     i = next((i for i, (g, w) in enumerate(zip(got, want, strict=True)) if not close(g, w)), 0)
     problem = mismatch(got[i], want[i], f"after step {t}, {names[i]}")
-    best, best_steps = None, t - 1
+    best, best_steps = [], t - 1
     for hint, mistake, *clock in (_mistakes(kind, hp, layers)
                                   + _ignored_arguments(kind, hp, defaults)):
         steps = 0
@@ -487,9 +490,14 @@ def _report_divergence(check, kind, hp, rule, t, names, history, wants, start, g
                     break
                 steps = k
         if steps > best_steps:
-            best, best_steps = hint, steps
-    if best is not None:
-        check.stop(problem, best)
+            best, best_steps = [hint], steps
+        elif steps == best_steps and best and hint not in best:
+            best.append(hint)  # with these hyperparameters, both give the same numbers
+    if len(best) == 1:
+        check.stop(problem, best[0])
+    if best:
+        check.stop(problem, "with these hyperparameters, several mistakes give exactly these "
+                   "numbers: " + " Or: ".join(best))
     if all(_unchanged(h, start) for h in history):
         check.stop(f"step {t} left every parameter unchanged.",
                    "update layer.params[name] in place (p -= ...): `p = p - ...` only "
