@@ -858,6 +858,71 @@ class AdamFloat32State:
                 p -= self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + self.eps)
 
 
+# -- third batch -----------------------------------------------------------------------------------
+@wrong(check_linear_layer, hint="forward gave the same output again", absent=("wrong formula",))
+class LinearLayerMemoisesForward(sol.LinearLayer):
+    """Over-engineered: forward returns its last output again when given the same x object, so
+    it misses every change to the parameters."""
+
+    def forward(self, x):
+        if getattr(self, "x", None) is not x:
+            self.x, self.out = x, x @ self.params["W"] + self.params["b"]
+        return self.out
+
+
+@wrong(check_linear_layer, hint="step with the learning_rate update_params is given")
+class LinearLayerOwnLearningRate(sol.LinearLayer):
+    """update_params steps with a rate of its own, 0.01, whatever it is given."""
+
+    def update_params(self, learning_rate):
+        super().update_params(0.01)
+
+
+@correct(check_linear_layer)
+class LinearLayerClipsItsGradients(sol.LinearLayer):
+    """Over-engineered: gradients clipped at +-1e3 (never reached on the check's inputs)."""
+
+    def backward(self, grad_z):
+        dx = super().backward(grad_z)
+        self.grads = {k: np.clip(g, -1e3, 1e3) for k, g in self.grads.items()}
+        return dx
+
+
+_BY_ID = {}
+
+
+@correct(check_activation_layer, "tanh")
+class TanhLayerStateById(sn.Layer):
+    """Keeps its output in a module-level dict keyed by id(self)."""
+
+    def forward(self, x):
+        _BY_ID[id(self)] = np.tanh(x)
+        return _BY_ID[id(self)]
+
+    def backward(self, grad_z):
+        return grad_z * (1 - _BY_ID[id(self)] ** 2)
+
+
+@wrong(check_activation_layer, "softmax", hint="one number per row")
+class SoftmaxLayerDotOfRows(sol.SoftmaxLayer):
+    """The notebook's <g, s> taken literally as np.dot(grad_z, s.T): every row with every row."""
+
+    def backward(self, grad_z):
+        return self.s * (grad_z - np.dot(grad_z, self.s.T))
+
+
+@correct(check_activation_layer, "relu")
+class ReLULayerIntegerMask(sn.Layer):
+    """The mask kept as integers, (x > 0).astype(int)."""
+
+    def forward(self, x):
+        self.mask = (x > 0).astype(int)
+        return x * self.mask
+
+    def backward(self, grad_z):
+        return grad_z * self.mask
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

@@ -192,6 +192,35 @@ def _kept_arrays(layer):
 
 _WRONG_FORMULA = "a gradient that disagrees with finite differences has a wrong formula."
 
+_STALE = ("forward gave the same output again after x{} changed in place: it must compute from "
+          "the arrays as they are at each call. A cache keyed on the input object (or its "
+          "bytes) misses such changes, which the finite-difference check and every training "
+          "step make.")
+
+
+def _recomputes(check, layer, x):
+    """forward on x, then on the same x object once x and the parameters have changed in
+    place (as a gradient check does): the output must change too. True when it did."""
+    x = x.copy()
+    before = as_numbers(check.run("forward(x)", layer.forward, x))
+    params = getattr(layer, "params", None)
+    arrays = [p for p in (params.values() if isinstance(params, dict) else ())
+              if isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable]
+    saved = [p.copy() for p in arrays]
+    x += random_array(x.shape, 18)  # not the same shift in every entry: softmax ignores that
+    for p in arrays:
+        p += random_array(p.shape, 19).astype(p.dtype)
+    try:
+        after = as_numbers(check.run("forward(x) after x changed in place", layer.forward, x))
+    finally:
+        for p, value in zip(arrays, saved, strict=True):
+            p[...] = value
+    if before is not None and close(after, before, 0, 0):
+        check.fail("forward returned the output of its previous call after its input changed.",
+                   _STALE.format(" and the parameters" if arrays else ""))
+        return False
+    return True
+
 
 def _gradient_check(check, layer, x, in_float64=None):
     """Finite differences against the layer's backward. They are exact only in float64: a
@@ -367,8 +396,9 @@ def _linear_body(check, cls):
     _update(check, layer, W, b)
     if not check.messages:
         _set_params(check, layer, {"W": W, "b": b})
-        _gradient_check(check, layer, x,
-                        lambda: _in_float64(cls, {"W": W, "b": b}, N_IN, N_OUT))
+        if _recomputes(check, layer, x):
+            _gradient_check(check, layer, x,
+                            lambda: _in_float64(cls, {"W": W, "b": b}, N_IN, N_OUT))
 
 
 def _reference_linear(W, b):
@@ -446,9 +476,23 @@ def _update(check, layer, W, b):
                     (f"params[{name!r}] did not change. `p = p - lr * g` only rebinds a local name;"
                      " write p -= lr * g (in place) or assign to self.params[name].", p)]
         ok &= compare(check, got, p - LEARNING_RATE * g, f"params[{name!r}] after update_params",
-                      variants)
+                      variants, hint=_rate_hint(got, p, g))
     if ok:
         check.ok("update_params: p -= learning_rate * grad for W and b")
+
+
+def _rate_hint(got, before, g):
+    """update_params that moved p by c * learning_rate * grad: a rate of its own."""
+    step, unit = as_numbers(got), -LEARNING_RATE * g
+    if step is None or step.shape != unit.shape:
+        return None
+    step = step - before
+    c = float(np.sum(step * unit) / np.sum(unit * unit))
+    if c == 0 or not close(step, c * unit, rtol=1e-6, atol=1e-12):
+        return None
+    return (f"the parameters moved {fmt(c)} times learning_rate * grad: step with the "
+            "learning_rate update_params is given, p -= learning_rate * grad (not a rate of "
+            "the layer's own).")
 
 
 def check_linear_layer(cls, *, verbose=True):
@@ -532,6 +576,16 @@ def _activation_variants(kind, x, g, alpha):
             ("grad_z passed through unchanged: the softmax's Jacobian must multiply it.", g)]
 
 
+def _softmax_hint(exc):
+    """A (batch, batch) array in the error: <g, s> taken as grad_z @ s.T, every row with every
+    row, instead of one number per row."""
+    if f"({BATCH},{BATCH})" in str(exc).replace(" ", ""):
+        return ("<g, s> is one number per row (sample): np.sum(grad_z * s, axis=1, "
+                "keepdims=True). grad_z @ s.T (or np.dot) pairs every row with every other, "
+                f"a ({BATCH}, {BATCH}) array.")
+    return _backward_hint(exc)
+
+
 def _activation_body(check, cls, kind):
     layer = _build(check, cls)
     alpha = _layer_slope(layer) if kind == "leaky_relu" else None
@@ -558,7 +612,8 @@ def _activation_body(check, cls, kind):
     grad_z = random_array((BATCH, N_IN), 12)
     kink = ((0, 0), alpha or 0.0) if kind in ("relu", "leaky_relu") else None
     dx, ok = _backward(check, layer, ref, grad_z, _activation_variants(kind, x, grad_z, alpha),
-                       kink=kink, output=out)
+                       kink=kink, output=out, error_hint=_softmax_hint if kind == "softmax"
+                       else None)
     if ok:
         check.ok(f"backward: dL/dx on grad_z of shape {grad_z.shape}")
         if _second_round(check, layer, ref, (2, N_IN), 13):
@@ -566,7 +621,7 @@ def _activation_body(check, cls, kind):
             _own_state(check, lambda: _build(check, cls), lambda: (
                 ACTIVATION_LAYERS[kind](alpha) if alpha is not None else
                 ACTIVATION_LAYERS[kind]()), (BATCH, N_IN), 17)
-    if not check.messages:
+    if not check.messages and _recomputes(check, layer, x[1:]):
         _gradient_check(check, layer, x[1:])
     if kind == "leaky_relu" and not check.messages:
         _layer_slope_is_used(check, cls, alpha)
