@@ -105,6 +105,10 @@ def _generic_hint(exc):
         return ("math.exp (or a Python float) overflows past e^709 and raises; NumPy's np.exp "
                 "works on the whole array, and a formula whose exponent is never large "
                 "(np.exp(-np.abs(x))) does not overflow at all.")
+    if isinstance(exc, TypeError) and "unhashable type" in text:
+        return ("a NumPy array cannot be a dict key or pass through functools.lru_cache / "
+                "functools.cache (it is mutable, so unhashable): compute the result from the "
+                "array each time, or key a cache by x.tobytes().")
     if "truth value of an array" in text:
         return ("`if x > 0` or Python's max/min compare a whole array at once; use NumPy's "
                 "elementwise np.maximum, np.where or a boolean mask (x > 0) instead.")
@@ -364,11 +368,12 @@ def compare(check, got, expected, what, variants=(), *, hint=None, fatal=False, 
     if problem is None:
         return True
     match = first_match(got, variants, rtol=kwargs["rtol"], atol=kwargs["atol"])
-    check.expect(problem, match or hint or _extra_items_hint(got, expected, kwargs), fatal=fatal)
+    check.expect(problem, match or hint or extra_items_hint(got, expected, kwargs)
+                 or reshaped_hint(got, expected, kwargs), fatal=fatal)
     return False
 
 
-def _extra_items_hint(got, expected, tolerances):
+def extra_items_hint(got, expected, tolerances):
     """A tuple or list of a few items, one of which is the answer: more was returned."""
     if not isinstance(got, (tuple, list)) or not 2 <= len(got) <= 10:
         return None
@@ -377,6 +382,18 @@ def _extra_items_hint(got, expected, tolerances):
             return (f"this returned a {type(got).__name__} of {len(got)} items, and item {i} is "
                     "the right answer: return only that one.")
     return None
+
+
+def reshaped_hint(got, expected, tolerances):
+    """The right numbers in another shape (flattened, an extra axis of length 1): say so, so
+    that the learner does not look for a wrong formula."""
+    g, e = as_numbers(got), np.asarray(expected, dtype=np.float64)
+    if g is None or g.shape == e.shape or g.size != e.size or e.size < 2:
+        return None
+    if not np.allclose(g.reshape(e.shape), e, rtol=tolerances["rtol"], atol=tolerances["atol"]):
+        return None
+    return (f"the numbers are right, in an array of shape {g.shape}: return shape {e.shape} "
+            "(look for a .ravel(), a reshape, np.atleast_2d or an added axis).")
 
 
 def unchanged(check, before, after, what, hint):

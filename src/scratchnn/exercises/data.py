@@ -52,7 +52,9 @@ def _one_hot_body(check, fn):
                 ("n_classes columns, not n_classes + 1: labels 0 to n_classes - 1 fill exactly "
                  "n_classes columns.", one_hot(labels, n_classes + 1)),
                 ("the 0s and 1s are swapped: a row is 1 at its label and 0 elsewhere.",
-                 1 - expected)]
+                 1 - expected),
+                ("each row holds its label where it should hold 1: out[np.arange(n), labels] "
+                 "= 1.", expected * labels[:, None])]
     if not compare(check, got, expected, f"one_hot(labels, {n_classes})", variants):
         return
     # Every class present, the last one included: labels + 1 or a shifted row then shows.
@@ -109,25 +111,45 @@ def _batch_sizes_hint(sizes, n, batch_size):
     if len(sizes) == n and n > pieces:
         return ("a batch starts at every row: step the range by batch_size, "
                 "range(0, len(x), batch_size).")
-    if sizes and all(s == batch_size + 1 for s in sizes[:-1]):
+    if len(sizes) > 1 and all(s == batch_size + 1 for s in sizes[:-1]):
         return ("each batch has one row too many: x[i:i + batch_size] already stops before "
                 "row i + batch_size.")
     return None
 
 
-def _check_items(check, call, got, batches, ndim):
+def _coverage_hint(sizes, n):
+    """Batches holding fewer or more rows than x has, when nothing more specific shows."""
+    if sum(sizes) < n:
+        return (f"the batches hold {sum(sizes)} of the {n} rows: the range runs over the rows, "
+                "len(x) (x.shape[0]; x.shape[1] counts the columns), and every row belongs to "
+                "a batch.")
+    if sum(sizes) > n:
+        return (f"the batches hold {sum(sizes)} rows for the {n} of x: some rows are in two "
+                "batches (or a batch was added); each row belongs to exactly one, "
+                "x[i:i + batch_size] for i in range(0, len(x), batch_size).")
+    return None
+
+
+def _check_items(check, call, got, batches, x_shape):
     """Each item must be a batch of rows (an array, or a list of rows), not a key of a dict,
     an (index, batch) pair or a single row."""
     for i, batch in enumerate(batches):
         arr = as_numbers(batch)
-        if arr is not None and arr.ndim == ndim:
-            continue
+        if arr is not None and arr.ndim == len(x_shape):
+            if arr.shape[1:] == x_shape[1:]:
+                continue
+            check.stop(f"{call}: item {i} has shape {arr.shape}, expected rows of shape "
+                       f"{x_shape[1:]} like x's.",
+                       "a batch is a block of rows of x, x[i:i + batch_size], as it is: no .T "
+                       "(the samples stay along the first axis)." if arr.shape[0] == x_shape[1]
+                       else None)
         what = type(batch).__name__ if arr is None else describe(batch)
         hint = ("iterating over a dict gives its keys: return a list of the batches, "
                 "list(batches.values())." if isinstance(got, dict) else
                 "return the batches themselves, each an array of consecutive rows of x "
                 "(x[i:i + batch_size]), with nothing else beside them.")
-        check.stop(f"{call}: item {i} is {what}, expected a batch of rows ({ndim}-d like x).",
+        check.stop(f"{call}: item {i} is {what}, expected a batch of rows "
+                   f"({len(x_shape)}-d like x).",
                    hint)
 
 
@@ -159,15 +181,15 @@ def _get_batches_body(check, fn):
             batches = list(got)
         except TypeError:
             check.stop(f"get_batches returned {type(got).__name__}, expected a list of arrays.")
-        _check_items(check, call, got, batches, x.ndim)
+        _check_items(check, call, got, batches, x.shape)
         expected = get_batches(before, batch_size)
         sizes = [len(b) for b in batches]
         want = [len(b) for b in expected]
         if sizes != want:
             check.stop(f"{call} gave batches of {sizes} rows, expected {want} ({n} rows in "
                        f"batches of {batch_size}, the last one shorter if rows are left over).",
-                       _batch_sizes_hint(sizes, n, batch_size) or _starts_hint(batches,
-                                                                                batch_size))
+                       _batch_sizes_hint(sizes, n, batch_size)
+                       or _starts_hint(batches, batch_size) or _coverage_hint(sizes, n))
         rows = [as_numbers(b) for b in batches]
         reordered = all(r is not None and r.ndim == 2 for r in rows) and np.array_equal(
             np.unique(np.concatenate(rows), axis=0), before)
@@ -204,7 +226,11 @@ _INITIALISERS = {
 def _std_variants(kind, var):
     """(hint, std) of typical slips in the scale of ``kind``, whose right variance is ``var``."""
     variants = [("the variance was used as the standard deviation: take its square root.", var),
-                ("the factor 2 is missing from the variance.", np.sqrt(var / 2))]
+                ("the factor 2 is missing from the variance.", np.sqrt(var / 2)),
+                ("that is PyTorch's nn.Linear default, U(-1/sqrt(n_in), 1/sqrt(n_in)), not "
+                 f"{kind}.", np.sqrt(1.0 / (3 * N_IN))),
+                ("that is LeCun's scale, variance 1 / n_in, without the factor 2.",
+                 np.sqrt(1.0 / N_IN))]
     if kind.startswith("he"):
         variants += [("He uses n_in (fan_in): the variance is 2 / n_in.", np.sqrt(2.0 / N_OUT)),
                      ("that is Xavier's scale; He's variance is 2 / n_in.",
@@ -230,7 +256,13 @@ def _initializer_body(check, fn, kind):
         got = "a " + type(w).__name__ if arr is None else f"shape {arr.shape}"
         check.stop(f"{call} returned {got}, expected shape ({N_IN}, {N_OUT}).",
                    "W is (n_in, n_out): pass size=(n_in, n_out) to the rng." if arr is not None
-                   and arr.shape == (N_OUT, N_IN) else None)
+                   and arr.size == N_IN * N_OUT else _weights_among(w))
+    if np.all(arr == arr.flat[0]):
+        check.stop(f"every weight is {fmt(arr.flat[0])}.",
+                   "weights that are all equal give every unit of a layer the same output and "
+                   "the same gradient, so they never become different: draw them at random. "
+                   + ("(The scale came out 0: `//` is integer division, 6 // (n_in + n_out) "
+                      "is 0; use /.)" if arr.flat[0] == 0 else ""))
     again = as_numbers(check.run(call, fn, N_IN, N_OUT, np.random.default_rng(0)))
     if again is None or not np.array_equal(arr, again):
         check.fail("two calls with the same seed gave different weights.",
@@ -257,6 +289,15 @@ def _initializer_body(check, fn, kind):
     if not check.messages:
         check.ok(f"{formula}: shape, mean, standard deviation and spread of "
                  f"{arr.size:,} draws, repeatable with a seed")
+
+
+def _weights_among(w):
+    """The hint for a tuple or list holding the weight matrix among other things."""
+    if isinstance(w, (tuple, list)) and any(np.shape(item) == (N_IN, N_OUT) for item in w
+                                            if as_numbers(item) is not None):
+        return ("return the weight matrix alone (the biases, usually zeros, are the layer's "
+                "business).")
+    return None
 
 
 def _check_shape_of_distribution(check, arr, uniform, got_std):

@@ -7,6 +7,8 @@ element of y_pred. Cross-entropy takes raw scores (logits) and applies the softm
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import losses as ref
@@ -19,6 +21,7 @@ from ._core import (
     close,
     compare,
     describe,
+    extra_items_hint,
     fmt,
     mismatch,
     narrowest_float,
@@ -53,12 +56,17 @@ _SCALAR_GRADIENT = (
 )
 
 
+TIE = (0, 0)
+
+
 def _data(kind):
     """(y_real, y_pred) for ``kind``: a (6, 2) regression batch, (6, 2) probabilities for binary
     cross-entropy, one-hot targets and (6, 4) logits for cross-entropy."""
     rng = np.random.default_rng(3)
     if kind in ("mse", "mae"):
-        return rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+        y, p = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+        p[TIE] = y[TIE]  # a prediction that is exactly right: |d| has no derivative there
+        return y, p
     if kind == "binary_cross_entropy":
         # Two outputs per sample (multi-label), so that dividing by the rows is not the mean.
         return rng.integers(0, 2, size=(6, 2)).astype(float), rng.uniform(0.05, 0.95, (6, 2))
@@ -74,7 +82,10 @@ def _value_variants(kind, y, p):
     if kind == "mse":
         return [(total, value * n), (per_row, value * n / batch),
                 ("this is the root of the mean squared error; MSE has no square root.",
-                 np.sqrt(value))]
+                 np.sqrt(value)),
+                ("the loss is mean((y_pred - y_real) ** 2), without the 1/2 some books put in "
+                 "front (to cancel the 2 of the derivative): this exercise's derivative keeps "
+                 "its 2, 2 * (y_pred - y_real) / y_pred.size.", value / 2)]
     if kind == "mae":
         before = "take the absolute value of each difference before averaging."
         return [(total, value * n), (per_row, value * n / batch), (before, np.mean(p - y)),
@@ -173,10 +184,19 @@ def _call(check, what, fn, y, p, **kwargs):
     """``fn`` run on copies of y and p, which it must leave as they were; y and p themselves
     stay as given, so every reference value is computed from the inputs the learner saw."""
     y_given, p_given = y.copy(), p.copy()
-    out = check.run(what, fn, y_given, p_given, **kwargs)
+    out = check.run(what, fn, y_given, p_given, hint=_error_hint, **kwargs)
     unchanged(check, y, y_given, "y_real", _CHANGED)
     unchanged(check, p, p_given, "y_pred", _CHANGED)
     return out
+
+
+def _error_hint(exc):
+    """Advice for an exception of the learner's loss that says more than the generic one."""
+    if isinstance(exc, IndexError) and "indices must be of integer" in str(exc):
+        return ("y_real holds one-hot rows (batch, C) of 0.0 and 1.0, not class indices "
+                "(PyTorch's cross-entropy takes indices; this one does not): use "
+                "-sum(y_real * log_softmax) / batch, or labels = y_real.argmax(axis=1).")
+    return None
 
 
 def _too_large(eps):
@@ -264,9 +284,32 @@ def _followed(check, got, expected, forms):
     return next((form for form in forms if close(got, form, check.rtol, check.atol)), expected)
 
 
+_PREDICTION_NAMES = {"y_pred", "pred", "preds", "prediction", "predictions", "y_hat", "yhat",
+                     "output", "outputs", "input", "logits", "scores", "p", "probs", "y_prob"}
+_TARGET_NAMES = {"y_real", "y_true", "y", "target", "targets", "label", "labels", "truth"}
+
+
+def _argument_order(check, fn, name, kind):
+    """Stop when ``fn``'s signature takes the prediction first (PyTorch's loss(input, target)
+    order): every caller, the check included, passes y_real first."""
+    try:
+        first, second = list(inspect.signature(fn).parameters)[:2]
+    except (TypeError, ValueError):
+        return
+    if first in _PREDICTION_NAMES and second in _TARGET_NAMES:
+        second_name = "logits" if kind == "cross_entropy" else "y_pred"
+        check.stop(f"{name}({first}, {second}, ...) takes the prediction first.",
+                   f"the exercise's signature is {name}(y_real, {second_name}, "
+                   "derivative=False), and "
+                   "every caller (this check, train_step, the capstone) passes the targets "
+                   "first: swap the two parameters (PyTorch's losses take (input, target); "
+                   "these do not).")
+
+
 def _loss_body(check, fn, kind):
     y, p = _data(kind)
     name = function_name(fn, kind)
+    _argument_order(check, fn, name, kind)
     eps = (_learner_eps(check, fn, name, kind)
            if kind in ("binary_cross_entropy", "cross_entropy") else None)
     value_forms, grad_forms = _eps_forms(kind, y, p, eps)
@@ -275,7 +318,13 @@ def _loss_body(check, fn, kind):
     check.low_precision(narrowest_float(raw), name)  # float32 is judged at its precision
     value = _scalar(raw)
     value_ok = False
-    if np.ndim(value) == 0:
+    if as_numbers(value) is None:
+        check.fail(f"the loss should be one number, got {type(raw).__name__}.",
+                   extra_items_hint(raw, _REFERENCE[kind](y, p), {"rtol": check.rtol,
+                                                                  "atol": check.atol})
+                   or "return the loss alone; the gradient is returned by a call with "
+                      "derivative=True.")
+    elif np.ndim(value) == 0:
         value_ok = compare(check, value, _followed(check, value, _REFERENCE[kind](y, p),
                                                    value_forms), "the loss",
                            _value_variants(kind, y, p) + _large_eps_variants(kind, y, p, eps))
@@ -288,11 +337,21 @@ def _loss_body(check, fn, kind):
     grad = _call(check, f"{name}(y_real, y_pred, derivative=True) with y_pred of shape {p.shape}",
                  fn, y, p, derivative=True)
     formula = _FORMULAS[kind][1]
-    scalar = as_numbers(grad) is not None and np.size(grad) == 1
+    arr = as_numbers(grad)
+    scalar = arr is not None and arr.size == 1
     hint = _SCALAR_GRADIENT.format(formula) if scalar else None
-    grad_ok = compare(check, grad, _followed(check, grad, _REFERENCE[kind](y, p, derivative=True),
-                                             grad_forms), "the derivative",
-                      _derivative_variants(kind, y, p), hint=hint)
+    expected = _followed(check, grad, _REFERENCE[kind](y, p, derivative=True), grad_forms)
+    if kind == "mae" and arr is not None and arr.shape == p.shape:
+        # Where y_pred == y_real, |d| has no derivative: anything between the two slopes is a
+        # subgradient (np.sign gives 0, np.where(d > 0, 1, -1) gives -1), but d / |d| is NaN.
+        if abs(arr[TIE]) <= (1 + 1e-6) / p.size:
+            expected = expected.copy()
+            expected[TIE] = arr[TIE]
+        elif not np.isfinite(arr[TIE]):
+            hint = ("where y_pred == y_real, d / |d| is 0/0 = NaN (one NaN poisons every "
+                    "weight it reaches): np.sign(y_pred - y_real) gives 0 there.")
+    grad_ok = compare(check, grad, expected, "the derivative", _derivative_variants(kind, y, p),
+                      hint=hint)
     if grad_ok:
         check.ok(f"derivative ({formula}) on inputs of shape {p.shape}")
 
@@ -325,10 +384,19 @@ def _edges(check, fn, kind, y, p, eps):
     name = function_name(fn, kind)
     if kind == "cross_entropy":
         shown = "logits = [[1000, 0, -1000], [-5, 3, 1]]"
-        hint = ("e^1000 overflows: compute log-softmax as z - max - log(sum(exp(z - max))), "
-                "subtracting each row's maximum.")
         value = _scalar(_call(check, f"{name} at {shown}", fn, y, p))
+        warned = list(check.warnings)
         grad = _call(check, f"{name}(..., derivative=True) at {shown}", fn, y, p, derivative=True)
+        warned += check.warnings
+        if not any("overflow" in w for w in warned) and any("divide" in w for w in warned):
+            # Nothing overflowed, a log(0) did: a row shifted by more than its own maximum
+            # (the batch's z.max()) has every e^z round to 0.
+            hint = ("a log(0) (of a sum of e^z that all rounded to 0): subtract each row's own "
+                    "maximum, z.max(axis=1, keepdims=True), not the batch's z.max(); then the "
+                    "largest term of every row is e^0 = 1.")
+        else:
+            hint = ("e^1000 overflows: compute log-softmax as z - max - log(sum(exp(z - max))), "
+                    "subtracting each row's maximum.")
         ok = True
         atol = 1e-5 + 2 * _margin(kind, y, p, eps)
         for got, expected, what in ((value, _REFERENCE[kind](y, p), "the loss"),
@@ -458,7 +526,8 @@ def _numgrad_body(check, fn):
                    "caller's x must be unchanged.")
     g = as_numbers(got)
     if g is None or g.shape != x.shape:
-        check.stop(mismatch_text(got, x), (
+        check.stop(mismatch_text(got, x), extra_items_hint(got, exact, {"rtol": 1e-5,
+                                                                      "atol": 1e-7}) or (
             "the gradient has x's entries, in another shape: return it shaped like x, with the "
             "derivative for x[i] at grad[i] (grad = np.zeros_like(x), filled at the index i "
             "perturbed)." if g is not None and g.size == x.size else
@@ -481,6 +550,11 @@ def _numgrad_body(check, fn):
         check.stop(problem + mismatch_text(g, exact),
                    f"{int(missing.sum())} of {x.size} entries were never computed (still 0), "
                    "the others are right: visit every index of x, for i in np.ndindex(x.shape).")
+    if any(dtype.kind == "c" for dtype, _ in calls):
+        check.stop(problem + mismatch_text(g, exact),
+                   "f was called with a complex array: the complex-step trick needs an f that "
+                   "computes in complex numbers, and a loss (np.abs, np.maximum, a cast to "
+                   "float) does not. Use the central difference the exercise asks for.")
     if any(dtype == np.float32 for dtype, _ in calls):
         check.stop(problem + mismatch_text(g, exact),
                    "f was called with a float32 array: float32 keeps about 7 digits, and "
