@@ -5,6 +5,7 @@ mistake fails with the hint that names it."""
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import re
 import textwrap
@@ -39,7 +40,7 @@ SOLUTION = inspect.getsource(sol.Value)
 
 def define(source):
     """The class ``Value`` that ``source`` defines, in a namespace like the notebook's."""
-    namespace = {"math": math, "np": np}
+    namespace = {"math": math, "np": np, "itertools": itertools}
     exec(textwrap.dedent(source), namespace)  # noqa: S102 -- test code written in this file
     return namespace["Value"]
 
@@ -286,7 +287,29 @@ def test_correct_but_unusual_classes_pass(make):
     assert_passes(check_value(make(), verbose=False))
 
 
+CREATION_ORDER = '''
+    _created = itertools.count()  # every Value numbered as it is made: parents come first
+
+    def backward(self):
+        nodes, stack = {self}, [self]
+        while stack:
+            for parent in stack.pop()._parents:
+                if parent not in nodes:
+                    nodes.add(parent)
+                    stack.append(parent)
+        self.grad = 1.0
+        for node in sorted(nodes, key=lambda node: node._number, reverse=True):
+            node._backward()
+'''
+
+
 @pytest.mark.parametrize("make", [
+    pytest.param(lambda: mutate(replace_backward(CREATION_ORDER),
+                                ("        self._op = op\n", "        self._op = op\n"
+                                 "        self._number = next(Value._created)\n")),
+                 id="sorted-by-creation-number"),
+    pytest.param(lambda: mutate(("(1 - t**2) * out.grad", "out.grad / math.cosh(self.data) ** 2")),
+                 id="tanh-derivative-as-sech-squared"),
     pytest.param(lambda: mutate(replace_backward(MEMOISED_ORDER)), id="order-memoised"),
     pytest.param(lambda: mutate(("    def backward(self):", EQUALITY_BY_DATA)),
                  id="eq-by-data-hash-by-id"),
@@ -467,6 +490,15 @@ FREES_THE_GRAPH = '''
 '''
 
 
+RESEEDS_EVERY_NODE = '''
+    def backward(self):
+        self.grad = 1.0  # right for the output only: every parent's backward() resets its grad
+        self._backward()
+        for parent in self._parents:
+            parent.backward()
+'''
+
+
 def replace_backward(source):
     return ("    def backward(self):", source + "\n    def _old(self):")
 
@@ -514,7 +546,25 @@ def replace_backward(source):
                  id="seed-is-the-output-value"),
     pytest.param([replace_backward(OUTPUT_STEP_ONLY)], "or only the output's step ran",
                  id="only-the-output-step"),
-    pytest.param([replace_backward(PRE_ORDER)], "either", id="pre-order-listing"),
+    # Tied on the wrong expressions with another mistake, which would have got wrong an
+    # expression this one gets right: the order alone is named.
+    pytest.param([replace_backward(PRE_ORDER)], "the local backward steps ran in the wrong order",
+                 id="pre-order-listing"),
+    pytest.param([("out = Value(t, (self,), \"tanh\")", "out = Value(t, (), \"tanh\")")],
+                 "tanh's result does not list its input as a parent", id="tanh-without-parents"),
+    pytest.param([("        out._backward = _backward\n        return out\n\n    def backward",
+                   "        self._backward = _backward\n        return out\n\n    def backward")],
+                 "tanh's backward step belongs to its result", id="tanh-step-on-its-input"),
+    pytest.param([(TANH_BACKWARD, "self.grad += t * (1 - t) * out.grad")],
+                 "the sigmoid's derivative", id="tanh-derivative-of-the-sigmoid"),
+    pytest.param([(MUL_BACKWARD, MUL_BACKWARD.replace("out.grad", "out.data"))],
+                 "not out.data, the product's value", id="mul-chain-factor-out-data"),
+    pytest.param([(MUL_BACKWARD, MUL_BACKWARD.replace("other.data", "other.grad")
+                   .replace("self.data", "self.grad"))],
+                 "by the other factor's value (other.data), not its gradient",
+                 id="mul-factor-from-the-other-grad"),
+    pytest.param([replace_backward(RESEEDS_EVERY_NODE)], "calling backward() on each parent",
+                 id="backward-called-on-every-parent"),
     pytest.param([replace_backward(FREES_THE_GRAPH)], "a graph taken apart as it went",
                  id="graph-freed-by-backward"),
     pytest.param([replace_backward(VISITED_FLAG)], "a 'visited' flag left on the nodes",

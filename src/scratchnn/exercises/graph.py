@@ -12,7 +12,8 @@ autograd in this module. The learner's gradients must equal the reference's (the
 derivatives; tests/test_exercise_graph.py checks them against formulas) and agree with central
 differences of the learner's own forward values. ``_Node`` can also make each usual mistake on
 purpose (``_MISTAKES``); the hint is that of the mistake whose gradients equal the learner's on
-the most expressions (each of them, when several explain as many). Then backward runs twice on
+the most expressions, leaving out, among those tied, a mistake that would have got wrong an
+expression the learner got right (each remaining one is named). Then backward runs twice on
 one graph (grads zeroed in between) and on two graphs in turn: state kept between calls (a
 mutable default argument, a visited flag left on the nodes) shows there.
 
@@ -69,13 +70,28 @@ SELF_GRAD = ("the chain factor is out.grad, the gradient of the node the operati
 ALL_ZERO = ("every input's gradient is 0. Is the output's gradient 1 before the first backward "
             "step runs (`self.grad = 1.0` first)? Do the steps run output first (reverse "
             "topological order), the output's own step included? Does each step multiply by "
-            "out.grad (the gradient of the node it produced), not self.grad?")
+            "out.grad (the gradient of the node it produced), not self.grad, and by the other "
+            "factor's value (other.data), not its gradient?")
 TANH_TWICE = ("t = tanh(x) is already the output: the local derivative is 1 - t**2, not "
               "1 - tanh(t)**2, which applies tanh a second time.")
 SEED_DATA = ("d out/d out = 1: start backward with `self.grad = 1.0`, not with the output's "
              "value (self.data).")
 DIVIDES = ("d(a*b)/da = b: use other.data, not out.data / self.data, which divides by zero "
            "when a = 0.")
+TANH_ORPHAN = ("tanh's result does not list its input as a parent, so backward never reaches "
+               "it: `out = Value(t, (self,), 'tanh')`.")
+TANH_ON_INPUT = ("tanh's backward step belongs to its result: `out._backward = _backward`; "
+                 "`self._backward = _backward` replaces the input's own step (a sum or product "
+                 "then never passes its gradient on).")
+TANH_SIGMOID = ("t * (1 - t) is the sigmoid's derivative; tanh's is 1 - t**2, with t = "
+                "tanh(x).")
+MUL_OUT_DATA = ("the chain factor is out.grad (d output / d out), not out.data, the product's "
+                "value: `self.grad += other.data * out.grad`.")
+MUL_OTHER_GRAD = ("d(a*b)/da = b's value, other.data; other.grad is b's gradient (0 while "
+                  "backward is still running): `self.grad += other.data * out.grad`.")
+RESEED = ("only the output's gradient starts at 1: calling backward() on each parent sets "
+          "theirs to 1 again and loses what they had received. backward() runs once, on the "
+          "output; it calls every node's _backward step in reverse topological order.")
 REUSE = ("the gradients are right where each node is used once and wrong where a node is used "
          "twice: check `+=` in every backward step, that each node is visited once, and that "
          "the steps run in reverse topological order.")
@@ -87,12 +103,18 @@ _MISTAKES = {
     "mul_no_chain": MUL_CHAIN,
     "mul_swapped": MUL_SWAPPED,
     "mul_self_grad": SELF_GRAD,
+    "mul_out_data": MUL_OUT_DATA,
+    "mul_other_grad": MUL_OTHER_GRAD,
     "tanh_assign": ACCUMULATE,
     "tanh_one_minus_t": TANH_SQUARE,
     "tanh_input": TANH_OUTPUT,
     "tanh_no_chain": TANH_CHAIN,
     "tanh_self_grad": SELF_GRAD,
     "tanh_twice": TANH_TWICE,
+    "tanh_sigmoid": TANH_SIGMOID,
+    "tanh_orphan": TANH_ORPHAN,
+    "tanh_on_input": TANH_ON_INPUT,
+    "recursive_reseed": RESEED,
     "no_seed": SEED,
     "seed_data": SEED_DATA,
     "forward_order": ORDER,
@@ -141,6 +163,10 @@ class _Node:
                 da, db = self.data * out.grad, other.data * out.grad
             elif mistake == "mul_self_grad":
                 da, db = other.data * self.grad, self.data * other.grad
+            elif mistake == "mul_out_data":
+                da, db = other.data * out.data, self.data * out.data
+            elif mistake == "mul_other_grad":
+                da, db = other.grad * out.grad, self.grad * out.grad
             if mistake == "mul_assign":
                 self.grad = da
                 other.grad = db
@@ -160,20 +186,24 @@ class _Node:
 
     def tanh(self):
         t = math.tanh(self.data)
-        out = _Node(t, (self,), self.mistake)
         mistake = self.mistake
+        out = _Node(t, () if mistake == "tanh_orphan" else (self,), mistake)
 
         def step():
             local = {"tanh_one_minus_t": 1 - t,
                      "tanh_input": 1 - self.data ** 2,
-                     "tanh_twice": 1 - math.tanh(t) ** 2}.get(mistake, 1 - t * t)
+                     "tanh_twice": 1 - math.tanh(t) ** 2,
+                     "tanh_sigmoid": t * (1 - t)}.get(mistake, 1 - t * t)
             share = {"tanh_no_chain": local,
                      "tanh_self_grad": local * self.grad}.get(mistake, local * out.grad)
             if mistake == "tanh_assign":
                 self.grad = share
             else:
                 self.grad += share
-        out.step = step
+        if mistake == "tanh_on_input":
+            self.step = step
+        else:
+            out.step = step
         return out
 
     def __neg__(self):
@@ -200,6 +230,12 @@ class _Node:
             self.grad = self.data if mistake == "seed_data" else 1.0
         if mistake == "output_only":
             self.step()
+            return
+        if mistake == "recursive_reseed":
+            # backward() called on every parent: each sets its own gradient to 1 again.
+            self.step()
+            for parent in self.parents:
+                parent.backward()
             return
         if mistake == "pre_order":
             # Each node listed when first reached from the output, before its parents: a node
@@ -546,18 +582,30 @@ def _deep_chain(check, cls):
                    f"{fmt(expected[0])}.")
 
 
-def _report(check, wrong):
+def _contradicted(text, values, fn):
+    """The mistakes of _MISTAKES that would have got this expression wrong (the learner got it
+    right, so their hint would not fit)."""
+    _, expected = _reference(fn, values)
+    return {m for m in _MISTAKES if not (text.startswith("a chain") and m == "no_visited")
+            and not np.allclose(_reference(fn, values, m)[1], expected, rtol=1e-9, atol=1e-12)}
+
+
+def _report(check, wrong, right=()):
     """Describe the first wrong expressions and name the rest. The hint is that of the known
     mistake that explains the most of them: one mistake can, on a single expression, give the
-    same numbers as another (all zeros, say), but rarely on all of them."""
+    same numbers as another (all zeros, say), but rarely on all of them. Among mistakes that
+    explain as many, those that would also have got wrong an expression the learner got right
+    (``right``: a set of such mistakes per right expression) are left out."""
     if any(fallback is None for *_, fallback in wrong):
         # Expressions without a reused node are wrong too: "right where each node is used
         # once" would mislead.
         wrong = [(*rest, None if fallback == REUSE else fallback) for *rest, fallback in wrong]
-    counts = {m: sum(m in matching for _, _, matching, _ in wrong) for m in _MISTAKES}
-    best = max(_MISTAKES, key=lambda m: counts[m])
+    score = {m: (sum(m in matching for _, _, matching, _ in wrong),
+                 -sum(m in contradicted for contradicted in right)) for m in _MISTAKES}
+    counts = {m: score[m][0] for m in _MISTAKES}
+    best = max(_MISTAKES, key=lambda m: score[m])
     # Mistakes that explain as many expressions give the same numbers there: name them all.
-    tied = list(dict.fromkeys(_MISTAKES[m] for m in _MISTAKES if counts[m] == counts[best]))
+    tied = list(dict.fromkeys(_MISTAKES[m] for m in _MISTAKES if score[m] == score[best]))
     hint = (tied[0] if len(tied) == 1
             else "either " + "; or ".join(h.rstrip(".") for h in tied) + ".")
     for _, problem, matching, fallback in wrong[:MAX_REPORTED]:
@@ -574,14 +622,16 @@ def _report(check, wrong):
 
 def _value_body(check, cls):
     check_class(cls)
-    groups, wrong = {False: [], True: []}, []
+    groups, wrong, right = {False: [], True: []}, [], []
     for text, values, fn, reused in EXPRESSIONS:
         problem = _judge(check, cls, text, values, fn, reused)
         if problem is None:
             groups[reused].append(text)
+            right.append((text, values, fn))
         else:
             wrong.append((text, *problem))
-    _report(check, wrong)
+    if wrong:
+        _report(check, wrong, [_contradicted(*expression) for expression in right])
     if groups[False]:
         check.ok("values and gradients, against exact derivatives and finite differences, of "
                  + "; ".join(groups[False]))
