@@ -923,6 +923,56 @@ class ReLULayerIntegerMask(sn.Layer):
         return grad_z * self.mask
 
 
+# -- fourth batch: optimizer state keyed in unusual ways -------------------------------------------
+@wrong(check_optimizer, "momentum", hint="not by p.shape")
+class MomentumKeyedByShape:
+    """Velocities keyed by p.shape: the biases of two layers of one width share one."""
+
+    def __init__(self, lr, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, {}
+
+    def step(self, network):
+        for layer in network.layers:
+            for name, p in layer.params.items():
+                v = self.v[p.shape] = self.momentum * self.v.get(p.shape, 0.0) + layer.grads[name]
+                p -= self.lr * v
+
+
+@wrong(check_optimizer, "adam", hint="not by p.shape")
+class AdamKeyedByShape:
+    """m and v keyed by p.shape."""
+
+    def __init__(self, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.lr, self.betas, self.eps, self.m, self.v, self.t = lr, betas, eps, {}, {}, 0
+
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1
+        for layer in network.layers:
+            for name, p in layer.params.items():
+                g, key = layer.grads[name], p.shape
+                self.m[key] = b1 * self.m.get(key, 0) + (1 - b1) * g
+                self.v[key] = b2 * self.v.get(key, 0) + (1 - b2) * g * g
+                p -= self.lr * (self.m[key] / (1 - b1**self.t)) / (
+                    np.sqrt(self.v[key] / (1 - b2**self.t)) + self.eps)
+
+
+@correct(check_optimizer, "momentum")
+class MomentumKeyedByLayerAndName:
+    """Velocities keyed by (id(layer), name), in a collections.defaultdict of floats."""
+
+    def __init__(self, lr, momentum=0.9):
+        from collections import defaultdict
+        self.lr, self.momentum, self.v = lr, momentum, defaultdict(float)
+
+    def step(self, network):
+        for layer in network.layers:
+            for name, p in layer.params.items():
+                key = (id(layer), name)
+                self.v[key] = self.momentum * self.v[key] + layer.grads[name]
+                p -= self.lr * self.v[key]
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

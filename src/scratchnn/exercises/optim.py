@@ -141,6 +141,7 @@ class _Owners(list):
     def __init__(self, net):
         super().__init__(net.layers.index(layer) for layer, _, _ in net.parameters())
         self.n = len(net.layers)
+        self.shapes = [p.shape for _, _, p in net.parameters()]
 
 
 def _uphill(rule):
@@ -158,8 +159,19 @@ _UPHILL = ("the parameters moved up the gradient: the update subtracts, p -= lr 
 
 
 def _mistakes(kind, hp, layers):
-    """[(hint, update rule[, clock])] of the typical mistakes for optimizer ``kind``;
-    ``layers[i]`` is the index of the layer holding parameter i, out of ``layers.n``."""
+    """[(hint, update rule[, clock[, share]])] of the typical mistakes for optimizer ``kind``
+    (see ``_simulate``); ``layers[i]`` is the index of the layer holding parameter i, out of
+    ``layers.n``, and ``layers.shapes[i]`` its shape."""
+    if kind != "sgd":
+        # A state keyed by the parameter's shape: two parameters of one shape share it.
+        return _usual_mistakes(kind, hp, layers) + [
+            ("parameters of the same shape share one state: key it by (layer index, name) or "
+             "id(p), not by p.shape (two layers of one size, or their biases, have the same).",
+             _rule(kind, hp), None, lambda i: layers.shapes[i])]
+    return _usual_mistakes(kind, hp, layers)
+
+
+def _usual_mistakes(kind, hp, layers):
     lr = hp["lr"]
     if kind == "sgd":
         return [(_UPHILL, _sgd(lr, +1.0)),
@@ -268,15 +280,16 @@ def _right_variants(kind, hp):
              "with eps added to sqrt(v)", efficient)]
 
 
-def _simulate(rule, start, grads, steps, clock=None):
+def _simulate(rule, start, grads, steps, clock=None, share=None):
     """Each parameter after ``steps`` updates by ``rule``, from ``start`` with ``grads[t]``;
-    ``clock(t, i, n)`` is the t parameter i of n sees at step t (t itself by default)."""
-    out = []
-    for i, p in enumerate(start):
-        state = {}
-        for t in range(1, steps + 1):
-            p = rule(p, grads[t - 1][i], state, clock(t, i, len(start)) if clock else t)
-        out.append(p)
+    ``clock(t, i, n)`` is the t parameter i of n sees at step t (t itself by default);
+    ``share(i)`` is the key of parameter i's state (its own by default): parameters with the
+    same key share one state, updated in their order."""
+    out, states = list(start), {}
+    for t in range(1, steps + 1):
+        for i, p in enumerate(out):
+            state = states.setdefault(share(i) if share else i, {})
+            out[i] = rule(p, grads[t - 1][i], state, clock(t, i, len(start)) if clock else t)
     return out
 
 
@@ -302,7 +315,10 @@ def _step_hint(exc):
 
 
 def _network():
-    return MultiLayerNetwork.from_sizes([3, 4, 2], activation="tanh", rng=30, dtype=np.float64)
+    # Two hidden layers of 4: W (4, 4) is alone of its shape, but the biases of both are
+    # (1, 4), so a state keyed by shape is shared and shows.
+    return MultiLayerNetwork.from_sizes([3, 4, 4, 2], activation="tanh", rng=30,
+                                        dtype=np.float64)
 
 
 def _gradients(net):
@@ -480,12 +496,12 @@ def _report_divergence(check, kind, hp, rule, t, names, history, wants, start, g
     i = next((i for i, (g, w) in enumerate(zip(got, want, strict=True)) if not close(g, w)), 0)
     problem = mismatch(got[i], want[i], f"after step {t}, {names[i]}")
     best, best_steps = [], t - 1
-    for hint, mistake, *clock in (_mistakes(kind, hp, layers)
-                                  + _ignored_arguments(kind, hp, defaults)):
+    for hint, mistake, *how in (_mistakes(kind, hp, layers)
+                                + _ignored_arguments(kind, hp, defaults)):
         steps = 0
         with np.errstate(all="ignore"):
             for k in range(1, len(history) + 1):
-                if not _explains(history[k - 1], _simulate(mistake, start, grads, k, *clock),
+                if not _explains(history[k - 1], _simulate(mistake, start, grads, k, *how),
                                  wants[k - 1]):
                     break
                 steps = k
