@@ -754,6 +754,81 @@ def he_normal_flat(n_in, n_out, rng):
     return rng.normal(0, np.sqrt(2 / n_in), size=n_in * n_out)
 
 
+# -- calls that do not fit the signature, and more of the students above -------------------------
+@attempt(check_numerical_gradient, hint="the arguments of the exercise's signature",
+         absent=("call f(x_plus)",))
+def numgrad_eps_without_default(f, x, eps):
+    """eps without its default: the check's call numerical_gradient(f, x) fails (was told to
+    call f with the array)."""
+    return _numgrad_with(1e-5)(f, x, eps)
+
+
+@attempt(check_initializer, "he_normal", hint="the arguments of the exercise's signature")
+def he_normal_keras_shape(shape, rng):
+    """Keras' initialiser(shape) signature: he_normal(n_in, n_out, rng) does not fit."""
+    return rng.normal(0, np.sqrt(2 / shape[0]), size=shape)
+
+
+@attempt(check_sigmoid)
+def sigmoid_long_double(x, derivative=False):
+    """Computes in np.longdouble, wider than float64."""
+    s = 1 / (1 + np.exp(-x.astype(np.longdouble)))
+    return s * (1 - s) if derivative else s
+
+
+class MeanSquaredError:
+    """A loss object with __call__ (no __name__)."""
+
+    def __call__(self, y_real, y_pred, derivative=False):
+        d = y_pred - y_real
+        return 2 * d / d.size if derivative else np.mean(d ** 2)
+
+
+attempt(check_loss_function, "mse")(MeanSquaredError())
+
+
+@attempt(check_one_hot)
+def one_hot_num_classes_loop(labels, num_classes):
+    """PyTorch's parameter name num_classes, int64, a loop over enumerate."""
+    out = np.zeros((len(labels), num_classes), dtype=np.int64)
+    for i, label in enumerate(labels):
+        out[i, label] = 1
+    return out
+
+
+@attempt(check_one_hot, hint="row(s) [0] have no 1")
+def one_hot_loop_from_one(labels, n_classes):
+    """MATLAB's 1-based loop: range(1, n) skips the first sample."""
+    out = np.zeros((len(labels), n_classes))
+    for i in range(1, len(labels)):
+        out[i, labels[i]] = 1
+    return out
+
+
+@attempt(check_get_batches, hint="hold 22 of the 23 rows")
+def get_batches_from_row_one(x, batch_size):
+    """MATLAB's 1-based range: the batches start at row 1."""
+    return [x[i:i + batch_size] for i in range(1, len(x), batch_size)]
+
+
+@attempt(check_get_batches)
+def get_batches_object_array(x, batch_size):
+    """An object array holding the batches."""
+    out = np.empty(-(-len(x) // batch_size), dtype=object)
+    for k in range(len(out)):
+        out[k] = x[k * batch_size:(k + 1) * batch_size]
+    return out
+
+
+@attempt(check_softmax, hint="return shape (5, 5)")
+def softmax_jacobian_of_a_batch(x, derivative=False):
+    """The Jacobian for a batch, (1, C, C) for one sample."""
+    s = np.atleast_2d(np.exp(log_softmax(x)))
+    if derivative:
+        return np.einsum("bi,ij->bij", s, np.eye(s.shape[1])) - np.einsum("bi,bj->bij", s, s)
+    return s.reshape(np.shape(x))
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, fn, args, fragments, absent", ATTEMPTS)
 def test_attempt_gets_its_verdict(checker, fn, args, fragments, absent):

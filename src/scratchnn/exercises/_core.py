@@ -93,8 +93,23 @@ def _where(exc):
     return f" in {frame.f_code.co_qualname}" + (f", at `{line}`" if line else "")
 
 
+def raised_in_learner_code(exc):
+    """True when ``exc`` comes from inside the learner's code, not from the call itself (a
+    call that does not fit the learner's signature raises before any of its lines runs)."""
+    return bool(_where(exc))
+
+
+_SIGNATURE = re.compile(r"missing \d+ required (positional|keyword-only) argument"
+                        r"|takes \d+ positional arguments? but \d+ (was|were) given"
+                        r"|takes from \d+ to \d+ positional arguments but \d+ were given")
+
+
 def _generic_hint(exc):
     text = str(exc)
+    if isinstance(exc, TypeError) and _SIGNATURE.search(text) and not _where(exc):
+        return ("the check calls your code with the arguments of the exercise's signature "
+                "(the def line of the exercise cell): keep its parameters, in that order, and "
+                "give any parameter of your own a default value.")
     keyword = re.search(r"unexpected keyword argument '(\w+)'", text)
     # Only when the call itself failed (no frame of the learner's code): a NumPy function
     # given a wrong keyword inside it (np.sum(x, keepdim=True)) says the same words.

@@ -55,7 +55,8 @@ def _one_hot_body(check, fn):
                  1 - expected),
                 ("each row holds its label where it should hold 1: out[np.arange(n), labels] "
                  "= 1.", expected * labels[:, None])]
-    if not compare(check, got, expected, f"one_hot(labels, {n_classes})", variants):
+    if not compare(check, got, expected, f"one_hot(labels, {n_classes})", variants,
+                   hint=_empty_rows_hint(got, expected)):
         return
     # Every class present, the last one included: labels + 1 or a shifted row then shows.
     labels = np.array([3, 1, 0, 2, 3, 1])
@@ -64,6 +65,19 @@ def _one_hot_body(check, fn):
     if compare(check, got, one_hot(labels, n_classes), f"one_hot(labels, {n_classes})",
                [(off_by_one, one_hot((labels - 1) % n_classes, n_classes))]):
         check.ok("labels [2, 0, 1, 2, 0, 1] and [3, 1, 0, 2, 3, 1] with 4 classes")
+
+
+def _empty_rows_hint(got, expected):
+    """Rows left without their 1 while the others are right (a loop starting at 1)."""
+    arr = as_numbers(got)
+    if arr is None or arr.shape != expected.shape:
+        return None
+    empty = ~arr.any(axis=1)
+    if empty.any() and np.array_equal(arr[~empty], expected[~empty]):
+        return (f"row(s) {np.flatnonzero(empty).tolist()} have no 1: every sample's row gets "
+                "its 1 (indices start at 0: range(len(labels)), or out[np.arange(n), labels] "
+                "= 1).")
+    return None
 
 
 def check_one_hot(fn, *, verbose=True):

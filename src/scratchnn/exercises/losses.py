@@ -25,6 +25,7 @@ from ._core import (
     fmt,
     mismatch,
     narrowest_float,
+    raised_in_learner_code,
     random_array,
     run_check,
     unchanged,
@@ -598,7 +599,7 @@ def _numgrad_body(check, fn):
 
 
 def _numgrad_hint(exc):
-    if isinstance(exc, TypeError):
+    if isinstance(exc, TypeError) and raised_in_learner_code(exc):
         return "f takes the array: call f(x_plus) with a perturbed copy of x."
     if "broadcast" in str(exc):
         return ("f takes an array shaped like x: if you flattened x to walk over it, reshape "
