@@ -973,6 +973,36 @@ class MomentumKeyedByLayerAndName:
                 p -= self.lr * self.v[key]
 
 
+# -- fifth batch: a batch of one sample ------------------------------------------------------------
+@wrong(check_linear_layer, hint="the batch axis was dropped")
+class LinearLayerSqueezes(sol.LinearLayer):
+    """np.squeeze on dL/dx (to tidy shapes): a batch of one loses its batch axis."""
+
+    def backward(self, grad_z):
+        return np.squeeze(super().backward(grad_z))
+
+
+@wrong(check_activation_layer, "softmax", hint="the batch axis was dropped")
+class SoftmaxLayerSqueezes(sol.SoftmaxLayer):
+    """forward squeezes its output."""
+
+    def forward(self, x):
+        return np.squeeze(super().forward(x))
+
+
+@correct(check_activation_layer, "softmax")
+class SoftmaxLayerReshapesRows(sn.Layer):
+    """Each row reshaped to a column and back, (n, 1) at a time: works for any batch size."""
+
+    def forward(self, x):
+        self.s = np.vstack([sol.softmax(row.reshape(1, -1)) for row in x])
+        return self.s
+
+    def backward(self, grad_z):
+        return np.vstack([s.reshape(1, -1) * (g - g @ s) for s, g in zip(self.s, grad_z,
+                                                                         strict=True)])
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

@@ -124,16 +124,22 @@ _ZERO_GRAD = (" PyTorch's backward accumulates and zero_grad() clears the gradie
               "backward left them.")
 
 
-def _second_round(check, layer, ref, shape, seed):
-    """Forward and backward again on a batch of another size: the layer must use the new x and
-    store this batch's gradients, not add them to the last batch's."""
+_SQUEEZED = ("on a batch of one sample the batch axis was dropped (np.squeeze, or a reshape "
+             "to n values): keep (batch, n) shapes whatever the batch size, as SGD with "
+             "batch_size=1 needs.")
+
+
+def _second_round(check, layer, ref, seed):
+    """Forward and backward again on a batch of one sample: the layer must use the new x, keep
+    the batch axis, and store this batch's gradients, not add them to the last batch's."""
     previous = {k: np.array(v, dtype=np.float64) for k, v in _grads(layer).items()}
-    x = random_array(shape, seed, scale=2.0)
-    matched, out = _forward(check, layer, ref, x)
+    x = random_array((1, N_IN), seed, scale=2.0)
+    matched, out = _forward(check, layer, ref, x, [(_SQUEEZED, ref.forward(x).ravel())])
     if not matched:
         return False
     grad_z = random_array(ref.forward(x).shape, seed + 1)
-    _, ok = _backward(check, layer, ref, grad_z, output=out)
+    _, ok = _backward(check, layer, ref, grad_z, [(_SQUEEZED, ref.backward(grad_z).ravel())],
+                      output=out)
     # PyTorch's backward accumulates and its zero_grad() clears: a layer that has one says so.
     accumulates = _ACCUMULATES + (_ZERO_GRAD if callable(getattr(layer, "zero_grad", None))
                                   else "")
@@ -383,8 +389,8 @@ def _linear_body(check, cls):
     if ok:
         check.ok("backward: dL/dW = x.T @ grad_z, dL/db = sum of grad_z over the batch, "
                  "dL/dx = grad_z @ W.T")
-        if _second_round(check, layer, ref, (2, N_IN), 9):
-            check.ok("forward and backward again on a batch of 2")
+        if _second_round(check, layer, ref, 9):
+            check.ok("forward and backward again on a batch of 1")
 
             def build():
                 other = _build(check, cls, N_IN, N_OUT)
@@ -616,8 +622,8 @@ def _activation_body(check, cls, kind):
                        else None)
     if ok:
         check.ok(f"backward: dL/dx on grad_z of shape {grad_z.shape}")
-        if _second_round(check, layer, ref, (2, N_IN), 13):
-            check.ok("forward and backward again on a batch of 2")
+        if _second_round(check, layer, ref, 13):
+            check.ok("forward and backward again on a batch of 1")
             _own_state(check, lambda: _build(check, cls), lambda: (
                 ACTIVATION_LAYERS[kind](alpha) if alpha is not None else
                 ACTIVATION_LAYERS[kind]()), (BATCH, N_IN), 17)
