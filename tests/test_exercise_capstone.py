@@ -555,14 +555,61 @@ def loop_measuring_in_an_evaluation_pass(network, optimizer, X, Y, epochs, batch
     return history
 
 
+def loop_slicing_by_hand(network, optimizer, X, Y, epochs, batch_size, rng):
+    """A loops-and-lists student: batches sliced from the permutation, no get_batches."""
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        losses = [usual_batch(network, optimizer, X[order[i:i + batch_size]],
+                              Y[order[i:i + batch_size]]) for i in range(0, len(X), batch_size)]
+        history.append(sum(losses) / len(losses))
+    return history
+
+
+def loop_batching_the_indices(network, optimizer, X, Y, epochs, batch_size, rng):
+    history = []
+    for _ in range(epochs):
+        losses = [usual_batch(network, optimizer, X[rows], Y[rows])
+                  for rows in S.get_batches(rng.permutation(len(X)), batch_size)]
+        history.append(np.mean(losses))
+    return history
+
+
+def loop_reshuffling_its_own_copy(network, optimizer, X, Y, epochs, batch_size, rng):
+    # X and Y rebound to a new order every epoch: the orders compound, still one per epoch.
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        X, Y = X[order], Y[order]
+        history.append(np.mean([usual_batch(network, optimizer, xb, yb) for xb, yb in zip(
+            S.get_batches(X, batch_size), S.get_batches(Y, batch_size), strict=True)]))
+    return history
+
+
+def loop_dropping_the_short_batch(network, optimizer, X, Y, epochs, batch_size, rng):
+    # PyTorch's drop_last: a batch shorter than batch_size is left out.
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        history.append(np.mean([usual_batch(network, optimizer, xb, yb) for xb, yb in zip(
+            S.get_batches(X[order], batch_size), S.get_batches(Y[order], batch_size),
+            strict=True) if len(xb) == batch_size]))
+    return history
+
+
 @pytest.mark.parametrize("loop", [
+    loop_slicing_by_hand,
+    loop_batching_the_indices,
+    loop_reshuffling_its_own_copy,
+    loop_dropping_the_short_batch,
     epoch_loop(usual_batch, history_of=lambda losses: np.mean(losses, keepdims=True)),
     loop_measuring_in_an_evaluation_pass,
     epoch_loop(batch_loss_after_the_step),
     loop_with_a_full_set_loss,
     loop_weighting_by_batch_size,
     epoch_loop(usual_batch, order_of=lambda r, n, e: np.random.permutation(n)),  # noqa: NPY002
-], ids=["one-element-arrays", "evaluation-pass", "loss-after-step", "full-set-loss",
+], ids=["sliced-by-hand", "batches-of-indices", "reshuffled-copy", "short-batch-dropped",
+        "one-element-arrays", "evaluation-pass", "loss-after-step", "full-set-loss",
         "weighted-mean", "global-generator"])
 def test_unusual_but_right_loops_pass_the_watch(data, loop):
     assert run(data, loop), text(run(data, loop))
@@ -576,7 +623,55 @@ def test_a_history_of_other_things_than_numbers_is_named(data):
     assert "returned a list whose entry 0 is ndarray" in text(result), text(result)
 
 
+def batch_loss_arguments_swapped(network, optimizer, xb, yb):
+    logits = network.forward(xb)
+    network.backward(S.cross_entropy_loss(logits, yb, derivative=True))
+    optimizer.step(network)
+    return S.cross_entropy_loss(yb, logits)
+
+
+def loop_keeping_losses_across_epochs(network, optimizer, X, Y, epochs, batch_size, rng):
+    history, losses = [], []  # losses never emptied: each entry averages every epoch so far
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        losses += [usual_batch(network, optimizer, xb, yb) for xb, yb in zip(
+            S.get_batches(X[order], batch_size), S.get_batches(Y[order], batch_size),
+            strict=True)]
+        history.append(np.mean(losses))
+    return history
+
+
+def loop_with_a_loss_per_batch(network, optimizer, X, Y, epochs, batch_size, rng):
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        history += [usual_batch(network, optimizer, xb, yb) for xb, yb in zip(
+            S.get_batches(X[order], batch_size), S.get_batches(Y[order], batch_size),
+            strict=True)]
+    return history
+
+
+def loop_with_the_loss_before_training(network, optimizer, X, Y, epochs, batch_size, rng):
+    before = S.cross_entropy_loss(Y, network.forward(X))
+    return [before] + solved_loop(network, optimizer, X, Y, epochs, batch_size, rng)
+
+
 @pytest.mark.parametrize("loop, fragments", [
+    (loop_with_a_loss_per_batch, ["returned 645 losses for 15 epochs", "one per batch",
+                                  "once per epoch, after the batch loop"]),
+    (loop_with_the_loss_before_training, ["returned 16 losses",
+                                          "the loss before training is not one of them"]),
+])
+def test_a_history_of_the_wrong_length_is_named(data, loop, fragments):
+    result = run(data, loop)
+    assert "train_network is the part to fix" in text(result), text(result)
+    for fragment in fragments:
+        assert fragment in text(result), (fragment, text(result))
+
+
+@pytest.mark.parametrize("loop, fragments", [
+    (loop_keeping_losses_across_epochs,
+     ["the mean of every batch loss since the first epoch", "losses = [] inside the epoch loop"]),
     (epoch_loop(usual_batch, history_of=lambda losses: losses[-1]),
      ["returns the last batch's loss as epoch 1's loss", "np.mean(losses) once per epoch"]),
     (epoch_loop(usual_batch, history_of=sum), ["the sum of the epoch's batch losses"]),
@@ -591,9 +686,9 @@ def test_a_history_of_other_things_than_numbers_is_named(data):
     (epoch_loop(usual_batch, order_of=sorted_by_a_fixed_draw),
      ["same order every epoch", "at the start of every epoch"]),
     (loop_of_fixed_size, ["returned 15 losses when called with epochs=3", "epochs argument"]),
-], ids=["last-batch-loss", "summed-history", "step-before-backward", "two-steps",
-        "update-params-too", "gradient-times-batch", "never-shuffled", "same-order",
-        "fixed-epochs"])
+], ids=["losses-kept-across-epochs", "last-batch-loss", "summed-history",
+        "step-before-backward", "two-steps", "update-params-too", "gradient-times-batch",
+        "never-shuffled", "same-order", "fixed-epochs"])
 def test_loop_mistakes_that_still_train_are_named(data, loop, fragments):
     result = run(data, loop)
     assert result.status == "failed" and result.test_accuracy >= TARGET, text(result)
@@ -610,7 +705,9 @@ def test_loop_mistakes_that_still_train_are_named(data, loop, fragments):
     (loop_on_the_whole_set, ["made batches of 11 rows when called with batch_size=4",
                              "get_batches(..., batch_size)"]),
     (loop_shuffling_inputs_only, ["labels are not those of their rows", "one permutation"]),
-], ids=["gradient-negated", "update-params-only", "step-per-epoch", "whole-set", "unpaired"])
+    (epoch_loop(batch_loss_arguments_swapped), ["its arguments swapped", "the labels come first"]),
+], ids=["gradient-negated", "update-params-only", "step-per-epoch", "whole-set", "unpaired",
+        "loss-arguments-swapped"])
 def test_the_watch_names_what_breaks_the_run(data, loop, fragments):
     result = run(data, loop)
     assert result.status == "failed", text(result)

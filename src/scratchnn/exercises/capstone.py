@@ -311,7 +311,7 @@ def _training_body(check, parts, kinds, data, seed, run):
     history = check.run(f"train_network(network, optimizer, X_train, Y_train, {EPOCHS}, "
                         f"{BATCH_SIZE}, rng)", loop, net, optimizer, X_train.copy(),
                         np.array(Y, copy=True), EPOCHS, BATCH_SIZE, rng)
-    values = _history(check, history)
+    values = _history(check, history, -(-len(X_train) // BATCH_SIZE))
     run.history = values
     logits_train = check.run("network.forward(X_train)", net.forward, X_train)
     logits_test = check.run("network.forward(X_test)", net.forward, X_test)
@@ -326,8 +326,9 @@ def _training_body(check, parts, kinds, data, seed, run):
     run.test_accuracy = float(np.mean(run.test_predictions == y_test))
 
 
-def _history(check, history):
-    """The per-epoch losses train_network returned, as a list of floats."""
+def _history(check, history, n_batches):
+    """The per-epoch losses train_network returned, as a list of floats (``n_batches`` a
+    batch per epoch, to name a history of one loss per batch)."""
     hint = ("return the mean training loss of each epoch: history.append(np.mean(losses)) at "
             "the end of every epoch, then return history.")
     try:
@@ -349,9 +350,16 @@ def _history(check, history):
                        f"{type(entry).__name__} {str(entry)[:40]}, expected {EPOCHS} numbers.",
                        hint)
     if len(values) != EPOCHS:
+        per_batch = len(values) in (EPOCHS * n_batches, EPOCHS * (n_batches - 1))
         check.stop(f"train_network returned {len(values)} losses for {EPOCHS} epochs, expected "
-                   "one per epoch.", "loop `for epoch in range(epochs)` and append the mean of "
-                   "the epoch's batch losses once per epoch.")
+                   "one per epoch" + (f" ({EPOCHS} epochs of {n_batches} batches: one per "
+                                      "batch)." if per_batch else "."),
+                   "collect the batch losses of an epoch in a list and append their mean to "
+                   "history once per epoch, after the batch loop." if per_batch else
+                   "one entry per epoch, the mean of its batch losses: the loss before training "
+                   "is not one of them." if len(values) == EPOCHS + 1 else
+                   "loop `for epoch in range(epochs)` and append the mean of the epoch's batch "
+                   "losses once per epoch.")
     return values
 
 
@@ -516,6 +524,11 @@ def _judge_gradient(batch, Y):
                 "pass cross_entropy_loss(yb, logits, derivative=True) to network.backward as "
                 "it is: it is already divided by the batch size, and the optimizer's learning "
                 "rate sets the size of the step.")
+    swapped = _loss_gradient(Y[batch["rows"]], batch["logits"])
+    if np.allclose(got, swapped, rtol=1e-4, atol=1e-7):
+        return ("gives network.backward cross_entropy_loss(logits, yb, derivative=True), its "
+                "arguments swapped", "the labels come first: cross_entropy_loss(yb, logits, "
+                "derivative=True), as in chapter 3.")
     # (softmax - Y') / B with Y' one-hot but not the batch's labels: the rows lost their labels.
     labels = (_loss_gradient(batch["logits"], 0 * expected) - got) * len(expected)
     if (np.allclose(labels, np.round(labels), atol=1e-4)
@@ -565,7 +578,7 @@ def _judge_epochs(batches, forwards, history, X, Y):
         return ("visits the rows in the same order every epoch",
                 "draw a new order = rng.permutation(len(X)) at the start of every epoch.")
     for e, value in enumerate(values):
-        finding = _judge_history(e, value, batches[e * per_epoch:(e + 1) * per_epoch],
+        finding = _judge_history(e, value, batches[:(e + 1) * per_epoch], per_epoch,
                                  [f for f in forwards
                                   if e * per_epoch <= f[0] <= (e + 1) * per_epoch], Y)
         if finding:
@@ -573,10 +586,12 @@ def _judge_epochs(batches, forwards, history, X, Y):
     return None
 
 
-def _judge_history(e, value, batches, forwards, Y):
+def _judge_history(e, value, so_far, per_epoch, forwards, Y):
     """None when ``value`` is epoch e's loss: the mean of its batch losses (plain or weighted
     by the batch sizes), the same measured again without a step, or the loss on the whole
-    training set; else (problem, hint), naming the last batch's loss or the sum."""
+    training set; else (problem, hint), naming the last batch's loss, the sum or the mean of
+    every batch so far. ``so_far``: the batches up to the end of epoch e, ``per_epoch`` each."""
+    batches = so_far[-per_epoch:]
     losses = np.array([_mean_loss(b["logits"], Y[b["rows"]]) for b in batches])
     sizes = np.array([len(b["rows"]) for b in batches])
     right = [losses.mean(), np.average(losses, weights=sizes)]
@@ -597,9 +612,13 @@ def _judge_history(e, value, batches, forwards, Y):
     wrong = [("the last batch's loss", losses[-1], "collect the batch losses in a list and "
               "append np.mean(losses) once per epoch, after its last batch."),
              ("the sum of the epoch's batch losses", losses.sum(), "append np.mean(losses), "
-              "the mean of the epoch's batch losses, not their sum.")]
+              "the mean of the epoch's batch losses, not their sum."),
+             ("the mean of every batch loss since the first epoch", np.mean(
+                 [_mean_loss(b["logits"], Y[b["rows"]]) for b in so_far]) if e else None,
+              "start the list of batch losses afresh at every epoch (losses = [] inside the "
+              "epoch loop): kept across epochs, it averages the old losses in.")]
     for what, wrong_value, hint in wrong:
-        if np.isclose(value, wrong_value, rtol=1e-4, atol=1e-7):
+        if wrong_value is not None and np.isclose(value, wrong_value, rtol=1e-4, atol=1e-7):
             return (f"returns {what} as epoch {e + 1}'s loss ({fmt(value)}; the mean of the "
                     f"epoch's batch losses is {fmt(right[0])})", hint)
     return (f"returns {fmt(value)} as epoch {e + 1}'s loss; the mean of that epoch's batch "
