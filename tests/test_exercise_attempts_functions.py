@@ -829,6 +829,59 @@ def softmax_jacobian_of_a_batch(x, derivative=False):
     return s.reshape(np.shape(x))
 
 
+# -- the kink, large inputs in the derivative, one-sided differences ------------------------------
+@attempt(check_activation_function, "leaky_relu")
+def leaky_relu_strict_masks(x, alpha=0.01, derivative=False):
+    """The derivative's two cases copied literally, (x > 0) + alpha (x < 0): 0 at x = 0, where
+    the text leaves it open (was failed for not being 0.01 there)."""
+    return (x > 0) * 1.0 + (x < 0) * alpha if derivative else np.where(x > 0, x, alpha * x)
+
+
+@attempt(check_sigmoid, hint="the derivative overflowed")
+def sigmoid_derivative_from_exponentials(x, derivative=False):
+    """sigmoid' = e^-x / (1 + e^-x)^2: right for ordinary x, NaN (inf / inf) at x = -1000."""
+    if derivative:
+        return np.exp(-x) / (1 + np.exp(-x)) ** 2
+    return stable_sigmoid(x)
+
+
+@attempt(check_sigmoid)
+def sigmoid_derivative_from_clipped_exponentials(x, derivative=False):
+    """The same formula on x clipped to [-500, 500]: finite everywhere."""
+    e = np.exp(-np.clip(x, -500, 500))
+    return e / (1 + e) ** 2 if derivative else 1 / (1 + e)
+
+
+@attempt(check_activation_derivatives, "tanh", hint="the derivative overflowed")
+def tanh_derivative_from_exponentials_unguarded(x, derivative=False):
+    """tanh' = 1 - ((e^x - e^-x) / (e^x + e^-x))^2: NaN at +-1000."""
+    t = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
+    return 1 - t * t if derivative else np.tanh(x)
+
+
+@attempt(check_numerical_gradient, hint="one-sided difference")
+def numgrad_forward_difference_tiny_eps(f, x, eps=1e-8):
+    """(f(x + eps) - f(x)) / eps with eps = 1e-8: accurate to 1e-7 here, but not the central
+    difference (passed before)."""
+    grad, f_x = np.zeros_like(x), f(x)
+    for i in np.ndindex(x.shape):
+        plus = x.copy()
+        plus[i] += eps
+        grad[i] = (f(plus) - f_x) / eps
+    return grad
+
+
+@attempt(check_numerical_gradient, hint="one-sided difference")
+def numgrad_backward_difference_tiny_eps(f, x, eps=1e-8):
+    """(f(x) - f(x - eps)) / eps: the other side."""
+    grad, f_x = np.zeros_like(x), f(x)
+    for i in np.ndindex(x.shape):
+        minus = x.copy()
+        minus[i] -= eps
+        grad[i] = (f_x - f(minus)) / eps
+    return grad
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, fn, args, fragments, absent", ATTEMPTS)
 def test_attempt_gets_its_verdict(checker, fn, args, fragments, absent):

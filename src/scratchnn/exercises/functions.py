@@ -224,9 +224,10 @@ def _derivative(check, fn, kind, alpha, alpha_kwargs):
     expected = _reference(kind, alpha)(x, derivative=True)
     g = as_numbers(got)
     if kind in ("relu", "leaky_relu") and g is not None and g.shape == x.shape:
-        # At x = 0 (x[0, 0]) the derivative does not exist: any slope between the two sides is
-        # a valid subgradient (x >= 0 gives 1, x > 0 gives 0), so accept the learner's there.
-        if min(alpha, 1.0) <= g[0, 0] <= max(alpha, 1.0):
+        # At x = 0 (x[0, 0]) the derivative does not exist and the text leaves it open: a
+        # slope between the two sides (x >= 0 gives 1) or 0 (two strict masks, (x > 0) +
+        # alpha * (x < 0), as the cases are written) are all accepted there.
+        if min(alpha, 0.0) <= g[0, 0] <= max(alpha, 1.0):
             expected[0, 0] = g[0, 0]
     # A derivative kept from the last call (self.out of a callable class, a global cache):
     # it answers for the inputs of the value checks, not for this x.
@@ -243,11 +244,21 @@ def _derivative(check, fn, kind, alpha, alpha_kwargs):
         if bad.any() and np.all(x[bad] == 0):
             kink = ("at x = 0 the derivative is 0/0 (x / |x| or similar gives NaN): use the "
                     "comparison x > 0, which gives a number at 0 too.")
-    if compare(check, got, expected, f"{name}(x, derivative=True)", variants, hint=kink,
-               inputs=x):
-        check.ok(f"derivative on inputs of shape {x.shape} (formula: {_FORMULAS[kind][1]})")
-        return True
-    return False
+    if not compare(check, got, expected, f"{name}(x, derivative=True)", variants, hint=kink,
+                   inputs=x):
+        return False
+    check.ok(f"derivative on inputs of shape {x.shape} (formula: {_FORMULAS[kind][1]})")
+    if kind in ("sigmoid", "tanh"):
+        # A layer's backward calls the derivative on its pre-activations, which can be large
+        # too: e^-x / (1 + e^-x)^2 is inf / inf = NaN at x = -1000.
+        got = _call(check, fn, kind, EXTREME.copy(), alpha_kwargs, derivative=True)
+        hint = (f"the derivative overflowed: compute it from a stable {kind}(x) "
+                f"({_FORMULAS[kind][1]}), which stays finite at any x.")
+        if compare(check, got, _reference(kind, alpha)(EXTREME, derivative=True),
+                   f"{name}(x, derivative=True)", inputs=EXTREME,
+                   hint=hint if _overflowed(check, got) else None):
+            check.ok("derivative at +-50 and +-1000")
+    return True
 
 
 def _slope_is_used(check, fn, name, alpha, values, derivative):

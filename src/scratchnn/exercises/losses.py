@@ -535,6 +535,17 @@ def _numgrad_body(check, fn):
             "the gradient has one entry per entry of x: start from grad = np.zeros_like(x) "
             "and fill grad[i] for each index i."))
     err = relative_error(g, exact)
+    perturbed = [d[d != 0] for _, d in calls if np.any(d != 0)]
+    one_side = perturbed and (all(np.all(d > 0) for d in perturbed)
+                              or all(np.all(d < 0) for d in perturbed))
+    if err < 1e-6 and one_side:
+        # Accurate enough with a tiny eps, but not the central difference asked for: with the
+        # exercise's eps = 1e-5 its error of eps/2 f'' shows.
+        check.stop(f"f was only called on one side of x (steps of {fmt(eps)}): a one-sided "
+                   "difference.",
+                   "use central differences, (f(x + eps) - f(x - eps)) / (2 eps): their error "
+                   "shrinks as eps^2, not eps (a one-sided difference needs a tiny eps, where "
+                   "rounding takes over).")
     if err < 1e-6:
         check.ok(f"central differences on inputs of shape {x.shape}: relative error {err:.1e} "
                  f"({len(calls)} calls of f)")
