@@ -1003,6 +1003,43 @@ class SoftmaxLayerReshapesRows(sn.Layer):
                                                                          strict=True)])
 
 
+# -- sixth batch -----------------------------------------------------------------------------------
+@wrong(check_linear_layer, hint="not an array of floats")
+class LinearLayerIntegerBias(sol.LinearLayer):
+    """The bias made with np.zeros((1, n_out), dtype=int): b -= lr * g cannot cast back."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__(n_in, n_out, rng)
+        self.params["b"] = np.zeros((1, n_out), dtype=int)
+
+
+@wrong(check_linear_layer, hint="not an array of floats")
+class LinearLayerBiasAsAList(sol.LinearLayer):
+    """The bias a list of zeros."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__(n_in, n_out, rng)
+        self.params["b"] = [[0.0] * n_out]
+
+
+@wrong(check_network, hint="in the reverse of the order")
+class NetworkInsertsAtTheFront(sol.MultiLayerNetwork):
+    """add inserts each layer at the front; forward and backward read the list accordingly."""
+
+    def add(self, layer):
+        self.layers.insert(0, layer)
+
+    def forward(self, x):
+        for layer in reversed(self.layers):
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad):
+        for layer in self.layers:
+            grad = layer.backward(grad)
+        return grad
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

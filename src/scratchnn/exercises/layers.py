@@ -333,6 +333,13 @@ def _set_params(check, layer, values):
         if isinstance(current, np.ndarray) and current.dtype.kind == "f":
             current[...] = value  # in its own dtype: float32 stays float32
         else:
+            # The check goes on with float values, but the layer as built cannot train.
+            kind = (f"an array of {current.dtype}" if isinstance(current, np.ndarray)
+                    else f"a {type(current).__name__}")
+            check.fail(f"params[{name!r}] is {kind} after __init__, not an array of floats.",
+                       "build the parameters as float arrays (np.zeros((1, n_out)), not "
+                       "dtype=int nor a list): the update p -= learning_rate * grad must change "
+                       "them in place, which an integer array or a list cannot take.")
             params[name] = value.copy()
     put_grads(layer, {name: np.zeros_like(value) for name, value in values.items()})
 

@@ -141,6 +141,11 @@ def _network_body(check, cls):
     if not _sequence(layers) or [id(v) for v in layers] != [id(s) for s in spies]:
         if not layers and is_empty_body(net.add):
             check.not_implemented("add(layer): the body is still empty.")
+        if _sequence(layers) and [id(v) for v in layers] == [id(s) for s in spies[::-1]]:
+            check.stop("net.layers holds the layers in the reverse of the order they were added.",
+                       "append the layer to self.layers, at its end: self.layers.append(layer), "
+                       "not insert(0, ...). layers[0] is the first layer: optimizers and the "
+                       "checks read self.layers in that order.")
         if _copies(layers, spies):
             check.stop("net.layers holds copies of the layers added, not the objects themselves.",
                        "append the layer itself, self.layers.append(layer): the caller keeps "
