@@ -192,6 +192,13 @@ def _with_names(fn, **names):
     return bound
 
 
+def _loop_of(parts):
+    """The learner's train_network, its names cross_entropy_loss and get_batches bound to the
+    parts of this run (which may be scratchnn's)."""
+    return _with_names(parts.train_network, cross_entropy_loss=parts.cross_entropy_loss,
+                       get_batches=parts.get_batches)
+
+
 # -- step 1: every part passes its own check ------------------------------------------------------
 def _own_checks(parts, kinds):
     """[(field, label, CheckResult)] for every part but the loop, in the chapters' order."""
@@ -302,10 +309,7 @@ def _training_body(check, parts, kinds, data, seed, run):
     optimizer = check.run(f"{_label(parts.optimizer)}(lr={lr})", parts.optimizer, lr=lr)
     before = _parameters(net)
     run.initial_loss = _mean_loss(check.run("network.forward(X_train)", net.forward, X_train), Y)
-    loop = parts.train_network
-    if isinstance(loop, types.FunctionType):
-        loop = _with_names(loop, cross_entropy_loss=parts.cross_entropy_loss,
-                           get_batches=parts.get_batches)
+    loop = _loop_of(parts)
     # Copies: a loop may shuffle X and Y in place, which must reorder neither the notebook's
     # X_train nor the rows the accuracy is measured on.
     history = check.run(f"train_network(network, optimizer, X_train, Y_train, {EPOCHS}, "
@@ -433,11 +437,7 @@ def _probe_body(check, parts, kinds, data, seed, out):
     log = []
     network = _Spy(_build(check, parts, rng), log)
     optimizer = _Spy(check.run("optimizer", parts.optimizer, lr=kinds["lr"]), log)
-    loop = parts.train_network
-    if isinstance(loop, types.FunctionType):
-        loop = _with_names(loop, cross_entropy_loss=parts.cross_entropy_loss,
-                           get_batches=parts.get_batches)
-    history = check.run("train_network", loop, network, optimizer, X.copy(), Y.copy(),
+    history = check.run("train_network", _loop_of(parts), network, optimizer, X.copy(), Y.copy(),
                         PROBE_EPOCHS, PROBE_BATCH, rng)
     out["finding"] = _judge_loop(log, history, X, Y)
 

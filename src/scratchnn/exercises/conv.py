@@ -472,17 +472,18 @@ def _pool_args(k, s):
     return (k,) if s is None else (k, s)
 
 
-def _pool_shape_hint(shape, x, k, s):
+def _pool_shape_hint(shape, x, k, s, default=False):
+    """Advice on a pooled output of the wrong shape (``default``: the stride was not given)."""
     N, C, H, W = x.shape
     if len(shape) == 3 and shape[0] == N:
         return "the maximum was taken across channels too: pool each channel on its own."
     if shape == (N, C):
         return ("this is the maximum of each whole image: take the maximum of each k x k "
                 "window, moved by the stride.")
-    if len(shape) == 4 and shape[:2] == (N, C) and s != k and shape[2:] == (
-            out_size(H, k, k, 0), out_size(W, k, k, 0)):
-        return _stride_hint(k, s)
     if len(shape) == 4 and shape[:2] == (N, C):
+        for hint, t in _other_strides(k, s, default):
+            if shape[2:] == (out_size(H, k, t, 0), out_size(W, k, t, 0)):
+                return hint
         for hint, hw in _size_hints(H, W, k, s, 0, _POOL_STRIDE):
             if shape[2:] == hw:
                 return hint
@@ -513,33 +514,44 @@ def _pool_error_hint(exc):
     return window_error_hint(exc)
 
 
+def _pool_call(check, fn, name, x, *more, k, s):
+    """``fn(x, *more, kernel_size[, stride])`` run on copies of its inputs' values, which it must
+    leave unchanged; ends the check on an error or a result returned with more beside it."""
+    what = f"{name}(x, {'grad_out, ' if more else ''}{', '.join(map(str, _pool_args(k, s)))})"
+    stride = k if s is None else s
+    copies = [a.copy() for a in (x, *more)]
+    got = check.run(f"{what} with x of shape {x.shape}", fn, x, *more, *_pool_args(k, s),
+                    hint=_pool_error_hint_for(k, stride))
+    for before, after, arg in zip(copies, (x, *more), ("the input x", "grad_out"), strict=False):
+        _kept(check, before, after, arg, f"{name} must not change {arg.split()[-1]}"
+              + (": the caller still holds it." if arg == "grad_out" else "."))
+    _alone(check, got, what)
+    return what, got
+
+
+def _pool_variants(x, k, s, default):
+    """(hint, output) that the usual wrong max poolings compute."""
+    return [("this is the mean of each window (average pooling): take the largest value.",
+             AvgPool2D(k, s).forward(x)),
+            ("this is the smallest value of each window: take the largest.",
+             -MaxPool2D(k, s).forward(-x)),
+            ("this is the largest absolute value: take the largest value, sign included.",
+             MaxPool2D(k, s).forward(np.abs(x)))] + [
+            (hint, MaxPool2D(k, t).forward(x)) for hint, t in _other_strides(k, s, default)]
+
+
 def _max_pool_body(check, fn):
     for seed, (N, C, H, W, k, s) in enumerate(_POOL_CASES):
         x = random_array((N, C, H, W), 30 + seed)
         stride = k if s is None else s
-        what = f"max_pool2d(x, {', '.join(map(str, _pool_args(k, s)))})"
-        before = x.copy()
-        got = check.run(f"{what} with x of shape {x.shape}", fn, x, *_pool_args(k, s),
-                        hint=_pool_error_hint_for(k, stride))
-        _kept(check, before, x, "the input x", "max_pool2d must not change x.")
-        x = before
-        _alone(check, got, what)
+        what, got = _pool_call(check, fn, "max_pool2d", x, k=k, s=s)
         expected = MaxPool2D(k, stride).forward(x)
         g = as_numbers(got)
         if g is not None and g.shape != expected.shape:
-            by_default = [hint for hint, t in _other_strides(k, stride, s is None)
-                          if s is None and MaxPool2D(k, t).forward(x).shape == g.shape]
             check.stop(mismatch(g, expected, what, on=_pool_text(x, k, stride)),
-                       (by_default or [_pool_shape_hint(g.shape, x, k, stride)])[0])
-        variants = [("this is the mean of each window (average pooling): take the largest "
-                     "value.", AvgPool2D(k, stride).forward(x)),
-                    ("this is the smallest value of each window: take the largest.",
-                     -MaxPool2D(k, stride).forward(-x)),
-                    ("this is the largest absolute value: take the largest value, sign "
-                     "included.", MaxPool2D(k, stride).forward(np.abs(x)))]
-        variants += [(hint, MaxPool2D(k, t).forward(x))
-                     for hint, t in _other_strides(k, stride, s is None)]
-        compare(check, got, expected, what, variants, fatal=True, on=_pool_text(x, k, stride))
+                       _pool_shape_hint(g.shape, x, k, stride, default=s is None))
+        compare(check, got, expected, what, _pool_variants(x, k, stride, s is None), fatal=True,
+                on=_pool_text(x, k, stride))
         check.ok(_pool_text(x, k, stride) + (" (the default)" if s is None else ""))
 
 
@@ -637,19 +649,9 @@ def _max_pool_backward_body(check, fn):
     for seed, (N, C, H, W, k, s) in enumerate(_POOL_CASES):
         x = random_array((N, C, H, W), 40 + seed)
         stride = k if s is None else s
-        ref = MaxPool2D(k, stride)
-        g = random_array(ref.forward(x).shape, 50 + seed)
-        what = f"max_pool2d_backward(x, grad_out, {', '.join(map(str, _pool_args(k, s)))})"
-        copies = (x.copy(), g.copy())
-        got = check.run(f"{what} with x of shape {x.shape}", fn, x, g, *_pool_args(k, s),
-                        hint=_pool_error_hint_for(k, stride))
-        _kept(check, copies[0], x, "the input x", "max_pool2d_backward must not change x.")
-        _kept(check, copies[1], g, "grad_out", "max_pool2d_backward must not change "
-                  "grad_out: the caller still holds it.")
-        x, g = copies
-        _alone(check, got, what)
-        ref.forward(x)
-        compare(check, got, ref.backward(g), what,
+        g = random_array(MaxPool2D(k, stride).forward(x).shape, 50 + seed)
+        what, got = _pool_call(check, fn, "max_pool2d_backward", x, g, k=k, s=s)
+        compare(check, got, _pool_backward(x, g, k, stride), what,
                 _backward_variants(x, g, k, stride, default=s is None),
                 fatal=True, on=_pool_text(x, k, stride))
         check.ok(_pool_text(x, k, stride) + (" (the default)" if s is None else "")

@@ -446,7 +446,7 @@ def _judge(check, cls, text, values, fn, reused):
     # Values holding float32 (np.float32(data)) are right to about 1e-7; finite differences
     # with eps = 1e-6 mean nothing there, so only the exact derivatives are compared.
     narrow = _is_narrow(out.data)
-    rtol, atol = (1e-4, 1e-6) if narrow else (1e-7, 1e-10)
+    rtol, atol = _tolerances(out.data)
     if narrow:
         check.note("your Values hold float32 numbers: compared at float32's precision (about "
                    "1e-7); plain Python floats (float64) are exact enough for finite "
@@ -522,6 +522,12 @@ def _is_narrow(number):
     return dtype.kind == "f" and dtype.itemsize < 8
 
 
+def _tolerances(number):
+    """(rtol, atol) for gradients of Values holding numbers like ``number``: float32's or
+    float64's precision."""
+    return (1e-4, 1e-6) if _is_narrow(number) else (1e-7, 1e-10)
+
+
 def _grads(nodes):
     return np.array([float(node.grad) for node in nodes])
 
@@ -574,7 +580,7 @@ def _deep_chain(check, cls):
         return
     expected = _reference(fn, values)[1]
     got = np.array([float(leaf.grad) for leaf in leaves])
-    rtol, atol = (1e-4, 1e-6) if _is_narrow(out.data) else (1e-7, 1e-10)
+    rtol, atol = _tolerances(out.data)
     if np.allclose(got, expected, rtol=rtol, atol=atol):
         check.ok(f"a chain {DEEP_DEPTH:,} nodes deep, deeper than Python's recursion limit")
     else:
