@@ -882,6 +882,69 @@ def numgrad_backward_difference_tiny_eps(f, x, eps=1e-8):
     return grad
 
 
+# -- distributions off centre, logits for probabilities, J of x ---------------------------------
+@attempt(check_initializer, "xavier_uniform", hint="centre the distribution on 0",
+         absent=("not rng.normal",))
+def xavier_uniform_absolute_values(n_in, n_out, rng):
+    """|U(-a, a)|: U(0, a) (was also told it drew from a normal distribution)."""
+    a = np.sqrt(6 / (n_in + n_out))
+    return np.abs(rng.uniform(-a, a, size=(n_in, n_out)))
+
+
+@attempt(check_initializer, "he_normal", hint="look uniformly distributed")
+def he_normal_uniform_of_the_right_std(n_in, n_out, rng):
+    """He's uniform (the right variance) for He's normal."""
+    a = np.sqrt(6 / n_in)
+    return rng.uniform(-a, a, size=(n_in, n_out))
+
+
+@attempt(check_softmax, hint="not from x itself")
+def softmax_jacobian_of_the_input(x, derivative=False):
+    """diag(x) - x x^T: the Jacobian's formula applied to the logits."""
+    return np.diag(x) - np.outer(x, x) if derivative else np.exp(log_softmax(x))
+
+
+@attempt(check_loss_function, "binary_cross_entropy", hint="BCEWithLogitsLoss")
+def bce_on_logits(y_real, y_pred, derivative=False):
+    """PyTorch's BCEWithLogitsLoss: a sigmoid applied to y_pred, which is a probability."""
+    p = stable_sigmoid(y_pred)
+    if derivative:
+        return (p - y_real) / y_pred.size
+    return -np.mean(y_real * np.log(p) + (1 - y_real) * np.log(1 - p))
+
+
+@attempt(check_loss_function, "cross_entropy")
+def cross_entropy_keras_clip(y_real, logits, derivative=False):
+    """Keras' categorical cross-entropy: probabilities clipped to [1e-7, 1 - 1e-7]."""
+    s = np.exp(log_softmax(logits))
+    if derivative:
+        return (s - y_real) / len(s)
+    return -np.sum(y_real * np.log(np.clip(s, 1e-7, 1 - 1e-7))) / len(s)
+
+
+@attempt(check_loss_function, "binary_cross_entropy")
+def bce_clip_below_and_eps_above(y_real, y_pred, derivative=False, eps=1e-9):
+    """Two guards: a clip for log p, + eps for log(1 - p), eps in the derivative's denominator."""
+    if derivative:
+        return (y_pred - y_real) / (y_pred * (1 - y_pred) + eps) / y_pred.size
+    return -np.mean(y_real * np.log(np.clip(y_pred, eps, 1))
+                    + (1 - y_real) * np.log(1 - y_pred + eps))
+
+
+@attempt(check_get_batches, hint="shuffling is a separate step")
+def get_batches_shuffles_by_default(x, batch_size, shuffle=True, rng=None):
+    """An extra shuffle=True keyword: the check's call shuffles."""
+    if shuffle:
+        x = x[np.random.default_rng(rng).permutation(len(x))]
+    return [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
+
+
+@attempt(check_get_batches)
+def get_batches_map(x, batch_size):
+    """A map object of slices."""
+    return map(lambda i: x[i:i + batch_size], range(0, len(x), batch_size))
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, fn, args, fragments, absent", ATTEMPTS)
 def test_attempt_gets_its_verdict(checker, fn, args, fragments, absent):

@@ -381,7 +381,9 @@ def _softmax_body(check, fn):
                 ("s s^T is the outer product np.outer(s, s), a (C, C) matrix; s @ s is one "
                  "number.", np.diag(s) - s @ s),
                 ("this is only the diagonal, s (1 - s), as a vector: the Jacobian is the (C, C) "
-                 "matrix diag(s) - s s^T.", s * (1 - s))]
+                 "matrix diag(s) - s s^T.", s * (1 - s)),
+                ("the Jacobian is built from s = softmax(x), not from x itself: "
+                 "J = diag(s) - s s^T.", np.diag(row) - np.outer(row, row))]
     if compare(check, jac, ref.softmax(row, derivative=True), "the Jacobian", variants):
         check.ok("Jacobian diag(s) - s s^T of one sample, shape (C, C)")
 

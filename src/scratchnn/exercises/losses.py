@@ -12,6 +12,7 @@ import inspect
 import numpy as np
 
 from .. import losses as ref
+from ..activations import sigmoid as ref_sigmoid
 from ..activations import softmax
 from ..gradient_check import relative_error
 from ._core import (
@@ -49,6 +50,10 @@ _FORMULAS = {
 
 _ROWS = ("the softmax normalises each row (one sample's scores over the classes): max and "
          "sum over axis=1 (or -1) with keepdims=True, not over axis=0 (the batch).")
+
+_LOGITS = ("y_pred is already a probability (the network's last layer applied the sigmoid): "
+           "the loss takes log p and log(1 - p) of y_pred itself, with no sigmoid inside "
+           "(PyTorch's BCEWithLogitsLoss takes logits; BCELoss, like this one, does not).")
 
 _SCALAR_GRADIENT = (
     "the derivative must hold one number per element of y_pred (that is what backpropagation "
@@ -97,7 +102,8 @@ def _value_variants(kind, y, p):
                 ("the (1 - y) log(1 - p) term is missing: samples with label 0 count too.",
                  -np.mean(y * np.log(p))),
                 ("the y log p term is missing: samples with label 1 count too.",
-                 -np.mean((1 - y) * np.log(1 - p)))]
+                 -np.mean((1 - y) * np.log(1 - p))),
+                (_LOGITS, ref.binary_cross_entropy(y, ref_sigmoid(p)))]
     s = softmax(p)
     return [("take the log of the probabilities: -sum(y * log(softmax(z))) / batch.",
              -np.sum(y * s) / batch),
@@ -136,7 +142,8 @@ def _derivative_variants(kind, y, p):
         to_logits = ("(p - y) is the gradient with respect to the logit z when the sigmoid is "
                      "fused into the loss; with respect to the probability p it is "
                      "(p - y) / (p (1 - p)), divided by y_pred.size.")
-        variants += [(to_logits, (p - y) / n), (to_logits, p - y),
+        variants += [(_LOGITS, (ref_sigmoid(p) - y) / n), (to_logits, (p - y) / n),
+                     (to_logits, p - y),
                      ("d/dp log(1 - p) = -1 / (1 - p): the derivative is "
                       "(-y / p + (1 - y) / (1 - p)) / n; one of its signs is flipped.",
                       (-y / p - (1 - y) / (1 - p)) / n),
