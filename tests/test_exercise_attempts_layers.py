@@ -1040,6 +1040,66 @@ class NetworkInsertsAtTheFront(sol.MultiLayerNetwork):
         return grad
 
 
+# -- seventh batch: forward passes copied from the one-sample functions ---------------------------
+@wrong(check_activation_layer, "softmax", hint="normalised over the whole batch")
+class SoftmaxLayerWholeBatch(sol.SoftmaxLayer):
+    """Chapter 3's softmax of one vector applied to the batch: e / e.sum() over every entry."""
+
+    def forward(self, x):
+        e = np.exp(x - x.max())
+        self.s = e / e.sum()
+        return self.s
+
+
+@wrong(check_activation_layer, "softmax", hint="normalised over axis 0")
+class SoftmaxLayerOverColumns(sol.SoftmaxLayer):
+    """Normalised over axis 0."""
+
+    def forward(self, x):
+        e = np.exp(x - x.max(axis=0))
+        self.s = e / e.sum(axis=0)
+        return self.s
+
+
+@wrong(check_activation_layer, "sigmoid", hint="the sign of the exponent is flipped")
+class SigmoidLayerPositiveExponent(sn.Layer):
+    """1 / (1 + e^x)."""
+
+    def forward(self, x):
+        self.a = expit(-x)
+        return self.a
+
+    def backward(self, grad_z):
+        return grad_z * self.a * (1 - self.a)
+
+
+@correct(check_activation_layer, "softmax")
+class SoftmaxLayerFloat32(sn.Layer):
+    """Computes in float32, the derivative from the kept output."""
+
+    def forward(self, x):
+        z = x.astype(np.float32)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        self.s = e / e.sum(axis=1, keepdims=True)
+        return self.s
+
+    def backward(self, grad_z):
+        return self.s * (grad_z - (grad_z * self.s).sum(axis=1, keepdims=True))
+
+
+@correct(check_activation_layer, "tanh")
+class TanhLayerClippedExponentials(sn.Layer):
+    """(e^2x - 1) / (e^2x + 1) with x clipped to [-20, 20] (tanh is 1 to float64 there)."""
+
+    def forward(self, x):
+        e2 = np.exp(2 * np.clip(x, -20, 20))
+        self.a = (e2 - 1) / (e2 + 1)
+        return self.a
+
+    def backward(self, grad_z):
+        return grad_z * (1 - self.a**2)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

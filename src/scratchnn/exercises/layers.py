@@ -531,6 +531,22 @@ _FROM_GRAD = ("the derivative was computed from grad_z: it depends on the layer'
               "which forward keeps (self.a = ...): dL/dx = grad_z * {}.")
 
 
+def _forward_variants(kind, x, alpha):
+    """(hint, output) for typical wrong forward passes of activation layer ``kind``."""
+    if kind == "sigmoid":
+        return [("the sign of the exponent is flipped: sigmoid(x) = 1 / (1 + np.exp(-x)).",
+                 sigmoid(-x))]
+    if kind == "leaky_relu":
+        return [("below 0 the output is alpha * x, not alpha.", np.where(x > 0, x, alpha))]
+    if kind != "softmax":
+        return []
+    e = np.exp(x - x.max())
+    return [("the softmax was normalised over the whole batch: each row (one sample) sums to 1, "
+             "e / e.sum(axis=1, keepdims=True).", e / e.sum()),
+            ("the softmax was normalised over axis 0, the batch: each row (one sample) sums to "
+             "1, e / e.sum(axis=1, keepdims=True).", e / e.sum(axis=0, keepdims=True))]
+
+
 def _activation_variants(kind, x, g, alpha):
     """(hint, dL/dx) for typical wrong backward passes of activation layer ``kind``."""
     from_grad = ("the mask was taken from grad_z: whether the gradient passes depends on the "
@@ -608,7 +624,7 @@ def _activation_body(check, cls, kind):
 
     x = random_array((BATCH, N_IN), 11, scale=2.0)
     x[0, 0] = 0.0
-    forward_ok, out = _forward(check, layer, ref, x)
+    forward_ok, out = _forward(check, layer, ref, x, _forward_variants(kind, x, alpha))
     if forward_ok:
         check.ok(f"forward on x of shape {x.shape}")
     if forward_ok and kind in ("sigmoid", "tanh", "softmax"):
