@@ -349,6 +349,13 @@ def mse_pytorch_order(y_pred, y_real, derivative=False):
     return 2 * (y_pred - y_real) / y_pred.size if derivative else np.mean((y_pred - y_real) ** 2)
 
 
+@attempt(check_loss_function, "mse")
+def mse_names_swapped_consistently(y_pred, y_real, derivative=False):
+    """Misnamed parameters, used consistently with the order the check calls: right as called,
+    so the names alone do not fail it."""
+    return 2 * (y_real - y_pred) / y_pred.size if derivative else np.mean((y_pred - y_real) ** 2)
+
+
 @attempt(check_loss_function, "binary_cross_entropy", hint="takes the prediction first")
 def bce_pytorch_order(y_pred, y_true, derivative=False):
     """(y_pred, y_true), as PyTorch and Keras name them."""

@@ -299,25 +299,32 @@ _TARGET_NAMES = {"y_real", "y_true", "y", "target", "targets", "label", "labels"
 
 def _argument_order(check, fn, name, kind):
     """Stop when ``fn``'s signature takes the prediction first (PyTorch's loss(input, target)
-    order): every caller, the check included, passes y_real first."""
+    order) and the loss is wrong as called: every caller, the check included, passes y_real
+    first. (Names alone do not fail a loss that is right as called.)"""
     try:
         first, second = list(inspect.signature(fn).parameters)[:2]
     except (TypeError, ValueError):
         return
-    if first in _PREDICTION_NAMES and second in _TARGET_NAMES:
-        second_name = "logits" if kind == "cross_entropy" else "y_pred"
-        check.stop(f"{name}({first}, {second}, ...) takes the prediction first.",
-                   f"the exercise's signature is {name}(y_real, {second_name}, "
-                   "derivative=False), and "
-                   "every caller (this check, train_step, the capstone) passes the targets "
-                   "first: swap the two parameters (PyTorch's losses take (input, target); "
-                   "these do not).")
+    if first not in _PREDICTION_NAMES or second not in _TARGET_NAMES:
+        return
+    if run_check(check.name, _judge_loss, fn, kind, verbose=False).status != "failed":
+        return
+    second_name = "logits" if kind == "cross_entropy" else "y_pred"
+    check.stop(f"{name}({first}, {second}, ...) takes the prediction first.",
+               f"the exercise's signature is {name}(y_real, {second_name}, derivative=False), "
+               "and every caller (this check, train_step, the capstone) passes the targets "
+               "first: swap the two parameters (PyTorch's losses take (input, target); these "
+               "do not).")
 
 
 def _loss_body(check, fn, kind):
+    _argument_order(check, fn, function_name(fn, kind), kind)
+    _judge_loss(check, fn, kind)
+
+
+def _judge_loss(check, fn, kind):
     y, p = _data(kind)
     name = function_name(fn, kind)
-    _argument_order(check, fn, name, kind)
     eps = (_learner_eps(check, fn, name, kind)
            if kind in ("binary_cross_entropy", "cross_entropy") else None)
     value_forms, grad_forms = _eps_forms(kind, y, p, eps)
