@@ -597,7 +597,28 @@ def loop_dropping_the_short_batch(network, optimizer, X, Y, epochs, batch_size, 
     return history
 
 
+def loop_yielding_each_epoch(network, optimizer, X, Y, epochs, batch_size, rng):
+    # A generator: the epochs run as the caller reads the losses.
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        yield float(np.mean([usual_batch(network, optimizer, xb, yb) for xb, yb in zip(
+            S.get_batches(X[order], batch_size), S.get_batches(Y[order], batch_size),
+            strict=True)]))
+
+
+def loop_zeroing_the_gradients_first(network, optimizer, X, Y, epochs, batch_size, rng):
+    """PyTorch's habit: every gradient set to 0 before each batch's backward."""
+    def batch(network, optimizer, xb, yb):
+        for layer in network.layers:
+            for grad in getattr(layer, "grads", {}).values():
+                grad[...] = 0
+        return usual_batch(network, optimizer, xb, yb)
+    return epoch_loop(batch)(network, optimizer, X, Y, epochs, batch_size, rng)
+
+
 @pytest.mark.parametrize("loop", [
+    loop_yielding_each_epoch,
+    loop_zeroing_the_gradients_first,
     loop_slicing_by_hand,
     loop_batching_the_indices,
     loop_reshuffling_its_own_copy,
@@ -608,7 +629,8 @@ def loop_dropping_the_short_batch(network, optimizer, X, Y, epochs, batch_size, 
     loop_with_a_full_set_loss,
     loop_weighting_by_batch_size,
     epoch_loop(usual_batch, order_of=lambda r, n, e: np.random.permutation(n)),  # noqa: NPY002
-], ids=["sliced-by-hand", "batches-of-indices", "reshuffled-copy", "short-batch-dropped",
+], ids=["generator", "gradients-zeroed-first", "sliced-by-hand", "batches-of-indices",
+        "reshuffled-copy", "short-batch-dropped",
         "one-element-arrays", "evaluation-pass", "loss-after-step", "full-set-loss",
         "weighted-mean", "global-generator"])
 def test_unusual_but_right_loops_pass_the_watch(data, loop):
@@ -656,7 +678,18 @@ def loop_with_the_loss_before_training(network, optimizer, X, Y, epochs, batch_s
     return [before] + solved_loop(network, optimizer, X, Y, epochs, batch_size, rng)
 
 
+def loop_returning_history_and_network(network, optimizer, X, Y, epochs, batch_size, rng):
+    return solved_loop(network, optimizer, X, Y, epochs, batch_size, rng), network
+
+
+def loop_returning_a_dict(network, optimizer, X, Y, epochs, batch_size, rng):
+    return {"loss": solved_loop(network, optimizer, X, Y, epochs, batch_size, rng)}
+
+
 @pytest.mark.parametrize("loop, fragments", [
+    (loop_returning_history_and_network, ["returned a tuple whose entry 0 is list",
+                                          "return that list alone"]),
+    (loop_returning_a_dict, ["returned dict", "return that list alone"]),
     (loop_with_a_loss_per_batch, ["returned 645 losses for 15 epochs", "one per batch",
                                   "once per epoch, after the batch loop"]),
     (loop_with_the_loss_before_training, ["returned 16 losses",

@@ -343,7 +343,7 @@ def _history(check, history, n_batches):
             isinstance(history, np.ndarray) and history.ndim > 1):
         shape = f" of shape {np.shape(history)}" if isinstance(history, np.ndarray) else ""
         check.stop(f"train_network returned {type(history).__name__}{shape}, expected a list "
-                   f"of {EPOCHS} numbers.", hint)
+                   f"of {EPOCHS} numbers.", _inside_hint(history) or hint)
     values = []
     for i, entry in enumerate(entries):
         number = as_numbers(entry)  # one number, or an array holding one (keepdims=True)
@@ -352,7 +352,7 @@ def _history(check, history, n_batches):
         else:
             check.stop(f"train_network returned a {type(history).__name__} whose entry {i} is "
                        f"{type(entry).__name__} {str(entry)[:40]}, expected {EPOCHS} numbers.",
-                       hint)
+                       _inside_hint(history) or hint)
     if len(values) != EPOCHS:
         per_batch = len(values) in (EPOCHS * n_batches, EPOCHS * (n_batches - 1))
         check.stop(f"train_network returned {len(values)} losses for {EPOCHS} epochs, expected "
@@ -365,6 +365,18 @@ def _history(check, history, n_batches):
                    "loop `for epoch in range(epochs)` and append the mean of the epoch's batch "
                    "losses once per epoch.")
     return values
+
+
+def _inside_hint(history):
+    """Advice when a tuple or dict holds the list of EPOCHS losses among other things."""
+    items = history.values() if isinstance(history, dict) else (
+        history if isinstance(history, tuple) else ())
+    for item in items:
+        numbers = None if isinstance(item, (str, bytes)) else as_numbers(item)
+        if numbers is not None and numbers.shape == (EPOCHS,):
+            return (f"the {EPOCHS} losses are in there: return that list alone (the network is "
+                    "trained in place, the caller has it already).")
+    return None
 
 
 def _train(parts, kinds, data, seed):
