@@ -1100,6 +1100,44 @@ class TanhLayerClippedExponentials(sn.Layer):
         return grad_z * (1 - self.a**2)
 
 
+# -- eighth batch: Keras's lazy build --------------------------------------------------------------
+@wrong(check_linear_layer, hint="Keras's build()")
+class LinearLayerUnitsOnly(sn.Layer):
+    """Keras's Dense(units): the input size learnt at the first forward, by build()."""
+
+    def __init__(self, units):
+        super().__init__()
+        self.units = units
+
+    def build(self, n_in):
+        self.params = {"W": np.zeros((n_in, self.units)), "b": np.zeros((1, self.units))}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        if not self.params:
+            self.build(x.shape[1])
+        return sol.LinearLayer.forward(self, x)
+
+    backward, update_params = sol.LinearLayer.backward, sol.LinearLayer.update_params
+
+
+@wrong(check_linear_layer, hint="not in the first forward")
+class LinearLayerBuiltAtFirstForward(LinearLayerUnitsOnly):
+    """The same build() at the first forward, with n_in and n_out given to __init__."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__(n_out)
+
+
+@wrong(check_activation_layer, "leaky_relu", hint="not alpha")
+class LeakyReLULayerConstantBelow(sol.LeakyReLULayer):
+    """np.where(x > 0, x, alpha): alpha below 0 instead of alpha * x."""
+
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, self.alpha)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

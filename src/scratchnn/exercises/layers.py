@@ -283,6 +283,10 @@ def _build_hint(exc, cls, shown):
     if isinstance(exc, TypeError) and missing:
         return (f"the check builds {cls.__name__}({shown}), as the exercise's __init__ "
                 f"allows: give {missing.group(1)} a default, as the exercise's code does.")
+    if isinstance(exc, TypeError) and re.match(r"[\w.<>]*__init__\(\) takes \d+ positional", text):
+        return (f"the check builds {cls.__name__}({shown}), with the arguments of the "
+                "exercise's __init__: keep them, in that order (a layer that learns its input "
+                "size later, as Keras's build() does, cannot be checked before it has weights).")
     setter = re.match(r"property '(params|grads)' of .* has no setter", text)
     if isinstance(exc, AttributeError) and setter:
         return (f"scratchnn.Layer's __init__ sets self.params = {{}} and self.grads = {{}}, "
@@ -318,9 +322,11 @@ def _set_params(check, layer, values):
     if not isinstance(params, dict) or set(values) - set(params):
         got = (f"a dict with keys {sorted(params)}" if isinstance(params, dict) else
                type(params).__name__)
+        lazy = (" Make them in __init__, not in the first forward (as Keras's build() does): "
+                "they are read before any forward." if params == {} else "")
         check.stop(f"the layer's params should be a dict with keys {sorted(values)}, got {got}.",
                    "keep the parameters in self.params['W'] (n_in, n_out) and "
-                   "self.params['b'] (1, n_out): optimizers and the checkers look there.")
+                   "self.params['b'] (1, n_out): optimizers and the checkers look there." + lazy)
     for name, value in values.items():
         current = params[name]
         if isinstance(current, np.ndarray) and current.shape != value.shape:
