@@ -205,7 +205,13 @@ def _last_of_ties(train_fn, rates):
     return best, losses
 
 
+def _sorts_the_callers_rates(train_fn, rates):
+    rates.sort()  # the caller's list or array, sorted in place
+    return sol.lr_sweep(train_fn, rates)
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_sorts_the_callers_rates, ["changed the rates it was given", "in place"]),
     (_last_of_ties, ["a tie between 0.01 and 0.1", "expected 0.01", "the smaller rate wins"]),
     (_isnan_only, ["instead of raising a ValueError", "np.isnan lets inf through"]),
     (_min_of_nothing, ["min() arg is an empty sequence", "not your sentence",
@@ -389,7 +395,13 @@ def _losses_and_network(network, x, y, loss, optimizer, steps):
     return sol.overfit_one_batch(network, x, y, loss, optimizer, steps), network
 
 
+def _centres_x_in_place(network, x, y, loss, optimizer, steps):
+    x -= x.mean(axis=0)
+    return sol.overfit_one_batch(network, x, y, loss, optimizer, steps)
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_centres_x_in_place, ["changed x in place", "work on a copy"]),
     (_new_adam_every_step, ["a new one at each step forgets its state"]),
     (_trains_a_copy, ["the network given was not changed", "not a copy of it"]),
     (_losses_and_network, ["returned tuple", "return the list of losses alone"]),

@@ -100,6 +100,12 @@ def _sweep_case(check, fn, description, rates, losses, best):
     train = _Training(rates, losses)
     given = rates.copy() if isinstance(rates, np.ndarray) else list(rates)
     out = check.run(f"lr_sweep(train_fn, rates) on {description}", fn, train, given)
+    if not close(np.asarray(given, dtype=np.float64), np.asarray(rates, dtype=np.float64),
+                 rtol=0, atol=0):
+        check.stop(f"lr_sweep changed the rates it was given: {np.asarray(rates).tolist()} "
+                   f"became {np.asarray(given).tolist()}.",
+                   "rates.sort() (or rates[...] = ...) changes the caller's list in place; "
+                   "leave rates as they came, and report the losses in their order.")
     if len(train.calls) != len(rates):
         check.stop(f"train_fn was called {len(train.calls)} times for {len(rates)} rates.",
                    "train_fn trains a whole network: call it exactly once per rate and keep "
@@ -228,6 +234,11 @@ def _overfit_body(check, fn):
     x_given, y_given = x.copy(), y.copy()
     out = check.run(f"overfit_one_batch(network, x, y, loss, optimizer, steps={STEPS}) with x of "
                     f"shape {x.shape}", fn, net, x_given, y_given, loss, opt, STEPS)
+    for given, original, name in ((x_given, x, "x"), (y_given, y, "y")):
+        if not close(given, original, rtol=0, atol=0):
+            check.stop(f"overfit_one_batch changed {name} in place.",
+                       f"leave {name} as it came (the caller still holds it): work on a copy, "
+                       f"e.g. {name} = {name} - ..., not {name} -= ....")
     values = as_numbers(out)
     if values is None:
         losses_inside = isinstance(out, tuple) and any(
