@@ -56,14 +56,15 @@ def _one_hot_body(check, fn):
                 ("each row holds its label where it should hold 1: out[np.arange(n), labels] "
                  "= 1.", expected * labels[:, None])]
     if not compare(check, got, expected, f"one_hot(labels, {n_classes})", variants,
-                   hint=_empty_rows_hint(got, expected)):
+                   hint=_empty_rows_hint(got, expected), on=f"labels = {labels.tolist()}"):
         return
     # Every class present, the last one included: labels + 1 or a shifted row then shows.
     labels = np.array([3, 1, 0, 2, 3, 1])
     got = check.run(f"one_hot(labels, {n_classes}) with labels = {labels.tolist()}", fn, labels,
                     n_classes, hint=_one_hot_hint)
     if compare(check, got, one_hot(labels, n_classes), f"one_hot(labels, {n_classes})",
-               [(off_by_one, one_hot((labels - 1) % n_classes, n_classes))]):
+               [(off_by_one, one_hot((labels - 1) % n_classes, n_classes))],
+               on=f"labels = {labels.tolist()}"):
         check.ok("labels [2, 0, 1, 2, 0, 1] and [3, 1, 0, 2, 3, 1] with 4 classes")
 
 

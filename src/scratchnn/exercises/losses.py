@@ -342,7 +342,8 @@ def _judge_loss(check, fn, kind):
     elif np.ndim(value) == 0:
         value_ok = compare(check, value, _followed(check, value, _REFERENCE[kind](y, p),
                                                    value_forms), "the loss",
-                           _value_variants(kind, y, p) + _large_eps_variants(kind, y, p, eps))
+                           _value_variants(kind, y, p) + _large_eps_variants(kind, y, p, eps),
+                           on=f"the check's y_real and y_pred of shape {p.shape}")
         if value_ok:
             check.ok(f"value ({_FORMULAS[kind][0]}) on inputs of shape {p.shape}")
     else:
@@ -366,7 +367,7 @@ def _judge_loss(check, fn, kind):
             hint = ("where y_pred == y_real, d / |d| is 0/0 = NaN (one NaN poisons every "
                     "weight it reaches): np.sign(y_pred - y_real) gives 0 there.")
     grad_ok = compare(check, grad, expected, "the derivative", _derivative_variants(kind, y, p),
-                      hint=hint)
+                      hint=hint, on=f"the check's y_real and y_pred of shape {p.shape}")
     if grad_ok:
         check.ok(f"derivative ({formula}) on inputs of shape {p.shape}")
 
