@@ -1138,6 +1138,21 @@ class LeakyReLULayerConstantBelow(sol.LeakyReLULayer):
         return np.where(x > 0, x, self.alpha)
 
 
+# -- ninth batch -----------------------------------------------------------------------------------
+@wrong(check_optimizer, "sgd", hint="updated 2 times in one step")
+class SGDStepsTwice:
+    """p -= lr * g, then layer.update_params(lr) as well: two steps per call."""
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, network):
+        for layer in network.layers:
+            for name, p in layer.params.items():
+                p -= self.lr * layer.grads[name]
+            layer.update_params(self.lr)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

@@ -536,6 +536,12 @@ def _first_step(check, kind, hp, problem, start, got, want, grads):
     with np.errstate(all="ignore"):
         scale = float(step @ ref / (ref @ ref))
     if np.isfinite(scale) and np.allclose(step, scale * ref, rtol=1e-4, atol=1e-12):
+        if scale > 1.5 and np.isclose(scale, round(scale), rtol=1e-4):
+            check.stop(problem, f"the first step is {round(scale)} times the expected one: "
+                       f"each parameter was updated {round(scale)} times in one step (e.g. p -= "
+                       "lr * g and also layer.update_params(lr)), or with a learning rate "
+                       f"{round(scale)} times self.lr: update it once, with self.lr (here "
+                       f"lr={hp['lr']}).")
         check.stop(problem, f"the first step is {fmt(scale)} times the expected one: step with "
                    f"the learning rate the optimizer was created with (self.lr, here "
                    f"lr={hp['lr']}), not another.")
