@@ -453,7 +453,14 @@ def conv_positions_scrambled(x, W, b, stride=1, padding=0):
     return reference_conv(x, W, b, stride, padding)[:, :, ::-1, ::-1]
 
 
+def conv_filters_by_columns_reshape(x, W, b, stride=1, padding=0):
+    N, _, Ho, Wo = sizes(x, W.shape[2], stride, padding)
+    z = sol.im2col(x, W.shape[2], stride, padding).T @ W.reshape(-1, len(W)) + b
+    return z.reshape(N, Ho, Wo, len(W)).transpose(0, 3, 1, 2)
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (conv_filters_by_columns_reshape, ["W.reshape(-1, F) does not hold one filter per column"]),
     (conv_reshaped_straight, ["reshape it to (F, N, Ho, Wo), then .transpose(1, 0, 2, 3)"]),
     (conv_rows_reshaped_straight, ["reshape it to (N, Ho, Wo, F), then .transpose(0, 3, 1, 2)"]),
     (conv_positions_scrambled, ["every number is right but in the wrong place"]),

@@ -317,6 +317,10 @@ def _conv_variants(x, W, b, s, p):
          _correlate(win[:1], W[:, :1], b)),
         ("only the last input channel counts: sum the products over every channel c (`+=` in "
          "the channel loop, not `=`).", _correlate(win[-1:], W[:, -1:], b)),
+        ("W.reshape(-1, F) does not hold one filter per column (it cuts the weights in "
+         "order, across filters): W.reshape(F, -1) holds one filter per row; use "
+         "W.reshape(F, -1).T for a filter per column.",
+         _correlate(win, W.reshape(-1, F).T.reshape(W.shape), b)),
         ("the output went through a ReLU: conv2d_forward is the convolution alone.",
          np.maximum(z, 0)),
         ("every filter got the sum of all the biases: output map f gets b[f] only.",
