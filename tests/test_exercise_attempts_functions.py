@@ -878,6 +878,19 @@ def numgrad_forward_difference_tiny_eps(f, x, eps=1e-8):
     return grad
 
 
+@attempt(check_numerical_gradient)
+def numgrad_second_order_forward_difference(f, x, eps=1e-5):
+    """(-3 f(x) + 4 f(x + h) - f(x + 2h)) / 2h: one-sided, but of second order like the
+    central difference, so it is not taken for the first-order one."""
+    grad, f_x = np.zeros_like(x), f(x)
+    for i in np.ndindex(x.shape):
+        one, two = x.copy(), x.copy()
+        one[i] += eps
+        two[i] += 2 * eps
+        grad[i] = (-3 * f_x + 4 * f(one) - f(two)) / (2 * eps)
+    return grad
+
+
 @attempt(check_numerical_gradient, hint="one-sided difference")
 def numgrad_backward_difference_tiny_eps(f, x, eps=1e-8):
     """(f(x) - f(x - eps)) / eps: the other side."""
