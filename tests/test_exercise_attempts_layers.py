@@ -1153,6 +1153,23 @@ class SGDStepsTwice:
             layer.update_params(self.lr)
 
 
+@wrong(check_linear_layer, hint="changed W but not b", absent=("rebinds",))
+class LinearLayerForgetsTheBias(sol.LinearLayer):
+    """update_params steps W only (once told that it rebinds a local name)."""
+
+    def update_params(self, learning_rate):
+        self.params["W"] -= learning_rate * self.grads["W"]
+
+
+@wrong(check_linear_layer, hint="the bias is subtracted")
+class LinearLayerSubtractsTheBias(sol.LinearLayer):
+    """z = x @ W - b."""
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"] - self.params["b"]
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

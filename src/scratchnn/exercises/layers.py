@@ -381,7 +381,8 @@ def _linear_body(check, cls):
               " W @ x does not fit.")
     copies = _copied_parameters(layer, W, b)
     matched, out = _forward(check, layer, ref, x,
-                            [("the bias is missing: z = x @ W + b.", x @ W)]
+                            [("the bias is missing: z = x @ W + b.", x @ W),
+                             ("the bias is subtracted: z = x @ W + b.", x @ W - b)]
                             + [(_COPIES, x @ W_ + b_) for W_, b_ in copies],
                             error_hint=lambda exc: matmul if "matmul" in str(exc) else None)
     if matched:
@@ -483,17 +484,23 @@ def _update(check, layer, W, b):
     check.run(f"update_params({LEARNING_RATE})", layer.update_params, LEARNING_RATE,
               returns=False)
     ok = True
-    for name, p, g in (("W", W, gW), ("b", b, gb)):
+    values = {"W": (W, gW), "b": (b, gb)}
+    moved = {name for name, (p, _) in values.items() if not close(layer.params.get(name), p)}
+    for name, (p, g) in values.items():
         got = layer.params.get(name)
         if close(got, p) and is_empty_body(layer.update_params):
             check.not_implemented("update_params: the body is still empty.")
+        unchanged_hint = (
+            f"update_params changed {', '.join(sorted(moved))} but not {name}: update every "
+            "parameter, for name in self.params." if moved else
+            f"params[{name!r}] did not change. `p = p - lr * g` only rebinds a local name; write "
+            "p -= lr * g (in place) or assign to self.params[name].")
         variants = [("update_params adds the gradient: gradient descent subtracts it, "
                      "p -= learning_rate * grad (the gradient points uphill).",
                      p + LEARNING_RATE * g),
                     ("multiply the gradient by the learning rate: p -= learning_rate * grad.",
                      p - g),
-                    (f"params[{name!r}] did not change. `p = p - lr * g` only rebinds a local name;"
-                     " write p -= lr * g (in place) or assign to self.params[name].", p)]
+                    (unchanged_hint, p)]
         ok &= compare(check, got, p - LEARNING_RATE * g, f"params[{name!r}] after update_params",
                       variants, hint=_rate_hint(got, p, g))
     if ok:
