@@ -686,7 +686,14 @@ def loop_returning_a_dict(network, optimizer, X, Y, epochs, batch_size, rng):
     return {"loss": solved_loop(network, optimizer, X, Y, epochs, batch_size, rng)}
 
 
+def batch_zeroing_like_pytorch(network, optimizer, xb, yb):
+    optimizer.zero_grad()
+    return usual_batch(network, optimizer, xb, yb)
+
+
 @pytest.mark.parametrize("loop, fragments", [
+    (epoch_loop(batch_zeroing_like_pytorch), ["no attribute 'zero_grad'",
+                                              "every backward replaces the gradients"]),
     (loop_returning_history_and_network, ["returned a tuple whose entry 0 is list",
                                           "return that list alone"]),
     (loop_returning_a_dict, ["returned dict", "return that list alone"]),

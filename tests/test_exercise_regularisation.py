@@ -184,7 +184,13 @@ def _decayed_weights(weights, lam):
     return sol.l2_penalty(weights, lam)[0], [W - lam * W for W in weights]
 
 
+def _spectral_norm(weights, lam):
+    # ||W|| read as the matrix 2-norm, the largest singular value.
+    return lam / 2 * sum(np.linalg.norm(W, 2) ** 2 for W in weights), [lam * W for W in weights]
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_spectral_norm, ["its largest singular value", "default Frobenius norm"]),
     (_no_gradients_at_zero, ["0 gradients for 2 weight arrays", "one gradient per weight array"]),
     (_vectors_skipped, ["the 1-D ones too"]),
     (_square_of_sum, ["not np.sum(W) ** 2"]),

@@ -400,7 +400,18 @@ def _centres_x_in_place(network, x, y, loss, optimizer, steps):
     return sol.overfit_one_batch(network, x, y, loss, optimizer, steps)
 
 
+def _zero_grad_first(network, x, y, loss, optimizer, steps):
+    history = []
+    for _ in range(steps):
+        optimizer.zero_grad()  # PyTorch's habit
+        history.append(loss(y, network(x)))
+        network.backward(loss.backward())
+        optimizer.step(network)
+    return history
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_zero_grad_first, ["has no attribute 'zero_grad'", "every backward replaces the gradients"]),
     (_centres_x_in_place, ["changed x in place", "work on a copy"]),
     (_new_adam_every_step, ["a new one at each step forgets its state"]),
     (_trains_a_copy, ["the network given was not changed", "not a copy of it"]),

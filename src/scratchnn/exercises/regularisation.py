@@ -108,6 +108,10 @@ def _l2_case(check, fn, weights, lam, rtol):
          lam / 2 * sum(float(np.mean(c.astype(np.float64) ** 2)) for c in copies)),
         ("square the norm: ||W||^2 = np.sum(W ** 2); np.linalg.norm(W) alone is its root.",
          lam / 2 * sum(np.sqrt(squares))),
+        ("np.linalg.norm(W, 2) of a matrix is its largest singular value; ||W||^2 here is the "
+         "sum of the squared entries, np.sum(W ** 2) (np.linalg.norm(W) ** 2, the default "
+         "Frobenius norm).", lam / 2 * sum(float(np.linalg.norm(c.astype(np.float64), 2)) ** 2
+                                          for c in copies)),
         ("that is the L1 penalty (absolute values); L2 sums the squares: lam / 2 * "
          "np.sum(W ** 2).", lam / 2 * sum(float(np.sum(np.abs(c))) for c in copies)),
         ("multiply by lam: the penalty is lam / 2 * sum(W ** 2).", sum(squares) / 2),

@@ -193,6 +193,15 @@ def check_lr_sweep(fn, *, verbose=True):
 
 
 # -- overfit_one_batch ----------------------------------------------------------------------------
+def zero_grad_hint(exc):
+    """Advice for an error from PyTorch's habit of calling optimizer.zero_grad(), else None."""
+    if isinstance(exc, AttributeError) and "zero_grad" in str(exc):
+        return ("this course's optimizers and networks have no zero_grad: every backward "
+                "replaces the gradients (they do not add up as PyTorch's do), so leave it out.")
+    return None
+
+
+
 STEPS = 12
 _LR = 0.05
 
@@ -233,7 +242,8 @@ def _overfit_body(check, fn):
     net, loss, opt = _fresh()
     x_given, y_given = x.copy(), y.copy()
     out = check.run(f"overfit_one_batch(network, x, y, loss, optimizer, steps={STEPS}) with x of "
-                    f"shape {x.shape}", fn, net, x_given, y_given, loss, opt, STEPS)
+                    f"shape {x.shape}", fn, net, x_given, y_given, loss, opt, STEPS,
+                    hint=zero_grad_hint)
     for given, original, name in ((x_given, x, "x"), (y_given, y, "y")):
         if not close(given, original, rtol=0, atol=0):
             check.stop(f"overfit_one_batch changed {name} in place.",
