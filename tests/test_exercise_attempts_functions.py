@@ -225,6 +225,18 @@ def leaky_relu_behind_a_decorator(x, alpha=0.2, derivative=False):
     return _leaky(x, alpha, derivative)
 
 
+@attempt(check_activation_function, "leaky_relu")
+def leaky_relu_with_a_scale(x, derivative=False, scale=1.0):
+    """A numeric parameter that is not the slope (scale=1.0), and the slope 0.01 written in."""
+    return scale * _leaky(x, 0.01, derivative)
+
+
+@attempt(check_activation_function, "leaky_relu")
+def leaky_relu_slope_in_kwargs(x, derivative=False, **options):
+    """The slope read from **options with a default of 0.05: found from its values."""
+    return _leaky(x, options.get("alpha", 0.05), derivative)
+
+
 @attempt(check_activation_function, "leaky_relu", hint="0/0")
 def leaky_relu_derivative_nan_at_zero(x, alpha=0.01, derivative=False):
     """The slopes multiplied by |x| / |x|: NaN at x = 0."""

@@ -55,9 +55,9 @@ def slope_argument(fn):
             default = params[name].default
             return name, float(default) if _is_number(default) else None
     # Under a name of the learner's own (leak=0.2, a=0.1): the one parameter besides
-    # derivative whose default is a number.
+    # derivative whose default is a slope (a number between 0 and 1; scale=1.0 is not).
     numbers = [(name, float(p.default)) for name, p in params.items()
-               if name != "derivative" and _is_number(p.default)]
+               if name != "derivative" and _is_number(p.default) and 0 < p.default < 1]
     return numbers[0] if len(numbers) == 1 else (None, ALPHA)
 
 
