@@ -299,15 +299,12 @@ def _backward(check, layer):
         ("the dropped entries had no effect on the output, so their gradient is 0: dL/dx = "
          "grad_z * mask.", before),
     ]
-    got = as_numbers(dx)
-    if got is not None and got.shape == x.shape and not close(got, before * mask, rtol=1e-5):
-        ratio_back = np.divide(got, before)
-        zeros_back = np.isclose(ratio_back, 0, atol=1e-9)
-        if (np.all(zeros_back | np.isclose(ratio_back, scale, rtol=1e-5))
-                and abs(zeros_back.mean() - P) < 0.15 and not (zeros_back == (mask == 0)).all()):
-            check.stop("backward zeroed other entries than forward dropped.",
-                       "backward must use the mask of the forward pass (kept as self.mask), not "
-                       "draw a new one.")
+    dropped = _dropped_by_backward(dx, before)
+    if (dropped is not None and abs(dropped.mean() - P) < 0.15
+            and not (dropped == (mask == 0)).all()):
+        check.stop("backward zeroed other entries than forward dropped.",
+                   "backward must use the mask of the forward pass (kept as self.mask), not "
+                   "draw a new one.")
     if not compare(check, dx, before * mask, "backward's dL/dx", variants, rtol=1e-5,
                    hint="dL/dx = grad_z * mask, the mask forward drew."):
         return False
@@ -315,15 +312,16 @@ def _backward(check, layer):
     return True
 
 
-def _kept_ratio(dx, grad_z):
-    """dx / grad_z where that is 0 or 1 / (1 - p) for every entry, else None."""
+def _dropped_by_backward(dx, grad_z):
+    """Where backward's dx is 0, when each entry of dx is grad_z times 0 or 1 / (1 - p) (a mask
+    of dropout's kind, whichever it is); else None."""
     got = as_numbers(dx)
     if got is None or got.shape != grad_z.shape:
         return None
     with np.errstate(all="ignore"):
         ratio = got / grad_z
     zero, kept = np.isclose(ratio, 0, atol=1e-9), np.isclose(ratio, 1 / (1 - P), rtol=1e-5)
-    return ratio if (zero | kept).all() else None
+    return zero if (zero | kept).all() else None
 
 
 def _backward_after_relu(check, layer):
@@ -332,10 +330,10 @@ def _backward_after_relu(check, layer):
     out = as_numbers(check.run("forward(x) on x with zeros (a ReLU's output)", layer.forward, x))
     grad_z = random_array(x.shape, 118)
     dx = check.run("backward(grad_z) after forward on x with zeros", layer.backward, grad_z)
-    ratio = _kept_ratio(dx, grad_z)
+    dropped = _dropped_by_backward(dx, grad_z)
     nonzero = x != 0
-    if (ratio is not None and out is not None and out.shape == x.shape
-            and ((ratio[nonzero] == 0) == (out[nonzero] == 0)).all()):
+    if (dropped is not None and out is not None and out.shape == x.shape
+            and (dropped[nonzero] == (out[nonzero] == 0)).all()):
         check.ok("backward after forward on x with zeros (a ReLU's output): grad_z * mask")
         return True
     got = as_numbers(dx)
@@ -358,8 +356,8 @@ def _two_layers(check, cls):
     grad_z = random_array(x1.shape, 121)
     dx = check.run("backward(grad_z) of the first layer, after the second's forward",
                    first.backward, grad_z)
-    ratio = _kept_ratio(dx, grad_z)
-    if ratio is not None and out1 is not None and ((ratio == 0) == (out1 == 0)).all():
+    dropped = _dropped_by_backward(dx, grad_z)
+    if dropped is not None and out1 is not None and (dropped == (out1 == 0)).all():
         check.ok("two layers: each backward uses its own forward's mask")
         return True
     check.fail("with two dropout layers, the first layer's backward did not use the mask of "
