@@ -1170,6 +1170,59 @@ class LinearLayerSubtractsTheBias(sol.LinearLayer):
         return x @ self.params["W"] - self.params["b"]
 
 
+@wrong(check_optimizer, "sgd", hint="step never changed layers[0].params['b']")
+class SGDWeightsOnly:
+    """Steps every W and no bias."""
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, network):
+        for layer in network.layers:
+            if "W" in layer.params:
+                layer.params["W"] -= self.lr * layer.grads["W"]
+
+
+@wrong(check_optimizer, "sgd", hint="nor all layers but one")
+class SGDSkipsTheLastLayer:
+    """for layer in network.layers[:-1]: the output layer never learns."""
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, network):
+        for layer in network.layers[:-1]:
+            for name, p in layer.params.items():
+                p -= self.lr * layer.grads[name]
+
+
+@wrong(check_optimizer, "momentum", hint=("the step uses g, not the velocity", "not kept"))
+class MomentumStepsWithTheGradient(sol.Momentum):
+    """Keeps its velocity but steps with g: plain SGD (once told only "not kept")."""
+
+    def step(self, network):
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                v = self.velocity.setdefault((i, name), np.zeros_like(p))
+                v[...] = self.momentum * v + layer.grads[name]
+                p -= self.lr * layer.grads[name]
+
+
+@wrong(check_optimizer, "adam", hint="RMSProp's numerator")
+class AdamWithoutTheFirstMoment(sol.Adam):
+    """RMSProp with Adam's bias correction: g / (sqrt(v_hat) + eps)."""
+
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g = layer.grads[name]
+                v = self.v.setdefault((i, name), np.zeros_like(p))
+                v[...] = b2 * v + (1 - b2) * g**2
+                p -= self.lr * g / (np.sqrt(v / (1 - b2**self.t)) + self.eps)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

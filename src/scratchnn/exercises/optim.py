@@ -88,7 +88,8 @@ def _rmsprop(lr, alpha, eps, *, eps_inside=False, ema=True, root=True, keep=True
 
 def _adam(lr, betas, eps, *, correct_m=True, correct_v=True, eps_inside=False, t_fixed=False,
           store_hat=False, keep=True, power_outside=False, square=True, swapped=False,
-          eps_after=False, b1_for_v=False, root=True, root_before_correction=False):
+          eps_after=False, b1_for_v=False, root=True, root_before_correction=False,
+          numerator_g=False):
     b1, b2 = betas
 
     def update(p, g, s, t):
@@ -104,6 +105,7 @@ def _adam(lr, betas, eps, *, correct_m=True, correct_v=True, eps_inside=False, t
         if b1_for_v:
             c2 = c1
         m_hat = m / c1 if correct_m else m
+        m_hat = g if numerator_g else m_hat
         v_hat = v / c2 if correct_v else v
         s["m"], s["v"] = (m_hat, v_hat) if store_hat else (m, v)
         if eps_after:
@@ -187,6 +189,8 @@ def _usual_mistakes(kind, hp, layers):
                 ("(1 - momentum) * g makes v an average (dampening); SGD with momentum adds the "
                  "whole gradient: v = momentum * v + g.", _momentum(lr, mu, dampen=True)),
                 (_NOT_KEPT, _momentum(lr, mu, keep=False)),
+                ("the step uses g, not the velocity: p -= lr * v (with v = momentum * v + g), "
+                 "else the velocity never acts.", _sgd(lr)),
                 ("the old velocity is multiplied by momentum: v = momentum * v + g (without the "
                  "factor, v sums every gradient so far).", _momentum(lr, 1.0)),
                 ("the step used the velocity from before this step's gradient was added: update "
@@ -261,7 +265,10 @@ def _usual_mistakes(kind, hp, layers):
             ("the bias correction belongs inside the square root: np.sqrt(v / (1 - b2 ** t)), "
              "not np.sqrt(v) / (1 - b2 ** t).", _adam(lr, betas, eps, root_before_correction=True)),
             ("t must grow by one per step: it was counted twice (self.t += 1 in two places).",
-             _adam(lr, betas, eps), lambda t, i, n: 2 * t - 1)]
+             _adam(lr, betas, eps), lambda t, i, n: 2 * t - 1),
+            ("the step divides g itself (RMSProp's numerator): Adam's is the average m_hat, "
+             "p -= lr * m_hat / (np.sqrt(v_hat) + eps).", _adam(lr, betas, eps,
+                                                                numerator_g=True))]
 
 
 def _right_variants(kind, hp):
@@ -508,12 +515,18 @@ def _report_divergence(check, kind, hp, rule, t, names, history, wants, start, g
         if steps > best_steps:
             best, best_steps = [hint], steps
         elif steps == best_steps and best and hint not in best:
-            best.append(hint)  # with these hyperparameters, both give the same numbers
+            best.append(hint)  # both give the same numbers (here, or with any values)
     if len(best) == 1:
         check.stop(problem, best[0])
     if best:
-        check.stop(problem, "with these hyperparameters, several mistakes give exactly these "
-                   "numbers: " + " Or: ".join(best))
+        check.stop(problem, "more than one mistake gives exactly these numbers here: "
+                   + " Or: ".join(best))
+    skipped = [names[j] for j in range(len(start))
+               if all(close(h[j], start[j], 0, 0) for h in history)]
+    if skipped and len(skipped) < len(start):
+        check.stop(f"step never changed {', '.join(skipped)}, while the other parameters moved.",
+                   "update every parameter of every layer: for layer in network.layers: for "
+                   "name, p in layer.params.items(): ... (not only W, nor all layers but one).")
     if all(_unchanged(h, start) for h in history):
         check.stop(f"step {t} left every parameter unchanged.",
                    "update layer.params[name] in place (p -= ...): `p = p - ...` only "
