@@ -524,10 +524,13 @@ def _rate_hint(got, before, g):
 def check_linear_layer(cls, *, verbose=True):
     """Check the learner's fully connected layer class ``cls(n_in, n_out)``.
 
-    forward (x @ W + b), backward (grads['W'], grads['b'] and the returned dL/dx) and
-    update_params against ``scratchnn.LinearLayer`` on random float64 inputs, a second batch
-    (whose gradients must replace the first's, not add to them), then a finite-difference
-    gradient check, and two layers of the class must keep their own state. A layer that
+    forward (x @ W + b), backward (grads['W'], grads['b'] and the returned dL/dx, leaving
+    grad_z and forward's output as they were) and update_params against
+    ``scratchnn.LinearLayer`` on random float64 inputs, a second batch of one sample (its
+    gradients must replace the first's, not add to them; the batch axis stays), two layers of
+    the class keeping their own state, a forward that sees its input and parameters changed
+    in place, then a finite-difference gradient check. The parameters must be float arrays
+    in self.params from __init__ on. A layer that
     keeps float32 parameters (or a float32 copy of its input) is judged at float32's precision
     and told so; its gradient check is exact if it can be rebuilt with dtype=np.float64, else
     done with float32-sized steps. Returns a CheckResult (truthy when passed) and prints it.
@@ -703,9 +706,10 @@ def check_activation_layer(cls, kind, *, verbose=True):
     """Check the learner's activation layer class ``cls()`` against scratchnn's layer ``kind``:
     "relu", "leaky_relu" (the slope read from the layer's alpha, negative_slope or slope,
     default 0.01; a layer built with another slope must use it), "sigmoid", "tanh" or
-    "softmax". forward (also at +-1000 where that can overflow), backward (dL/dx; grad_z must
-    not change), two layers of the class keeping their own state, and a finite-difference
-    gradient check. A layer that computes in float32 is judged at float32's precision and
+    "softmax". forward (also at +-1000 where that can overflow), backward (dL/dx; grad_z and
+    forward's output must not change), again on a batch of one sample, two layers of the class
+    keeping their own state, a forward that sees its input changed in place, and a
+    finite-difference gradient check. A layer that computes in float32 is judged at float32's precision and
     told so. Returns a CheckResult and prints it."""
     check_class(cls)
     check_kind(kind, _ACTIVATION_KINDS)

@@ -335,7 +335,9 @@ def _step_scale_hint(got, before, g):
 def check_network(cls, *, verbose=True):
     """Check the learner's network class: ``cls()``, ``add(layer)``, ``forward(X)``,
     ``backward(grad)`` (returning dL/dX) and ``update_params(learning_rate)``, filled with
-    scratchnn's own layers so that only the network's logic is tested. Returns a CheckResult
+    scratchnn's own layers so that only the network's logic is tested. net.layers must hold
+    the layers themselves (not copies), in the order added, in any sequence (list, tuple,
+    deque); a second network must start with none of them. Returns a CheckResult
     (truthy when passed) and prints the verdict."""
     check_class(cls)
     return run_check(cls.__name__, _network_body, cls, verbose=verbose)

@@ -579,12 +579,14 @@ def check_optimizer(cls, kind, *, verbose=True):
     "momentum" (created as cls(lr=0.1, momentum=0.9)), "rmsprop" (cls(lr=0.01, alpha=0.9,
     eps=1e-8)) or "adam" (cls(lr=0.01, betas=(0.9, 0.999), eps=1e-8)); "sgd" is cls(lr=0.1).
 
-    ``opt.step(network)`` is run for several steps on a small network with the same gradients
-    given to both; the first difference is reported with the mistake that explains the
-    learner's parameters for the most steps (missing bias correction, momentum sign error, eps
-    inside the square root, a hyperparameter ignored for a default, ...). A step may zero the
-    gradients after using them, not change them otherwise. Adam in the paper's
-    efficient form (the corrections folded into the learning rate) is followed as right.
+    ``opt.step(network)`` is run for several steps on a small network (two of its parameters
+    of one shape, so a state keyed by shape shows) with the same gradients given to both; the
+    first difference is reported with the mistake that explains the learner's parameters for
+    the most steps (missing bias correction, momentum sign error, eps inside the square root,
+    a hyperparameter ignored for a default, ...; mistakes giving the same numbers are all
+    named, and parameters never updated are listed). A step may zero the gradients after
+    using them, not change them otherwise. Adam in the paper's efficient form (the
+    corrections folded into the learning rate) is followed as right.
     Returns a CheckResult (truthy when passed) and prints the verdict.
     """
     check_class(cls)
