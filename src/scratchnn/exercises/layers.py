@@ -709,8 +709,8 @@ def check_activation_layer(cls, kind, *, verbose=True):
     "softmax". forward (also at +-1000 where that can overflow), backward (dL/dx; grad_z and
     forward's output must not change), again on a batch of one sample, two layers of the class
     keeping their own state, a forward that sees its input changed in place, and a
-    finite-difference gradient check. A layer that computes in float32 is judged at float32's precision and
-    told so. Returns a CheckResult and prints it."""
+    finite-difference gradient check. A layer that computes in float32 is judged at float32's
+    precision and told so. Returns a CheckResult and prints it."""
     check_class(cls)
     check_kind(kind, _ACTIVATION_KINDS)
     return run_check(f"{cls.__name__} ({kind})", _activation_body, cls, kind, verbose=verbose)
