@@ -790,3 +790,33 @@ def test_the_checker_refuses_what_it_cannot_run(data):
         run((data[0][:, :10],) + data[1:])
     with pytest.raises(TypeError, match=r"\(X_train, y_train, X_test, y_test\)"):
         run(data[:3])
+
+
+def _loop_on_the_notebooks_digits(network, optimizer, X, Y, epochs, batch_size, rng):
+    # X_train and y_train are the notebook's names: the arguments X and Y are never used.
+    Y_all = S.one_hot(y_train, 10)  # noqa: F821 -- bound by the test, as a notebook binds it
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X_train))  # noqa: F821
+        history.append(np.mean([usual_batch(network, optimizer, xb, yb) for xb, yb in zip(
+            S.get_batches(X_train[order], batch_size),  # noqa: F821
+            S.get_batches(Y_all[order], batch_size), strict=True)]))
+    return history
+
+
+def test_a_loop_training_on_the_notebooks_digits_instead_of_its_arguments_is_named(data):
+    loop = types.FunctionType(_loop_on_the_notebooks_digits.__code__, {
+        **_loop_on_the_notebooks_digits.__globals__, "X_train": data[0], "y_train": data[1]})
+    result = run(data, loop)
+    assert result.status == "failed" and result.test_accuracy >= TARGET, text(result)
+    for fragment in ("not in the X it was given", "use the arguments X and Y"):
+        assert fragment in text(result), (fragment, text(result))
+
+
+def loop_casting_to_float32(network, optimizer, X, Y, epochs, batch_size, rng):
+    # The rows' bytes change: the watch cannot follow them, and must not blame the loop.
+    return solved_loop(network, optimizer, X.astype(np.float32), Y, epochs, batch_size, rng)
+
+
+def test_a_loop_casting_its_inputs_is_not_blamed(data):
+    assert run(data, loop_casting_to_float32), text(run(data, loop_casting_to_float32))

@@ -452,7 +452,7 @@ def _probe_body(check, parts, kinds, data, seed, out):
     optimizer = _Spy(check.run("optimizer", parts.optimizer, lr=kinds["lr"]), log)
     history = check.run("train_network", _loop_of(parts), network, optimizer, X.copy(), Y.copy(),
                         PROBE_EPOCHS, PROBE_BATCH, rng)
-    out["finding"] = _judge_loop(log, history, X, Y)
+    out["finding"] = _judge_loop(log, history, X, Y, X_train)
 
 
 def _probe(parts, kinds, data, seed):
@@ -462,6 +462,11 @@ def _probe(parts, kinds, data, seed):
     out = {}
     result = run_check("probe", _probe_body, parts, kinds, data, seed, out, verbose=False)
     return None if result.messages else out.get("finding")
+
+
+def _index_of(rows):
+    """{a row's bytes (as float64): its index} for the rows of a 2-D array."""
+    return {row.tobytes(): i for i, row in enumerate(np.ascontiguousarray(rows, np.float64))}
 
 
 def _row_indices(x, index):
@@ -474,14 +479,19 @@ _ORDER = ("each batch: logits = network.forward(xb); network.backward(cross_entr
           "logits, derivative=True)); then optimizer.step(network), once.")
 
 
-def _judge_loop(log, history, X, Y):
+def _judge_loop(log, history, X, Y, X_train):
     """The first mistake the calls in ``log`` and the returned ``history`` show, as
-    (problem, hint), or None."""
-    index = {row.tobytes(): i for i, row in enumerate(X)}
+    (problem, hint), or None. ``X_train``: the notebook's digits, of which X holds a few rows."""
+    index = _index_of(X)
     batches, forwards, pending = [], [], None
     for event in log:
         if event[0] == "forward":
             rows = _row_indices(event[1], index)
+            if rows is None and _row_indices(event[1], _index_of(X_train)) is not None:
+                return ("trains on rows of the notebook's X_train that are not in the X it was "
+                        f"given ({len(X)} rows)", "use the arguments X and Y inside "
+                        "train_network, not the notebook's X_train and y_train: the caller "
+                        "decides what it trains on.")
             if rows is None or event[2].shape != (len(rows), N_CLASSES):
                 return None  # inputs the probe cannot follow
             # [batches so far, rows, logits, whether a backward used them]
