@@ -977,6 +977,20 @@ def get_batches_map(x, batch_size):
     return map(lambda i: x[i:i + batch_size], range(0, len(x), batch_size))
 
 
+@attempt(check_sigmoid, hint="got an array of complex128")
+def sigmoid_through_emath(x, derivative=False):
+    """np.emath.sqrt(s ** 2) is complex: the message says what kind of array it got."""
+    s = np.emath.sqrt(stable_sigmoid(x) ** 2 + 0j)
+    return s * (1 - s) if derivative else s
+
+
+@attempt(check_loss_function, "mse", hint="got str", absent=("return the loss alone",))
+def mse_formatted(y_real, y_pred, derivative=False):
+    """Returns the loss formatted for printing, f"{loss:.4f}"."""
+    d = y_pred - y_real
+    return 2 * d / d.size if derivative else f"{np.mean(d ** 2):.4f}"
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, fn, args, fragments, absent", ATTEMPTS)
 def test_attempt_gets_its_verdict(checker, fn, args, fragments, absent):

@@ -298,6 +298,14 @@ def fmt(value):
     return f"{float(value) + 0.0:.6g}"  # + 0.0 turns -0.0 into 0.0
 
 
+def kind_of(value):
+    """'tuple', or 'an array of complex128' for an array whose entries are not real numbers."""
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, np.ndarray) and dtype is not None:
+        return f"an array of {dtype}"
+    return type(value).__name__
+
+
 def describe(x):
     """'array of shape (5, 4)' / 'the number 0.5', for messages."""
     arr = np.asarray(x)
@@ -344,7 +352,7 @@ def _mismatch(got, expected, what, inputs, input_name, rtol, atol):
         return f"{what} is None, expected {describe(e)}."
     g = as_numbers(got)
     if g is None:
-        return f"{what} should be an array of numbers, got {type(got).__name__}."
+        return f"{what} should be an array of numbers, got {kind_of(got)}."
     if g.shape != e.shape:
         if g.size == 1 and e.size > 1:
             return f"{what} is a single number ({fmt(g.ravel()[0])}), expected shape {e.shape}."

@@ -13,6 +13,7 @@ from ._core import (
     compare,
     describe,
     fmt,
+    kind_of,
     run_check,
     unchanged,
 )
@@ -158,7 +159,7 @@ def _check_items(check, call, got, batches, x_shape):
                        "a batch is a block of rows of x, x[i:i + batch_size], as it is: no .T "
                        "(the samples stay along the first axis)." if arr.shape[0] == x_shape[1]
                        else None)
-        what = type(batch).__name__ if arr is None else describe(batch)
+        what = kind_of(batch) if arr is None else describe(batch)
         hint = ("iterating over a dict gives its keys: return a list of the batches, "
                 "list(batches.values())." if isinstance(got, dict) else
                 "return the batches themselves, each an array of consecutive rows of x "
@@ -268,7 +269,8 @@ def _initializer_body(check, fn, kind):
     w = check.run(call, fn, N_IN, N_OUT, np.random.default_rng(0))
     arr = as_numbers(w)
     if arr is None or arr.shape != (N_IN, N_OUT):
-        got = "a " + type(w).__name__ if arr is None else f"shape {arr.shape}"
+        got = (f"shape {arr.shape}" if arr is not None else kind_of(w)
+               if isinstance(w, np.ndarray) else "a " + type(w).__name__)
         check.stop(f"{call} returned {got}, expected shape ({N_IN}, {N_OUT}).",
                    "W is (n_in, n_out): pass size=(n_in, n_out) to the rng." if arr is not None
                    and arr.size == N_IN * N_OUT else _weights_among(w))

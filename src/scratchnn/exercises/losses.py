@@ -24,6 +24,7 @@ from ._core import (
     describe,
     extra_items_hint,
     fmt,
+    kind_of,
     mismatch,
     narrowest_float,
     raised_in_learner_code,
@@ -334,11 +335,11 @@ def _judge_loss(check, fn, kind):
     value = _scalar(raw)
     value_ok = False
     if as_numbers(value) is None:
-        check.fail(f"the loss should be one number, got {type(raw).__name__}.",
+        check.fail(f"the loss should be one number, got {kind_of(raw)}.",
                    extra_items_hint(raw, _REFERENCE[kind](y, p), {"rtol": check.rtol,
                                                                   "atol": check.atol})
-                   or "return the loss alone; the gradient is returned by a call with "
-                      "derivative=True.")
+                   or ("return the loss alone; the gradient is returned by a call with "
+                       "derivative=True." if isinstance(raw, (tuple, list)) else None))
     elif np.ndim(value) == 0:
         value_ok = compare(check, value, _followed(check, value, _REFERENCE[kind](y, p),
                                                    value_forms), "the loss",
