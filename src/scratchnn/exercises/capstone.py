@@ -9,9 +9,10 @@ four steps:
    written yet or fails its check is named, and nothing is trained;
 2. one seeded training run (well under a second) must reach ``TARGET`` test accuracy;
 3. the loop is also watched on a few rows (its calls recorded): a step before backward or
-   twice per batch, a gradient scaled or negated, labels parted from their rows, epochs never
-   shuffled, fixed epochs or batch sizes, a history that is not the mean of the batch losses
-   fail even when the network trained;
+   twice per batch, a gradient scaled, negated or with its arguments swapped, labels parted
+   from their rows, rows taken from the notebook's X_train instead of the argument X, epochs
+   never shuffled, fixed epochs or batch sizes, a history that is not the mean of the epoch's
+   batch losses fail even when the network trained;
 4. when the run falls short, it is repeated with one part at a time replaced by scratchnn's own
    (same interface, small adapters below). The part whose replacement makes the network train
    is the one to fix; the symptom (parameters unchanged, a loss that is not finite or does not

@@ -5,12 +5,13 @@ whose final losses are known (a U-shaped curve, a diverged NaN, an infinite loss
 rates in either order, so neither the first nor the last of the tied wins by luck) and judges
 the returned best rate by the chapter's rule: the lowest finite loss; ties go to the smaller
 rate; a ValueError when no loss is finite (the learner's own: the ValueError that min() or
-NumPy raise on an empty selection is named as such).
+NumPy raise on an empty selection is named as such). The rates must come back unchanged.
 
 ``check_overfit_one_batch`` runs the learner's ``overfit_one_batch`` next to the same loop on an
 identical float64 network, loss and optimizer, and compares the recorded losses and the final
 weights (to within float32 rounding, so a learner's float32 copy of x passes and one Adam step more
 or less does not); the usual wrong loops are run too, so the hint names the one that matches.
+x and y must be left unchanged, and the network given must be the one trained.
 """
 
 from __future__ import annotations
