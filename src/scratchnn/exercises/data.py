@@ -335,8 +335,9 @@ def check_initializer(fn, kind, *, verbose=True):
     """Check ``fn(n_in, n_out, rng)`` -> an (n_in, n_out) weight matrix for initialiser ``kind``:
     "xavier_uniform", "xavier_normal", "he_uniform" or "he_normal". The statistics of 60,000
     draws are compared with the formula (as in ``scratchnn.init``); a seeded rng must make
-    the draw repeatable, and generators with other seeds must give other weights. Returns a
-    CheckResult (truthy when passed) and prints the verdict."""
+    the draw repeatable, generators with other seeds must give other weights, and the weights
+    must not all be equal. Returns a CheckResult (truthy when passed) and prints the
+    verdict."""
     check_kind(kind, _INITIALISERS)
     check_callable(fn)
     return run_check(f"initialiser {kind}", _initializer_body, fn, kind, verbose=verbose)

@@ -314,9 +314,12 @@ def check_activation_function(fn, kind, *, values=True, derivative=True, verbose
     """Check ``fn(x)`` and ``fn(x, derivative=True)`` against scratchnn's activation ``kind``.
 
     kind: "sigmoid", "relu", "tanh" or "leaky_relu" (slope below 0: the default of the
-    learner's ``alpha`` parameter, else 0.01; another alpha given must be used).
-    Tried on a (4, 6) batch with an exact 0 and at +-1000; at x = 0 the ReLU derivative may be
-    0 or 1; x must be left as it was, in both branches; a leaky ReLU's default slope must lie
+    learner's ``alpha`` parameter, or of its one parameter with a default between 0 and 1
+    under another name, or, when the signature names none, the slope its values show; else
+    0.01; another alpha given must be used).
+    Values and derivatives are tried on a (4, 6) batch with an exact 0 and at +-1000; at x = 0
+    the (leaky) ReLU derivative may be anything from 0 to 1 (the text leaves it open), but not
+    NaN; x must be left as it was, in both branches; a leaky ReLU's default slope must lie
     between 0 and 1. Returns a CheckResult (truthy when passed) and prints the verdict.
     """
     check_kind(kind, _FORMULAS)

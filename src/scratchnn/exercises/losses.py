@@ -499,8 +499,10 @@ def check_loss_function(fn, kind, *, verbose=True):
     formula gives NaN. A guard against log(0) is judged by its effect, not by one eps: the
     learner's eps is read from the loss where the right class has probability 0, and a value
     or derivative is also right when it is exactly what that eps, kept inside the log, gives.
-    Every call gets copies of y_real and y_pred, which must come back unchanged. Returns a
-    CheckResult (truthy when passed) and prints the verdict."""
+    Every call gets copies of y_real and y_pred, which must come back unchanged. MAE is tried
+    where y_pred == y_real, where any derivative between -1/n and 1/n is right (and NaN is
+    not). A loss whose signature takes the prediction first and which is wrong as called is
+    told so. Returns a CheckResult (truthy when passed) and prints the verdict."""
     check_kind(kind, KINDS)
     check_callable(fn)
     kind = KINDS[kind]
@@ -655,7 +657,8 @@ def check_numerical_gradient(fn, *, verbose=True):
     f(x) at x, with the default eps of the learner's function, against the exact gradient
     (relative error below 1e-6). x must be left as it was, up to a rounding step (adding and
     subtracting eps is fine). Every call of f is recorded, so a failure names how x was
-    perturbed (several entries at once, float32, an eps too large or too small). Returns a
+    perturbed (several entries at once, float32, an eps too large or too small); a first-order
+    one-sided difference fails even when a tiny eps makes it accurate here. Returns a
     CheckResult (truthy when passed) and prints the verdict."""
     check_callable(fn)
     return run_check("numerical_gradient", _numgrad_body, fn, verbose=verbose)
