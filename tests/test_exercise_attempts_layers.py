@@ -1223,6 +1223,13 @@ class AdamWithoutTheFirstMoment(sol.Adam):
                 p -= self.lr * g / (np.sqrt(v / (1 - b2**self.t)) + self.eps)
 
 
+@wrong(check_training_step, hint="the step needs only network.forward")
+def train_step_training_mode(network, x_batch, y_batch, loss, learning_rate):
+    """PyTorch's network.train() before the step."""
+    network.train()
+    return sol.train_step(network, x_batch, y_batch, loss, learning_rate)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

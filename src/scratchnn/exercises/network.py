@@ -391,9 +391,14 @@ def _train_step_hint(exc):
     if "grad_z has shape ()" in text:
         return ("network.backward takes dL/d(output), the array loss.backward() returns, not "
                 "the loss value.")
-    if "'MultiLayerNetwork' object has no attribute 'zero_grad'" in text:
-        return ("scratchnn's network has no zero_grad: each backward replaces the gradients "
-                "(they do not add up as PyTorch's do), so there is nothing to clear first.")
+    missing = re.match(r"'(MultiLayerNetwork|\w*Loss)' object has no attribute '(\w+)'", text)
+    if isinstance(exc, AttributeError) and missing and missing.group(2) == "zero_grad":
+        return (f"scratchnn's {missing.group(1)} has no zero_grad: each backward replaces the "
+                "gradients (they do not add up as PyTorch's do), so there is nothing to clear.")
+    if isinstance(exc, AttributeError) and missing:
+        return (f"scratchnn's {missing.group(1)} has no {missing.group(2)}: the step needs only "
+                "network.forward, loss.forward, loss.backward, network.backward and "
+                "network.update_params.")
     if isinstance(exc, TypeError) and re.search(r"Loss\.backward\(\) takes 1 positional", text):
         return ("loss.backward() takes no arguments: it differentiates the loss of the last "
                 "loss.forward(y_batch, y_pred), which kept what it needs.")
