@@ -89,6 +89,10 @@ MUL_OUT_DATA = ("the chain factor is out.grad (d output / d out), not out.data, 
                 "value: `self.grad += other.data * out.grad`.")
 MUL_OTHER_GRAD = ("d(a*b)/da = b's value, other.data; other.grad is b's gradient (0 while "
                   "backward is still running): `self.grad += other.data * out.grad`.")
+TANH_PRECEDENCE = ("1 - t**2 * out.grad multiplies only t**2 by out.grad (* binds before -): "
+                   "write (1 - t**2) * out.grad.")
+MUL_ONE_SIDE = ("a product passes a gradient to both factors: `self.grad += other.data * "
+                "out.grad` and `other.grad += self.data * out.grad`.")
 RESEED = ("only the output's gradient starts at 1: calling backward() on each parent sets "
           "theirs to 1 again and loses what they had received. backward() runs once, on the "
           "output; it calls every node's _backward step in reverse topological order.")
@@ -105,6 +109,7 @@ _MISTAKES = {
     "mul_self_grad": SELF_GRAD,
     "mul_out_data": MUL_OUT_DATA,
     "mul_other_grad": MUL_OTHER_GRAD,
+    "mul_one_side": MUL_ONE_SIDE,
     "tanh_assign": ACCUMULATE,
     "tanh_one_minus_t": TANH_SQUARE,
     "tanh_input": TANH_OUTPUT,
@@ -112,6 +117,7 @@ _MISTAKES = {
     "tanh_self_grad": SELF_GRAD,
     "tanh_twice": TANH_TWICE,
     "tanh_sigmoid": TANH_SIGMOID,
+    "tanh_precedence": TANH_PRECEDENCE,
     "tanh_orphan": TANH_ORPHAN,
     "tanh_on_input": TANH_ON_INPUT,
     "recursive_reseed": RESEED,
@@ -167,6 +173,8 @@ class _Node:
                 da, db = other.data * out.data, self.data * out.data
             elif mistake == "mul_other_grad":
                 da, db = other.grad * out.grad, self.grad * out.grad
+            elif mistake == "mul_one_side":
+                db = 0.0
             if mistake == "mul_assign":
                 self.grad = da
                 other.grad = db
@@ -195,7 +203,8 @@ class _Node:
                      "tanh_twice": 1 - math.tanh(t) ** 2,
                      "tanh_sigmoid": t * (1 - t)}.get(mistake, 1 - t * t)
             share = {"tanh_no_chain": local,
-                     "tanh_self_grad": local * self.grad}.get(mistake, local * out.grad)
+                     "tanh_self_grad": local * self.grad,
+                     "tanh_precedence": 1 - t * t * out.grad}.get(mistake, local * out.grad)
             if mistake == "tanh_assign":
                 self.grad = share
             else:
