@@ -229,7 +229,14 @@ def im2col_reshape_count(x, k, s=1, p=0):
     return windows(x, k, s, p)[..., :-1, :].reshape(C * k * k, N * Ho * Wo)
 
 
+def im2col_images_in_rows(x, k, s=1, p=0):
+    view = sliding_window_view(pad(x, p), (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    N, C, Ho, Wo = view.shape[:4]
+    return view.transpose(0, 1, 4, 5, 2, 3).reshape(N * C * k * k, Ho * Wo)
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (im2col_images_in_rows, ["has shape (54, 12)", "the images went into the rows"]),
     (im2col_channels_not_moved, ["raised ValueError", ".transpose(1, 0, 2, 3) makes it"]),
     (im2col_past_the_edge, ["raised IndexError", "an index ran past the (padded) image"]),
     (im2col_reshape_count, ["cannot reshape", "compare the number of windows"]),

@@ -210,10 +210,12 @@ def _im2col_shape_hint(shape, x, k, s, p):
     for hint, positions in hints:
         if shape in ((rows, positions), (positions, rows)):
             return hint
-    if p > 0:
-        Ho, Wo = out_size(H, k, s, p), out_size(W, k, s, p)
-        if (C + 2 * p) * k * k in shape or (N + 2 * p) * Ho * Wo in shape:
-            return _PAD_ALL_AXES
+    Ho, Wo = out_size(H, k, s, p), out_size(W, k, s, p)
+    if N > 1 and shape in ((N * rows, Ho * Wo), (Ho * Wo, N * rows)):
+        return ("the images went into the rows: a column holds one window of one image, so the "
+                "rows are (c, u, v) and the columns (n, i, j), one per window of every image.")
+    if p > 0 and ((C + 2 * p) * k * k in shape or (N + 2 * p) * Ho * Wo in shape):
+        return _PAD_ALL_AXES
     return None
 
 
