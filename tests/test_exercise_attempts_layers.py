@@ -1230,6 +1230,32 @@ def train_step_training_mode(network, x_batch, y_batch, loss, learning_rate):
     return sol.train_step(network, x_batch, y_batch, loss, learning_rate)
 
 
+@wrong(check_optimizer, "momentum", hint="not in the class body")
+class MomentumStateOnTheClass:
+    """velocity = {} in the class body: every Momentum optimizer shares it."""
+
+    velocity = {}  # noqa: RUF012 - the learner's mistake under test
+
+    def __init__(self, lr, momentum=0.9):
+        self.lr, self.momentum = lr, momentum
+
+    def step(self, network):
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                v = self.velocity.setdefault((i, name), np.zeros_like(p))
+                v[...] = self.momentum * v + layer.grads[name]
+                p -= self.lr * v
+
+
+@wrong(check_optimizer, "adam", hint="or in a default argument")
+class AdamStateInADefault(sol.Adam):
+    """m={} and v={} as default arguments: shared by every Adam made without them."""
+
+    def __init__(self, lr, betas=(0.9, 0.999), eps=1e-8, m={}, v={}):  # noqa: B006
+        super().__init__(lr, betas, eps)
+        self.m, self.v = m, v
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

@@ -410,10 +410,30 @@ def _optimizer_body(check, cls, kind):
         check.ok(f"{N_STEPS} steps of {variant}")
         check.note("that form is right; only its eps acts a little differently from the "
                    "usual formula's.")
+    _fresh_instance(check, cls, hp, args, grads[0], history[0])
     if any(a is not p for a, (_, _, p) in zip(arrays, net.parameters(), strict=True)):
         check.note("step replaced the arrays in layer.params instead of updating them in place "
                    "(p -= ...). It works here, but other references to the old arrays (an "
                    "optimizer's state, a saved copy) then no longer see the parameters.")
+
+
+def _fresh_instance(check, cls, hp, args, first_grads, first_step):
+    """A second optimizer on a new network must take the first one's first step: a state kept
+    on the class (velocity = {} in the class body) or in a default argument (velocity={}) is
+    shared by every optimizer, so the next training run starts from the last one's."""
+    other = check.run(f"a second {cls.__name__}({args})", cls, **hp)
+    net = _network()
+    _set_grads(net, first_grads)
+    check.run("step(network) with the second optimizer", other.step, net, returns=False,
+              hint=_step_hint)
+    if all(close(g, w) for g, w in zip(_params(net), first_step, strict=True)):
+        check.ok("a second optimizer starts afresh")
+        return
+    check.fail(f"a second {cls.__name__} did not take the first one's first step on a new "
+               "network: it started from the first optimizer's state.",
+               "keep the state on the instance, made in __init__ (self.velocity = {}), not in "
+               "the class body or in a default argument (velocity={}), which every optimizer "
+               "shares.")
 
 
 def _unchanged(got, before):
