@@ -525,6 +525,11 @@ class _MaskInAGlobal(_Dropout):
         return grad_z if _GLOBAL["mask"] is None else grad_z * _GLOBAL["mask"]
 
 
+class _Identity(_Dropout):
+    def forward(self, x):
+        return x.tolist()  # nothing dropped, and a list at that
+
+
 class _OneDrawPerCall(_Dropout):
     def _mask(self, shape):
         return np.full(shape, float(self.rng.random() >= self.p) / (1 - self.p))
@@ -534,7 +539,8 @@ class _OneDrawPerCall(_Dropout):
     (_RatioInBackward, ["not finite where x is 0", "cannot be read back from output / x"]),
     (_MaskOnTheClass, ["with two dropout layers", "a mask kept on the class or in a global"]),
     (_MaskInAGlobal, ["with two dropout layers", "a mask kept on the class or in a global"]),
-    (_OneDrawPerCall, ["one random number for the whole of x"]),
+    (_OneDrawPerCall, ["other calls the opposite", "one random number for the whole of x"]),
+    (_Identity, ["zeroed none of 100,000 entries.", "each entry is zeroed with probability p"]),
     (_ReturnsOutputAndMask, ["returned a tuple of 2 items", "return x * mask alone"]),
     (_StaleMaskInEvaluation, ["in evaluation mode raised ValueError",
                               "the mask kept is that of an earlier training forward"]),

@@ -414,7 +414,8 @@ def _conv_case(check, fn, x, W, b, s, p, rtol=1e-6):
                  "the entries, so move the axes with .transpose to (N, F, Ho, Wo) first."
             if scrambled else
             "recompute that one entry by hand: z[n, f, i, j] = b[f] + np.sum(W[f] * "
-            "x_pad[n, :, s*i:s*i + k, s*j:s*j + k]), and compare it with yours.")
+            "x_pad[n, :, s*i:s*i + k, s*j:s*j + k]), and compare it with yours."
+            if g is not None else "return z as a NumPy array of shape (N, F, Ho, Wo).")
     return on
 
 

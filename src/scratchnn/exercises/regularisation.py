@@ -179,8 +179,9 @@ _MASK = ("draw the mask in forward: mask = (self.rng.random(x.shape) >= self.p) 
          "keep it as self.mask, and return x * mask.")
 
 
-def _mask_statistics(check, out):
+def _mask_statistics(check, out, again=None):
     """Judge one training-mode output on x of ones: share of zeros, kept values, independence.
+    ``again()`` gives another output, on a small x, to tell one draw per call from none.
     Returns the zeros' pattern, or None when a problem was recorded."""
     out = as_numbers(out)
     zeros = out == 0
@@ -193,10 +194,15 @@ def _mask_statistics(check, out):
                    "the mask holds only 0 and 1 / (1 - p): compare the random numbers with p "
                    "(rng.random(x.shape) >= p) instead of multiplying x by them.")
     if zeros.all() or not zeros.any():
+        # Whole outputs dropped by some calls and kept by others: one draw per call.
+        shares = {float(np.mean(as_numbers(again()) == 0)) for _ in range(60)} if again else ()
+        one_draw = {0.0, 1.0} <= shares
         check.stop(f"forward in training mode (p = {P}) zeroed {'all' if zeros.all() else 'none'} "
-                   f"of {zeros.size:,} entries.",
-                   "while self.training is True, each entry is zeroed with probability p, on its "
-                   "own (one random number for the whole of x drops all of it or nothing): "
+                   f"of {zeros.size:,} entries" + (", and other calls the opposite." if one_draw
+                                                    else "."),
+                   "one random number for the whole of x drops all of it or nothing: draw one "
+                   "per entry, rng.random(x.shape)." if one_draw else
+                   "while self.training is True, each entry is zeroed with probability p: "
                    + _MASK)
     # A mask shared by the samples (or by a sample's entries) has far fewer independent draws:
     # named before the share of zeros, which it would throw off.
@@ -248,7 +254,9 @@ def _dropout_body(check, cls):
                    f"{ones.shape}.", _MASK)
     unchanged(check, np.ones_like(ones), ones, "the input x",
               "forward must not change x (the caller still holds it): return x * mask.")
-    first = _mask_statistics(check, out)
+    small = np.ones((4, 5))
+    first = _mask_statistics(check, out, lambda: check.run("forward(x) on x of ones (4, 5)",
+                                                           layer.forward, small))
     if first is None:
         return
     again = as_numbers(check.run("a second forward(x)", layer.forward, ones))
