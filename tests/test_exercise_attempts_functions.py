@@ -166,6 +166,16 @@ attempt(check_relu)(np.vectorize(
     lambda v, derivative=False: (1.0 if v > 0 else 0.0) if derivative else max(v, 0.0)))
 
 
+@attempt(check_relu, hint=("`out = x` gives x a second name", "must not change its argument"))
+def relu_out_is_x(x, derivative=False):
+    """MATLAB's copy on assignment expected: out = x; out[out < 0] = 0 zeroes the caller's x."""
+    out = x
+    if derivative:
+        out[out > 0] = 1
+    out[out < 0] = 0
+    return out
+
+
 @attempt(check_relu, hint="0/0")
 def relu_derivative_x_over_abs(x, derivative=False):
     """(x / |x| + 1) / 2: right except NaN at x = 0."""
@@ -616,6 +626,22 @@ def numgrad_first_column_only(f, x, eps=1e-5):
         plus[r, 0] += eps
         minus[r, 0] -= eps
         grad[r, 0] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
+
+
+@attempt(check_numerical_gradient, hint="grad = x gives x a second name",
+         absent=("restore each entry",))
+def numgrad_gradient_named_x(f, x, eps=1e-5):
+    """MATLAB's copy on assignment expected: grad = x, then grad[i] = ... writes into x."""
+    grad = x
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f(x)
+        x[i] = old - eps
+        down = f(x)
+        x[i] = old
+        grad[i] = (up - down) / (2 * eps)
     return grad
 
 

@@ -187,7 +187,7 @@ def _values(check, fn, kind, alpha, alpha_kwargs):
     x = sample_inputs()
     before = x.copy()
     got = _call(check, fn, kind, x, alpha_kwargs)
-    _unchanged_input(check, before, x, kind, _FORMULAS[kind][0])
+    _unchanged_input(check, before, x, kind, _FORMULAS[kind][0], got)
     x = before  # judged on the input it was given, even if it changed it
     if not compare(check, got, _reference(kind, alpha)(x), f"{name}(x)",
                    _value_variants(kind, x, alpha), inputs=x):
@@ -207,9 +207,12 @@ def _values(check, fn, kind, alpha, alpha_kwargs):
                        "still right); np.exp(-np.abs(x)) avoids it.")
 
 
-def _unchanged_input(check, before, x, kind, formula):
+def _unchanged_input(check, before, x, kind, formula, got):
+    alias = ("`out = x` gives x a second name (NumPy does not copy on assignment, unlike "
+             "MATLAB), so writing into out writes into x; " if isinstance(got, np.ndarray)
+             and np.shares_memory(got, x) else "")
     unchanged(check, before, x, "the input x",
-              f"{kind} must not change its argument (as `x[x < 0] = 0`, `x *= ...` or "
+              f"{alias}{kind} must not change its argument (as `x[x < 0] = 0`, `x *= ...` or "
               f"`np.exp(x, out=x)` do): the caller still needs it, e.g. a layer's backward "
               f"reads the x its forward kept. Build a new array: {formula}.")
 
@@ -219,7 +222,7 @@ def _derivative(check, fn, kind, alpha, alpha_kwargs):
     x = sample_inputs(seed=1)
     before = x.copy()
     got = _call(check, fn, kind, x, alpha_kwargs, derivative=True)
-    _unchanged_input(check, before, x, kind, _FORMULAS[kind][1])
+    _unchanged_input(check, before, x, kind, _FORMULAS[kind][1], got)
     x = before
     expected = _reference(kind, alpha)(x, derivative=True)
     g = as_numbers(got)

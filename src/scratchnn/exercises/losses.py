@@ -538,6 +538,11 @@ def _numgrad_body(check, fn):
     steps = [np.abs(d[d != 0]) for _, d in calls]
     eps = float(np.median([s.max() for s in steps if s.size])) if any(s.size for s in steps) \
         else None
+    if isinstance(got, np.ndarray) and np.shares_memory(got, x):
+        check.stop("the gradient returned is x itself (or a view of it): every entry written "
+                   "to it overwrote x, and later differences were taken around the wrong point.",
+                   "grad = x gives x a second name (NumPy does not copy on assignment, unlike "
+                   "MATLAB): start from a new array, grad = np.zeros_like(x).")
     if not close(x, before, rtol=RESTORED_TOL, atol=RESTORED_TOL):
         left = float(np.max(np.abs(x - before)))
         check.fail(f"x was changed in place: an entry is off by {fmt(left)} after the call.",
