@@ -636,7 +636,6 @@ def _report(check, wrong, right=()):
 
 
 def _value_body(check, cls):
-    check_class(cls)
     groups, wrong, right = {False: [], True: []}, [], []
     for text, values, fn, reused in EXPRESSIONS:
         problem = _judge(check, cls, text, values, fn, reused)
@@ -679,5 +678,5 @@ def check_value(cls, *, verbose=True):
     CheckResult
         Truthy when every expression's value and gradients are right.
     """
-    return run_check(cls.__name__ if isinstance(cls, type) else "Value", _value_body, cls,
-                     verbose=verbose)
+    check_class(cls)
+    return run_check(cls.__name__, _value_body, cls, verbose=verbose)
