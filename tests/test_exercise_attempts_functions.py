@@ -333,6 +333,29 @@ def forward_propagation_every_layer(x, weights, biases, activation):
     return outputs
 
 
+@attempt(check_forward_propagation, hint="the output[")
+def forward_propagation_derivative_of_the_activation(x, weights, biases, activation):
+    """activation(z, True): the derivative's values between the layers."""
+    a = x
+    for k, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        z = a @ W + b
+        a = z if k == len(weights) - 1 else activation(z, True)
+    return a
+
+
+@attempt(check_forward_propagation, hint="forward_propagation changed its arguments")
+def forward_propagation_weights_reversed_for_a_stack(x, weights, biases, activation):
+    """weights.reverse() to pop() layers off the end like a stack: the caller's lists change."""
+    weights.reverse()
+    biases.reverse()
+    a = x
+    while weights:
+        W, b = weights.pop(), biases.pop()
+        z = a @ W + b
+        a = z if not weights else activation(z)
+    return a
+
+
 # -- losses ----------------------------------------------------------------------------------------
 def loss(name, doc, values, derivative):
     """A loss ``name(y_real, y_pred, derivative=False)`` from its two halves."""
