@@ -61,7 +61,7 @@ _NOT_LAYERS = {"list", "tuple", "dict", "float", "int", "NoneType", "ndarray", "
 
 # -- steps shared by the layer checkers -----------------------------------------------------------
 def _forward(check, layer, ref, x, variants=(), *, hint=None, error_hint=None,
-             overflow_hint=None):
+             overflow_hint=None, on=None):
     """Compare layer.forward(x) with scratchnn's: (True when it matched, the output). ``hint``
     is given when the output is wrong in no recognised way, ``overflow_hint`` when it is also
     not finite (the evidence of an overflow), ``error_hint(exc)`` when forward raises."""
@@ -73,11 +73,12 @@ def _forward(check, layer, ref, x, variants=(), *, hint=None, error_hint=None,
     values = as_numbers(out)
     if overflow_hint and values is not None and not np.isfinite(values).all():
         hint = overflow_hint
-    return compare(check, out, ref.forward(x), "forward(x)", variants, hint=hint, inputs=x), out
+    return compare(check, out, ref.forward(x), "forward(x)", variants, hint=hint, inputs=x,
+                   on=on), out
 
 
 def _backward(check, layer, ref, grad_z, variants=(), *, error_hint=None, kink=None,
-              output=None):
+              output=None, on=None):
     """Run layer.backward(grad_z) and compare the returned dL/dx with scratchnn's.
 
     ``kink = (index, lowest slope)`` marks an input where the derivative does not exist (ReLU
@@ -108,7 +109,7 @@ def _backward(check, layer, ref, grad_z, variants=(), *, error_hint=None, kink=N
         slope = got[index] / before[index]
         if low <= slope <= 1:
             expected[index] = got[index]
-    return dx, compare(check, dx, expected, "the returned dL/dx", variants)
+    return dx, compare(check, dx, expected, "the returned dL/dx", variants, on=on)
 
 
 def _grads(layer):
@@ -134,12 +135,13 @@ def _second_round(check, layer, ref, seed):
     the batch axis, and store this batch's gradients, not add them to the last batch's."""
     previous = {k: np.array(v, dtype=np.float64) for k, v in _grads(layer).items()}
     x = random_array((1, N_IN), seed, scale=2.0)
-    matched, out = _forward(check, layer, ref, x, [(_SQUEEZED, ref.forward(x).ravel())])
+    on = f"a second batch, x of shape {x.shape}"
+    matched, out = _forward(check, layer, ref, x, [(_SQUEEZED, ref.forward(x).ravel())], on=on)
     if not matched:
         return False
     grad_z = random_array(ref.forward(x).shape, seed + 1)
     _, ok = _backward(check, layer, ref, grad_z, [(_SQUEEZED, ref.backward(grad_z).ravel())],
-                      output=out)
+                      output=out, on=on)
     # PyTorch's backward accumulates and its zero_grad() clears: a layer that has one says so.
     accumulates = _ACCUMULATES + (_ZERO_GRAD if callable(getattr(layer, "zero_grad", None))
                                   else "")
@@ -147,7 +149,7 @@ def _second_round(check, layer, ref, seed):
         stale = previous.get(name)
         ok &= compare(check, _grads(layer).get(name), expected, f"grads[{name!r}]",
                       [(accumulates, None if stale is None else stale + expected)],
-                      on=f"a second batch, x of shape {x.shape}")
+                      on=on)
     return ok
 
 
@@ -403,6 +405,7 @@ def _linear_body(check, cls):
     if ok:
         check.ok("backward: dL/dW = x.T @ grad_z, dL/db = sum of grad_z over the batch, "
                  "dL/dx = grad_z @ W.T")
+    if ok and matched:  # a wrong forward would only be reported again on the second batch
         if _second_round(check, layer, ref, 9):
             check.ok("forward and backward again on a batch of 1")
 
