@@ -1256,6 +1256,30 @@ class AdamStateInADefault(sol.Adam):
         self.m, self.v = m, v
 
 
+@wrong(check_activation_layer, "relu", hint="forward gave the same output again")
+class ReLULayerMemoisesForward(sol.ReLULayer):
+    """Returns its previous output when given the same x object (changed in place since)."""
+
+    def forward(self, x):
+        if getattr(self, "x", None) is not x:
+            self.x, self.out = x, np.maximum(x, 0)
+        return self.out
+
+
+@wrong(check_activation_layer, "relu", hint="the array forward returned")
+class ReLULayerTurnsItsOutputIntoAMask(sn.Layer):
+    """backward sets the kept output to 1 where positive, in place: the array returned (the
+    next layer's input) changes."""
+
+    def forward(self, x):
+        self.out = np.maximum(x, 0)
+        return self.out
+
+    def backward(self, grad_z):
+        self.out[self.out > 0] = 1
+        return grad_z * self.out
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):
