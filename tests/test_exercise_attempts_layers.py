@@ -1280,6 +1280,26 @@ class ReLULayerTurnsItsOutputIntoAMask(sn.Layer):
         return grad_z * self.out
 
 
+@wrong(check_network, hint="a softmax added at the end belongs to the loss")
+class NetworkEndsWithASoftmax(sol.MultiLayerNetwork):
+    """Keras's habit of a softmax output: forward returns probabilities."""
+
+    def forward(self, x):
+        return sn.softmax(super().forward(x))
+
+
+@wrong(check_network, hint="grad is already dL/d(output)")
+class NetworkBackwardFromTheTargets(sol.MultiLayerNetwork):
+    """backward(y) takes the targets and computes the cross-entropy gradient itself."""
+
+    def forward(self, x):
+        self.out = super().forward(x)
+        return self.out
+
+    def backward(self, y):
+        return super().backward((sn.softmax(self.out) - y) / len(y))
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):
