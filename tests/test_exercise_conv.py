@@ -489,7 +489,7 @@ def conv_filters_by_columns_reshape(x, W, b, stride=1, padding=0):
     (conv_bias_broadcast_error, ["raised ValueError", "b[None, :, None, None]"]),
     (conv_channels_last, ["the filters are the last axis"]),
     (conv_transposed_kernel, ["the kernel is transposed"]),
-    (conv_in_float16, ["entries differ", "recompute that one entry by hand"]),
+    (conv_in_float16, ["entries differ", "that is float16's precision"]),
 ])
 def test_conv2d_forward_names_the_usual_mistakes(fn, fragments):
     assert_fails_with(check_conv2d_forward(fn, verbose=False), *fragments)

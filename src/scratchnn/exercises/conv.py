@@ -408,11 +408,14 @@ def _conv_case(check, fn, x, W, b, s, p, rtol=1e-6):
         rtol, atol = max(rtol, 1e-4), max(atol, 1e-6)
     scrambled = g is not None and close(np.sort(g, axis=None), np.sort(expected, axis=None),
                                         rtol=rtol, atol=atol)
+    rough = g is not None and close(g, expected, rtol=1e-2, atol=1e-2)
     compare(check, got, expected, what, _conv_variants(x, W, b, s, p), fatal=True, on=on,
             rtol=rtol, atol=atol,
             hint="every number is right but in the wrong place: a reshape keeps the order of "
                  "the entries, so move the axes with .transpose to (N, F, Ho, Wo) first."
             if scrambled else
+            "every entry is right to about 1% and no closer: that is float16's precision (or "
+            "another rounding step); compute in float32 or float64." if rough else
             "recompute that one entry by hand: z[n, f, i, j] = b[f] + np.sum(W[f] * "
             "x_pad[n, :, s*i:s*i + k, s*j:s*j + k]), and compare it with yours."
             if g is not None else "return z as a NumPy array of shape (N, F, Ho, Wo).")
