@@ -577,7 +577,12 @@ def pool_cropped_reshape(x, kernel_size, stride=None):
     return x[:, :, :Ho * k, :Wo * k].reshape(N, C, Ho, k, Wo, k).max(axis=(3, 5))
 
 
+def pool_in_float16(x, kernel_size, stride=None):
+    return pool_sliding(x.astype(np.float16), kernel_size, stride)
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (pool_in_float16, ["that is float16's precision"]),
     (pool_default_stride_2, ["with stride=None the stride is the kernel size (3)"]),
     (pool_cropped_reshape, ["these windows move by the kernel size (3); here the stride is 2"]),
     (pool_average, ["average pooling"]),

@@ -118,6 +118,14 @@ def _alone(check, got, what):
                    "the rest itself.")
 
 
+def _precision_hint(got, expected):
+    """For a result right to about 1% and no closer (float16 arithmetic), else None."""
+    if close(got, expected, rtol=1e-2, atol=1e-2):
+        return ("every entry is right to about 1% and no closer: that is float16's precision "
+                "(or another rounding step); compute in float32 or float64.")
+    return None
+
+
 def _case_text(x, k, s, p):
     return f"x of shape {x.shape}, kernel {k}, stride {s}, padding {p}"
 
@@ -408,17 +416,15 @@ def _conv_case(check, fn, x, W, b, s, p, rtol=1e-6):
         rtol, atol = max(rtol, 1e-4), max(atol, 1e-6)
     scrambled = g is not None and close(np.sort(g, axis=None), np.sort(expected, axis=None),
                                         rtol=rtol, atol=atol)
-    rough = g is not None and close(g, expected, rtol=1e-2, atol=1e-2)
     compare(check, got, expected, what, _conv_variants(x, W, b, s, p), fatal=True, on=on,
             rtol=rtol, atol=atol,
             hint="every number is right but in the wrong place: a reshape keeps the order of "
                  "the entries, so move the axes with .transpose to (N, F, Ho, Wo) first."
             if scrambled else
-            "every entry is right to about 1% and no closer: that is float16's precision (or "
-            "another rounding step); compute in float32 or float64." if rough else
-            "recompute that one entry by hand: z[n, f, i, j] = b[f] + np.sum(W[f] * "
-            "x_pad[n, :, s*i:s*i + k, s*j:s*j + k]), and compare it with yours."
-            if g is not None else "return z as a NumPy array of shape (N, F, Ho, Wo).")
+            _precision_hint(got, expected) or
+            ("recompute that one entry by hand: z[n, f, i, j] = b[f] + np.sum(W[f] * "
+             "x_pad[n, :, s*i:s*i + k, s*j:s*j + k]), and compare it with yours."
+             if g is not None else "return z as a NumPy array of shape (N, F, Ho, Wo)."))
     return on
 
 
@@ -561,7 +567,7 @@ def _max_pool_body(check, fn):
             check.stop(mismatch(g, expected, what, on=_pool_text(x, k, stride)),
                        _pool_shape_hint(g.shape, x, k, stride, default=s is None))
         compare(check, got, expected, what, _pool_variants(x, k, stride, s is None), fatal=True,
-                on=_pool_text(x, k, stride))
+                on=_pool_text(x, k, stride), hint=_precision_hint(got, expected))
         check.ok(_pool_text(x, k, stride) + (" (the default)" if s is None else ""))
 
 
@@ -661,9 +667,9 @@ def _max_pool_backward_body(check, fn):
         stride = k if s is None else s
         g = random_array(MaxPool2D(k, stride).forward(x).shape, 50 + seed)
         what, got = _pool_call(check, fn, "max_pool2d_backward", x, g, k=k, s=s)
-        compare(check, got, _pool_backward(x, g, k, stride), what,
-                _backward_variants(x, g, k, stride, default=s is None),
-                fatal=True, on=_pool_text(x, k, stride))
+        expected = _pool_backward(x, g, k, stride)
+        compare(check, got, expected, what, _backward_variants(x, g, k, stride, default=s is None),
+                fatal=True, on=_pool_text(x, k, stride), hint=_precision_hint(got, expected))
         check.ok(_pool_text(x, k, stride) + (" (the default)" if s is None else "")
                  + (", overlapping windows" if stride < k else ""))
     # Ties: after a ReLU whole windows are 0. Any split of the gradient between tied pixels
