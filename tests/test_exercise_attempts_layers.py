@@ -1300,6 +1300,20 @@ class NetworkBackwardFromTheTargets(sol.MultiLayerNetwork):
         return super().backward((sn.softmax(self.out) - y) / len(y))
 
 
+@wrong(check_network, hint="once per sample")
+class NetworkOneSampleAtATime(sol.MultiLayerNetwork):
+    """forward runs each sample through the layers on its own and stacks the outputs."""
+
+    def forward(self, x):
+        rows = []
+        for row in x:
+            a = row[None, :]
+            for layer in self.layers:
+                a = layer.forward(a)
+            rows.append(a[0])
+        return np.array(rows)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

@@ -256,9 +256,14 @@ def _check_forward_calls(check, calls, ref, x):
     order = [index for index, _ in calls]
     n = len(ref.layers)
     if order != list(range(n)):
+        hint = ("run every layer once, first to last: for layer in self.layers: "
+                "x = layer.forward(x).")
+        if order == list(range(n)) * len(x):
+            hint = ("the layers were run once per sample: give each layer the whole batch "
+                    "(batch, n_in) at once, as they expect; a layer keeps only its last input "
+                    "for backward.")
         check.stop(f"forward called the layers in the order {order}, expected {list(range(n))}.",
-                   "run every layer once, first to last: for layer in self.layers: "
-                   "x = layer.forward(x).")
+                   hint)
     a = x
     for (index, got), layer in zip(calls, ref.layers, strict=True):
         if not close(got, a, check.rtol, check.atol):
