@@ -530,17 +530,18 @@ def _pool_error_hint(exc):
     return window_error_hint(exc)
 
 
-def _pool_call(check, fn, name, x, *more, k, s):
-    """``fn(x, *more, kernel_size[, stride])`` run on copies of its inputs' values, which it must
-    leave unchanged; ends the check on an error or a result returned with more beside it."""
-    what = f"{name}(x, {'grad_out, ' if more else ''}{', '.join(map(str, _pool_args(k, s)))})"
-    stride = k if s is None else s
-    copies = [a.copy() for a in (x, *more)]
-    got = check.run(f"{what} with x of shape {x.shape}", fn, x, *more, *_pool_args(k, s),
-                    hint=_pool_error_hint_for(k, stride))
-    for before, after, arg in zip(copies, (x, *more), ("the input x", "grad_out"), strict=False):
-        _kept(check, before, after, arg, f"{name} must not change {arg.split()[-1]}"
-              + (": the caller still holds it." if arg == "grad_out" else "."))
+def _pool_call(check, fn, name, x, grad_out=None, *, k, s):
+    """``fn(x[, grad_out], kernel_size[, stride])``, which must leave its arrays unchanged; ends
+    the check on an error or on a result returned with more beside it. Returns (what, result)."""
+    arrays = (x,) if grad_out is None else (x, grad_out)
+    what = f"{name}(x, {'grad_out, ' * len(arrays[1:])}{', '.join(map(str, _pool_args(k, s)))})"
+    copies = [a.copy() for a in arrays]
+    got = check.run(f"{what} with x of shape {x.shape}", fn, *arrays, *_pool_args(k, s),
+                    hint=_pool_error_hint_for(k, k if s is None else s))
+    _kept(check, copies[0], x, "the input x", f"{name} must not change x.")
+    if grad_out is not None:
+        _kept(check, copies[1], grad_out, "grad_out", f"{name} must not change grad_out: the "
+              "caller still holds it.")
     _alone(check, got, what)
     return what, got
 
