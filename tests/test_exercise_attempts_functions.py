@@ -1040,6 +1040,42 @@ def mse_formatted(y_real, y_pred, derivative=False):
     return 2 * d / d.size if derivative else f"{np.mean(d ** 2):.4f}"
 
 
+# -- PyTorch's own objects (when torch is installed) ---------------------------------------
+try:
+    import torch
+except ImportError:  # the attempts below need it; the others do not
+    torch = None
+
+if torch is not None:
+    @attempt(check_sigmoid)
+    def sigmoid_torch_float32(x, derivative=False):
+        """torch.sigmoid on a float32 tensor, returned as the tensor (crashed the checker: a
+        torch.dtype has no .kind)."""
+        s = torch.sigmoid(torch.tensor(x, dtype=torch.float32))
+        return s * (1 - s) if derivative else s
+
+    @attempt(check_sigmoid, hint="requires grad")
+    def sigmoid_torch_requires_grad(x, derivative=False):
+        """A tensor that requires grad: NumPy cannot read it."""
+        s = torch.sigmoid(torch.tensor(x, requires_grad=True))
+        return s * (1 - s) if derivative else s
+
+    @attempt(check_loss_function, "cross_entropy")
+    def cross_entropy_torch_autograd(y_real, logits, derivative=False):
+        """The gradient from torch's autograd, returned as NumPy."""
+        z = torch.tensor(logits, requires_grad=True)
+        loss = -(torch.tensor(y_real) * torch.log_softmax(z, dim=1)).sum() / len(logits)
+        if derivative:
+            loss.backward()
+            return z.grad.numpy()
+        return loss.item()
+
+    @attempt(check_get_batches)
+    def get_batches_torch_split(x, batch_size):
+        """torch's Tensor.split(batch_size): a tuple of tensors."""
+        return torch.from_numpy(x).split(batch_size)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, fn, args, fragments, absent", ATTEMPTS)
 def test_attempt_gets_its_verdict(checker, fn, args, fragments, absent):

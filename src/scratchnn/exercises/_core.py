@@ -392,7 +392,7 @@ def compare(check, got, expected, what, variants=(), *, hint=None, fatal=False, 
         return True
     match = first_match(got, variants, rtol=kwargs["rtol"], atol=kwargs["atol"])
     check.expect(problem, match or hint or extra_items_hint(got, expected, kwargs)
-                 or reshaped_hint(got, expected, kwargs), fatal=fatal)
+                 or reshaped_hint(got, expected, kwargs) or _tensor_hint(got), fatal=fatal)
     return False
 
 
@@ -404,6 +404,14 @@ def extra_items_hint(got, expected, tolerances):
         if close(item, expected, tolerances["rtol"], tolerances["atol"]):
             return (f"this returned a {type(got).__name__} of {len(got)} items, and item {i} is "
                     "the right answer: return only that one.")
+    return None
+
+
+def _tensor_hint(got):
+    """A PyTorch tensor that NumPy cannot read (it requires grad)."""
+    if type(got).__name__ == "Tensor" and getattr(got, "requires_grad", False):
+        return ("this is a torch tensor that requires grad, which NumPy cannot read: return a "
+                "NumPy array (t.detach().numpy()), or compute with NumPy as the exercise does.")
     return None
 
 
@@ -435,6 +443,12 @@ def narrowest_float(*arrays):
     narrow = np.dtype(np.float64)
     for arr in arrays:
         dtype = getattr(arr, "dtype", None)
+        if dtype is not None and not isinstance(dtype, np.dtype):
+            # Another library's array (a torch.Tensor has a torch.dtype): NumPy's view of it.
+            try:
+                dtype = np.asarray(arr).dtype
+            except Exception:  # noqa: BLE001 -- not convertible: it has no float dtype to read
+                continue
         if dtype is not None and dtype.kind == "f" and dtype.itemsize < narrow.itemsize:
             narrow = dtype
     return narrow
