@@ -210,7 +210,20 @@ def _sorts_the_callers_rates(train_fn, rates):
     return sol.lr_sweep(train_fn, rates)
 
 
+def _first_of_ties_in_float32(train_fn, rates):
+    rates = np.asarray(rates, dtype=np.float32)
+    losses = [train_fn(r) for r in rates]
+    best, best_loss = None, math.inf
+    for r, x in zip(rates, losses, strict=True):
+        if math.isfinite(x) and x < best_loss:
+            best, best_loss = r, x
+    if best is None:
+        raise ValueError("every run diverged")
+    return best, losses
+
+
 @pytest.mark.parametrize("fn, fragments", [
+    (_first_of_ties_in_float32, ["expected 0.03", "the smaller rate wins"]),
     (_sorts_the_callers_rates, ["changed the rates it was given", "in place"]),
     (_last_of_ties, ["a tie between 0.01 and 0.1", "expected 0.01", "the smaller rate wins"]),
     (_isnan_only, ["instead of raising a ValueError", "np.isnan lets inf through"]),

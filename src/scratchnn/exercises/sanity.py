@@ -90,7 +90,7 @@ def _sweep_hint(got, rates, losses, best):
                     "smallest value. Count every non-finite loss as worse than any finite one "
                     "(e.g. np.where(np.isfinite(losses), losses, np.inf)).")
     ties = rates[finite & (values == values[best_index])]
-    if len(ties) > 1 and got in ties:
+    if len(ties) > 1 and np.isclose(got, ties, rtol=1e-6, atol=0).any():
         return "when two rates give the same lowest loss, the smaller rate wins."
     if finite.any() and np.isclose(got, rates[finite][np.argmax(values[finite])]):
         return "the best rate has the *lowest* final loss (argmin, not argmax)."
