@@ -1070,6 +1070,11 @@ if torch is not None:
             return z.grad.numpy()
         return loss.item()
 
+    @attempt(check_one_hot)
+    def one_hot_torch_functional(labels, n_classes):
+        """torch.nn.functional.one_hot: an int64 tensor."""
+        return torch.nn.functional.one_hot(torch.from_numpy(labels), n_classes)
+
     @attempt(check_get_batches)
     def get_batches_torch_split(x, batch_size):
         """torch's Tensor.split(batch_size): a tuple of tensors."""
