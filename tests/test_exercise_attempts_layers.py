@@ -1314,6 +1314,32 @@ class NetworkOneSampleAtATime(sol.MultiLayerNetwork):
         return np.array(rows)
 
 
+@wrong(check_training_step, hint="take one step for the whole batch")
+def train_step_one_sample_at_a_time(network, x_batch, y_batch, loss, learning_rate):
+    """A step per row of the batch, the mean of their losses returned."""
+    values = [sol.train_step(network, row[None], target[None], loss, learning_rate)
+              for row, target in zip(x_batch, y_batch, strict=True)]
+    return float(np.mean(values))
+
+
+@wrong(check_training_step, hint="already returns the mean over the batch")
+def train_step_returns_the_sum(network, x_batch, y_batch, loss, learning_rate):
+    """Returns the loss times the batch size, the sum over the samples."""
+    return sol.train_step(network, x_batch, y_batch, loss, learning_rate) * len(x_batch)
+
+
+@correct(check_training_step)
+def train_step_returns_a_list_of_one(network, x_batch, y_batch, loss, learning_rate):
+    """Returns [value], a list of one number."""
+    return [sol.train_step(network, x_batch, y_batch, loss, learning_rate)]
+
+
+@correct(check_training_step)
+def train_step_with_labels(network, x_batch, y_batch, loss, learning_rate):
+    """Gives the loss the labels (argmax of the one-hot rows), which CrossEntropyLoss takes."""
+    return sol.train_step(network, x_batch, y_batch.argmax(axis=1), loss, learning_rate)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

@@ -394,8 +394,23 @@ def _train_step_body(check, fn):
                    "loss.forward takes the targets first: loss.forward(y_batch, y_pred) "
                    "(scratchnn's order, y_true then y_pred; PyTorch's losses take them the other "
                    "way round).")
+    _per_sample(check, make, x, y, before, step)
     _check_step(check, step, want, len(x))
-    _check_returned_loss(check, returned, expected_loss, after_loss)
+    _check_returned_loss(check, returned, expected_loss, after_loss, len(x))
+
+
+def _per_sample(check, make, x, y, before, step):
+    """A step taken once per sample of the batch (a loop over its rows) is named."""
+    net, loss = make(), CrossEntropyLoss()
+    for row, target in zip(x, y, strict=True):
+        loss.forward(target[None], net.forward(row[None]))
+        net.backward(loss.backward(), input_grad=False)
+        net.update_params(LEARNING_RATE)
+    moved = [w - b for w, b in zip(net.get_weights(), before, strict=True)]
+    if all(close(s, m) for s, m in zip(step, moved, strict=True)):
+        check.stop(f"the parameters took {len(x)} steps, one per sample of the batch.",
+                   "take one step for the whole batch: forward, loss, backward and update once "
+                   "on x_batch; the loss's gradient then averages the samples' gradients.")
 
 
 def _train_step_hint(exc):
@@ -449,9 +464,9 @@ def _check_step(check, step, want, batch):
                "y_pred); network.backward(loss.backward()); network.update_params(learning_rate).")
 
 
-def _check_returned_loss(check, returned, expected, after):
+def _check_returned_loss(check, returned, expected, after, batch):
     value = as_numbers(returned)
-    if isinstance(returned, (tuple, list)):
+    if isinstance(returned, (tuple, list)) and (value is None or value.size != 1):
         # (loss, y_pred) or [loss, accuracy]: compare names the item that is the loss.
         among = any(close(item, expected) for item in returned)
         compare(check, returned, expected, "the returned loss",
@@ -466,6 +481,8 @@ def _check_returned_loss(check, returned, expected, after):
         check.fail("train_step returned the loss after the update.", "return the loss computed "
                    "in this step's forward pass, before the update.")
     elif check.expect(mismatch(value.reshape(()), expected, "the returned loss"),
+                      "loss.forward already returns the mean over the batch: return its value "
+                      "as it is." if close(value.reshape(()), batch * expected) else
                       "return loss.forward(y_batch, y_pred)."):
         check.ok("returns the batch's loss")
 
