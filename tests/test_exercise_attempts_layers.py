@@ -1340,6 +1340,60 @@ def train_step_with_labels(network, x_batch, y_batch, loss, learning_rate):
     return sol.train_step(network, x_batch, y_batch.argmax(axis=1), loss, learning_rate)
 
 
+@wrong(check_optimizer, "rmsprop", hint="not at 1")
+class RMSPropStartsAtOne(sol.RMSProp):
+    """s made with np.ones_like(p)."""
+
+    def step(self, network):
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g = layer.grads[name]
+                s = self.square_avg.setdefault((i, name), np.ones_like(p))
+                s[...] = self.alpha * s + (1 - self.alpha) * g**2
+                p -= self.lr * g / (np.sqrt(s) + self.eps)
+
+
+@wrong(check_optimizer, "adam", hint="used t = 2")
+class AdamCountsFromOne(sol.Adam):
+    """self.t = 1 in __init__ and += 1 before the update: the first step uses t = 2."""
+
+    def __init__(self, lr, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(lr, betas, eps)
+        self.t = 1
+
+
+@wrong(check_optimizer, "adam", hint="not at g and g ** 2")
+class AdamStartsAtTheFirstGradient(sol.Adam):
+    """m and v set to g and g ** 2 at the first step (PyTorch's momentum buffer habit)."""
+
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g, key = layer.grads[name], (i, name)
+                if key not in self.m:
+                    self.m[key], self.v[key] = g.copy(), g**2
+                else:
+                    self.m[key] = b1 * self.m[key] + (1 - b1) * g
+                    self.v[key] = b2 * self.v[key] + (1 - b2) * g**2
+                m_hat, v_hat = self.m[key] / (1 - b1**self.t), self.v[key] / (1 - b2**self.t)
+                p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+@correct(check_optimizer, "momentum")
+class MomentumBufferStartsAtTheGradient(sol.Momentum):
+    """PyTorch's buffer: v = g at the first step, then momentum * v + g (the same numbers)."""
+
+    def step(self, network):
+        for i, layer in enumerate(network.layers):
+            for name, p in layer.params.items():
+                g, key = layer.grads[name], (i, name)
+                self.velocity[key] = (g.copy() if key not in self.velocity
+                                      else self.momentum * self.velocity[key] + g)
+                p -= self.lr * self.velocity[key]
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):

@@ -69,9 +69,9 @@ def _nesterov(lr, mu):
 
 
 def _rmsprop(lr, alpha, eps, *, eps_inside=False, ema=True, root=True, keep=True, square=True,
-             swapped=False, eps_after=False, start_at_g2=False):
+             swapped=False, eps_after=False, start_at_g2=False, start=0.0):
     def update(p, g, s, t):
-        sq = s.get("s", g * g if start_at_g2 else 0.0) if keep else 0.0
+        sq = s.get("s", g * g if start_at_g2 else start) if keep else 0.0
         new = g * g if square else g
         if swapped:
             sq = s["s"] = (1 - alpha) * sq + alpha * new
@@ -89,13 +89,13 @@ def _rmsprop(lr, alpha, eps, *, eps_inside=False, ema=True, root=True, keep=True
 def _adam(lr, betas, eps, *, correct_m=True, correct_v=True, eps_inside=False, t_fixed=False,
           store_hat=False, keep=True, power_outside=False, square=True, swapped=False,
           eps_after=False, b1_for_v=False, root=True, root_before_correction=False,
-          numerator_g=False):
+          numerator_g=False, start_at_g=False):
     b1, b2 = betas
 
     def update(p, g, s, t):
         t = 1 if t_fixed else t
-        m = s.get("m", 0.0) if keep else 0.0
-        v = s.get("v", 0.0) if keep else 0.0
+        m = s.get("m", g if start_at_g else 0.0) if keep else 0.0
+        v = s.get("v", g * g if start_at_g else 0.0) if keep else 0.0
         new = g * g if square else g
         if swapped:
             m, v = (1 - b1) * m + b1 * g, (1 - b2) * v + b2 * new
@@ -220,7 +220,9 @@ def _usual_mistakes(kind, hp, layers):
                  _rmsprop(lr, alpha, eps, eps_after=True)),
                 ("s starts at 0 (np.zeros_like(p)), not at the first g ** 2: the average then "
                  "grows from 0 as the text's rule says.", _rmsprop(lr, alpha, eps,
-                                                                   start_at_g2=True))]
+                                                                   start_at_g2=True)),
+                ("s starts at 0 (np.zeros_like(p)), not at 1: the average then grows from 0 as "
+                 "the text's rule says.", _rmsprop(lr, alpha, eps, start=1.0))]
     betas, eps = hp["betas"], hp["eps"]
     return [("missing bias correction in Adam: m and v start at 0, so divide them by "
              "(1 - b1 ** t) and (1 - b2 ** t) before the update.", _adam(lr, betas, eps,
@@ -266,6 +268,10 @@ def _usual_mistakes(kind, hp, layers):
              "not np.sqrt(v) / (1 - b2 ** t).", _adam(lr, betas, eps, root_before_correction=True)),
             ("t must grow by one per step: it was counted twice (self.t += 1 in two places).",
              _adam(lr, betas, eps), lambda t, i, n: 2 * t - 1),
+            ("t = 1 at the first step: start self.t at 0 and add 1 before the update (the "
+             "first step here used t = 2).", _adam(lr, betas, eps), lambda t, i, n: t + 1),
+            ("m and v start at 0 (np.zeros_like(p)), not at g and g ** 2: the bias correction "
+             "is for that zero start.", _adam(lr, betas, eps, start_at_g=True)),
             ("the step divides g itself (RMSProp's numerator): Adam's is the average m_hat, "
              "p -= lr * m_hat / (np.sqrt(v_hat) + eps).", _adam(lr, betas, eps,
                                                                 numerator_g=True))]
