@@ -1394,6 +1394,43 @@ class MomentumBufferStartsAtTheGradient(sol.Momentum):
                 p -= self.lr * self.velocity[key]
 
 
+@correct(check_linear_layer)
+class LinearLayerZeroesAfterUpdate(LinearLayerTorchStyle):
+    """PyTorch's order inside update_params: step, then zero_grad()."""
+
+    def update_params(self, learning_rate):
+        super().update_params(learning_rate)
+        self.zero_grad()
+
+
+@correct(check_linear_layer)
+class LinearLayerFlatBuffers(sn.Layer):
+    """Over-engineered: W and b are views into one flat parameter buffer, the gradients views
+    into another, written with out= and [...] = (as a fused optimizer would want)."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__()
+        size = n_in * n_out
+        self.flat, self.flat_grad = np.zeros(size + n_out), np.zeros(size + n_out)
+        self.params = {"W": self.flat[:size].reshape(n_in, n_out),
+                       "b": self.flat[size:].reshape(1, n_out)}
+        self.grads = {"W": self.flat_grad[:size].reshape(n_in, n_out),
+                      "b": self.flat_grad[size:].reshape(1, n_out)}
+        self.params["W"][...] = np.random.default_rng(rng).normal(0, 0.1, (n_in, n_out))
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, grad_z):
+        np.matmul(self.x.T, grad_z, out=self.grads["W"])
+        self.grads["b"][...] = grad_z.sum(axis=0)
+        return grad_z @ self.params["W"].T
+
+    def update_params(self, learning_rate):
+        self.flat -= learning_rate * self.flat_grad
+
+
 # -- the tests -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("checker, attempt, args", CORRECT)
 def test_a_correct_attempt_passes(checker, attempt, args):
