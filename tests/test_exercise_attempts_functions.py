@@ -492,7 +492,7 @@ def cross_entropy_float32(y_real, logits, derivative=False):
     return -np.sum(y_real * logs) / len(z)
 
 
-@attempt(check_loss_function, "cross_entropy", hint="not class indices")
+@attempt(check_loss_function, "cross_entropy", hint="not integer class indices")
 def cross_entropy_class_indices(y_real, logits, derivative=False):
     """PyTorch's CrossEntropyLoss habit: y_real used as class indices."""
     batch, logs = len(logits), log_softmax(logits)

@@ -202,9 +202,10 @@ def _call(check, what, fn, y, p, **kwargs):
 def _error_hint(exc):
     """Advice for an exception of the learner's loss that says more than the generic one."""
     if isinstance(exc, IndexError) and "indices must be of integer" in str(exc):
-        return ("y_real holds one-hot rows (batch, C) of 0.0 and 1.0, not class indices "
-                "(PyTorch's cross-entropy takes indices; this one does not): use "
-                "-sum(y_real * log_softmax) / batch, or labels = y_real.argmax(axis=1).")
+        return ("y_real holds floats (0.0 and 1.0; for cross-entropy, one-hot rows (batch, C)), "
+                "not integer class indices (PyTorch's cross-entropy takes indices; these losses "
+                "do not): use -sum(y_real * log_softmax) / batch, or labels = "
+                "y_real.argmax(axis=1).")
     return None
 
 
