@@ -57,7 +57,8 @@ EXERCISES = [
     """),
     md(r"""
     Write `train_network(network, optimizer, X, Y, epochs, batch_size, rng)`. `X` is
-    `(n, 64)`, `Y` its one-hot labels `(n, 10)`. Each epoch:
+    `(n, 64)`, `Y` its one-hot labels `(n, 10)`: train on these arguments, not on the
+    notebook's `X_train`. Each epoch:
 
     1. shuffle the rows of `X` and `Y` with **one** permutation, `order = rng.permutation(len(X))`
        (a row of `X` must keep its label);

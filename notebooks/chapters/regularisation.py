@@ -242,8 +242,9 @@ EXERCISES = [
 
     A network that can memorise its training set needs to be held back. Two classic brakes:
 
-    **The L2 penalty.** Add $\frac{\lambda}{2} \sum_W \lVert W \rVert^2$ (the sum over every
-    weight matrix of its squared entries) to the loss. Its gradient with respect to each $W$ is
+    **The L2 penalty.** Add $\frac{\lambda}{2} \sum_W \lVert W \rVert^2$ (the sum, over every
+    array in `weights`, vectors included, of its squared entries: $\lVert W \rVert^2$ is
+    `np.sum(W ** 2)`, not the matrix 2-norm) to the loss. Its gradient with respect to each $W$ is
     $\lambda W$ (the $\frac12$ is there to cancel the 2), so a gradient step becomes
     $W \leftarrow W - \eta(\nabla L + \lambda W) = (1 - \eta\lambda) W - \eta \nabla L$: weight
     decay, as `scratchnn.optim.SGD(weight_decay=lam)` does.
@@ -307,7 +308,9 @@ EXERCISES = [
     The check judges the layer by its behaviour, not by one sequence of random numbers: over
     100,000 entries the share of zeros must be $p$ to within a few standard deviations, every
     kept entry must be $x/(1-p)$, masks must differ between samples and between calls, and
-    backward must use the mask of the forward pass.
+    backward must use the mask of the forward pass, kept on the layer itself (the check also
+    runs it on an input with zeros, as after a ReLU, and with a second dropout layer's forward
+    in between).
     """),
     exercise("DropoutLayer", """
     class DropoutLayer(Layer):

@@ -241,7 +241,7 @@ EXERCISES = [
     training step on the same batch (forward, `loss.forward(y, out)`, `network.backward(
     loss.backward())`, `optimizer.step(network)`) and return the loss of every step, computed
     before that step's update (so the first value is the loss of the untrained network): a list
-    (or an array) of `steps` numbers.
+    (or an array) of `steps` numbers. Train `network` itself, and leave `x` and `y` unchanged.
     """),
     code("""
     from scratchnn.exercises.sanity import check_lr_sweep, check_overfit_one_batch
@@ -272,7 +272,8 @@ EXERCISES = [
     **A learning-rate sweep.** Train once per learning rate, a short run each, and keep the rate
     whose final training loss is lowest. Write `lr_sweep(train_fn, rates)`: `train_fn(lr)`
     trains a fresh network with rate `lr` and returns its final loss (NaN or infinity when the
-    run diverged); `rates` is a list or an array of rates, in any order. Call `train_fn`
+    run diverged); `rates` is a list or an array of rates, in any order: leave it as it is
+    (`rates.sort()` would reorder the caller's list). Call `train_fn`
     **exactly once per rate** (each call is a whole training run) and return a pair
     `(best_rate, losses)`:
 
