@@ -188,41 +188,62 @@ def _starts_hint(batches, batch_size):
 
 def _get_batches_body(check, fn):
     for n, batch_size in BATCH_CASES:
-        x = np.arange(n * 2, dtype=float).reshape(n, 2)
-        before = x.copy()
-        call = f"get_batches(x, {batch_size}) with x of shape {x.shape}"
-        got = check.run(call, fn, x, batch_size)
-        unchanged(check, before, x, "x", "get_batches must not change (or shuffle) x in place.")
-        try:
-            batches = list(got)
-        except TypeError:
-            check.stop(f"get_batches returned {type(got).__name__}, expected a list of arrays.")
-        _check_items(check, call, got, batches, x.shape)
-        expected = get_batches(before, batch_size)
-        sizes = [len(b) for b in batches]
-        want = [len(b) for b in expected]
-        if sizes != want:
-            check.stop(f"{call} gave batches of {sizes} rows, expected {want} ({n} rows in "
-                       f"batches of {batch_size}, the last one shorter if rows are left over).",
-                       _batch_sizes_hint(sizes, n, batch_size)
-                       or _starts_hint(batches, batch_size) or _coverage_hint(sizes, n))
-        rows = [as_numbers(b) for b in batches]
-        reordered = all(r is not None and r.ndim == 2 for r in rows) and np.array_equal(
-            np.unique(np.concatenate(rows), axis=0), before)
-        for i, (b, e) in enumerate(zip(batches, expected, strict=True)):
-            compare(check, b, e, f"batch {i}", fatal=True, on=call,
-                    hint="keep the rows in order, each row in exactly one batch: shuffling is a "
-                         "separate step, done before." if reordered else
-                         "each batch holds x's own rows, unchanged: x[i:i + batch_size].")
+        _batches_case(check, fn, np.arange(n * 2, dtype=float).reshape(n, 2), batch_size)
+    # The first shape again with other rows: batches kept from the earlier call (a cache keyed
+    # by the shape or the length) would come back, and in training every epoch's shuffled X
+    # has the same shape.
+    n, batch_size = BATCH_CASES[0]
+    earlier = get_batches(np.arange(n * 2, dtype=float).reshape(n, 2), batch_size)
+    _batches_case(check, fn, 100.0 + np.arange(n * 2, dtype=float).reshape(n, 2)[::-1].copy(),
+                  batch_size, earlier)
     check.ok("rows in order in batches of batch_size, the last one shorter, for "
-             + ", ".join(f"{n} rows by {b}" for n, b in BATCH_CASES))
+             + ", ".join(f"{n} rows by {b}" for n, b in BATCH_CASES)
+             + f", and {n} other rows by {batch_size}")
+
+
+def _batches_case(check, fn, x, batch_size, earlier=None):
+    """Judge ``fn(x, batch_size)``; ``earlier`` are the batches of a call on another x of the
+    same shape, which must not come back."""
+    n = len(x)
+    before = x.copy()
+    call = f"get_batches(x, {batch_size}) with x of shape {x.shape}"
+    if earlier is not None:
+        call += " (other rows than before)"
+    got = check.run(call, fn, x, batch_size)
+    unchanged(check, before, x, "x", "get_batches must not change (or shuffle) x in place.")
+    try:
+        batches = list(got)
+    except TypeError:
+        check.stop(f"get_batches returned {type(got).__name__}, expected a list of arrays.")
+    _check_items(check, call, got, batches, x.shape)
+    expected = get_batches(before, batch_size)
+    sizes = [len(b) for b in batches]
+    want = [len(b) for b in expected]
+    if sizes != want:
+        check.stop(f"{call} gave batches of {sizes} rows, expected {want} ({n} rows in "
+                   f"batches of {batch_size}, the last one shorter if rows are left over).",
+                   _batch_sizes_hint(sizes, n, batch_size)
+                   or _starts_hint(batches, batch_size) or _coverage_hint(sizes, n))
+    rows = [as_numbers(b) for b in batches]
+    reordered = all(r is not None and r.ndim == 2 for r in rows) and np.array_equal(
+        np.unique(np.concatenate(rows), axis=0), np.unique(before, axis=0))
+    stale = ("these are the batches of an earlier call on another x of the same shape: cut "
+             "the x you are given each time (a cache keyed by its shape or length returns "
+             "another array's rows).")
+    for i, (b, e) in enumerate(zip(batches, expected, strict=True)):
+        compare(check, b, e, f"batch {i}", [] if earlier is None else [(stale, earlier[i])],
+                fatal=True, on=call,
+                hint="keep the rows in order, each row in exactly one batch: shuffling is a "
+                     "separate step, done before." if reordered else
+                     "each batch holds x's own rows, unchanged: x[i:i + batch_size].")
 
 
 def check_get_batches(fn, *, verbose=True):
     """Check ``fn(x, batch_size)`` -> consecutive batches of ``batch_size`` rows (the last one
     shorter, never empty) against ``scratchnn.get_batches``, for lengths that batch_size divides
-    and lengths it does not, batch_size 1 and batch_size > len(x). Any iterable of arrays
-    (list, tuple, generator; views or copies) is accepted. Returns a CheckResult and prints it."""
+    and lengths it does not, batch_size 1 and batch_size > len(x), and again on other rows of
+    an earlier shape (batches kept from an earlier call fail). Any iterable of arrays (list,
+    tuple, generator; views or copies) is accepted. Returns a CheckResult and prints it."""
     check_callable(fn)
     return run_check("get_batches", _get_batches_body, fn, verbose=verbose)
 
