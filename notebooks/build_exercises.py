@@ -316,8 +316,9 @@ CHAPTER_5 = [
     * `backward(grad_z)`: given $g = \partial L / \partial z$ (shaped like the output), store the
       parameters' gradients in `self.grads`, replacing those of the previous call (`=`, not
       `+=`: each backward pass is for a new batch), and **return** $\partial L / \partial x$.
-      Never change `grad_z` itself (`grad_z *= ...` or `grad_z[mask] = 0`): the caller still
-      holds it;
+      Never change `grad_z` itself (`grad_z *= ...` or `grad_z[mask] = 0`), nor the array
+      `forward` returned (`self.a *= ...`): the caller still holds them. Keep the
+      `(batch, n)` shapes for any batch size, 1 included (no `np.squeeze`);
     * `params` and `grads`: dicts from a name to an array of the same shape;
     * `update_params(learning_rate)`: $p \leftarrow p - \eta\,\partial L/\partial p$, in place.
 
@@ -437,7 +438,8 @@ CHAPTER_6 = [
     A network runs its layers in order on the way forward and in reverse order on the way back,
     each layer handing its result to the next:
 
-    * `add(layer)`: append it to `self.layers` (and return `self`, so that calls chain);
+    * `add(layer)`: append the layer itself (not a copy) to `self.layers`, a list made in
+      `__init__` so that each network has its own, and return `self`, so that calls chain;
     * `forward(x)`: `x = layer.forward(x)` for each layer, first to last;
     * `backward(grad)`: `grad = layer.backward(grad)` for each layer, **last to first**; return
       the final `grad`, $\partial L / \partial x$ for the network's input;
@@ -571,8 +573,9 @@ CHAPTER_9 = [
     `layer.params`. Yours have the interface of `scratchnn.optim`: `opt = Adam(lr=0.01)`, then
     `opt.step(network)` after each backward pass, updating every `layer.params[name]` **in
     place** (`p -= ...`; `p = p - ...` would only rebind a local name). Whatever an optimizer
-    remembers between steps is kept per parameter, e.g. in a dict keyed by
-    `(layer index, name)`. With $g$ the gradient and $\eta$ the learning rate:
+    remembers between steps is kept per parameter, in a dict made in `__init__` (each
+    optimizer its own) and keyed by `(layer index, name)`: a name or a shape alone is shared
+    by several layers. With $g$ the gradient and $\eta$ the learning rate:
 
     * **SGD**: $p \leftarrow p - \eta g$.
     * **Momentum**: $v \leftarrow \mu v + g$, $\;p \leftarrow p - \eta v$ ($v$ starts at 0):
