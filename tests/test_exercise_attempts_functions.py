@@ -530,6 +530,34 @@ def cross_entropy_logits_first(logits, y_real, derivative=False):
     return -np.sum(y_real * log_softmax(logits)) / len(logits)
 
 
+class CrossEntropyKeepsItsSoftmax:
+    """Over-engineered: the value's call keeps s for the derivative's call, which is then
+    right only when it follows a value call on the same logits (passed before)."""
+
+    def __init__(self):
+        self.s = None
+
+    def __call__(self, y_real, logits, derivative=False):
+        if derivative:
+            return (self.s - y_real) / len(y_real)
+        logs = log_softmax(logits)
+        self.s = np.exp(logs)
+        return -np.sum(y_real * logs) / len(logits)
+
+
+attempt(check_loss_function, "cross_entropy", hint="the previous call's data")(
+    CrossEntropyKeepsItsSoftmax())
+
+_DIFFERENCES = {}
+
+
+@attempt(check_loss_function, "mse", hint="the previous call's data")
+def mse_cached_by_shape(y_real, y_pred, derivative=False):
+    """y_pred - y_real cached by the shape: every batch of a training run gets the first one's."""
+    d = _DIFFERENCES.setdefault(y_pred.shape, y_pred - y_real)
+    return 2 * d / d.size if derivative else np.mean(d ** 2)
+
+
 # -- numerical gradient ----------------------------------------------------------------------------
 @attempt(check_numerical_gradient)
 def numgrad_basis_vectors(f, x, eps=1e-5):

@@ -66,18 +66,20 @@ _SCALAR_GRADIENT = (
 TIE = (0, 0)
 
 
-def _data(kind):
+def _data(kind, seed=3):
     """(y_real, y_pred) for ``kind``: a (6, 2) regression batch, (6, 2) probabilities for binary
-    cross-entropy, one-hot targets and (6, 4) logits for cross-entropy."""
-    rng = np.random.default_rng(3)
+    cross-entropy, one-hot targets and (6, 4) logits for cross-entropy. Seed 3 (the main data)
+    has an exact prediction for MAE's kink; another seed gives other data of the same shapes."""
+    rng = np.random.default_rng(seed)
     if kind in ("mse", "mae"):
         y, p = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
-        p[TIE] = y[TIE]  # a prediction that is exactly right: |d| has no derivative there
+        if seed == 3:
+            p[TIE] = y[TIE]  # a prediction that is exactly right: |d| has no derivative there
         return y, p
     if kind == "binary_cross_entropy":
         # Two outputs per sample (multi-label), so that dividing by the rows is not the mean.
         return rng.integers(0, 2, size=(6, 2)).astype(float), rng.uniform(0.05, 0.95, (6, 2))
-    labels = np.array([0, 3, 1, 2, 3, 0])
+    labels = np.array([0, 3, 1, 2, 3, 0]) if seed == 3 else rng.permutation([0, 3, 1, 2, 3, 0])
     return np.eye(4)[labels], rng.normal(0.0, 2.0, size=(6, 4))
 
 
@@ -372,12 +374,36 @@ def _judge_loss(check, fn, kind):
                       hint=hint, on=f"the check's y_real and y_pred of shape {p.shape}")
     if grad_ok:
         check.ok(f"derivative ({formula}) on inputs of shape {p.shape}")
+        grad_ok = _derivative_alone(check, fn, name, kind, eps, p)
 
     edge = _edge_data(kind)
     # Extreme inputs only tell something once ordinary ones work: a wrong formula is wrong
     # there too, and blaming it on overflow would mislead.
     if edge is not None and value_ok and grad_ok:
         _edges(check, fn, kind, *edge, eps)
+
+
+def _derivative_alone(check, fn, name, kind, eps, p_before):
+    """The derivative on other data of the same shape, with no call for the value before it:
+    a softmax kept from the value's call, or a cache keyed by the shape, answers for the
+    earlier data (``p_before`` is the y_pred of the calls before)."""
+    y_before, _ = _data(kind)
+    y, p = _data(kind, seed=5)
+    shown = f"other y_real and y_pred of shape {p.shape}"
+    grad = _call(check, f"{name}(y_real, y_pred, derivative=True) on {shown}", fn, y, p,
+                 derivative=True)
+    stale = ("this is the derivative on the previous call's data: compute it from the "
+             "y_real and y_pred it is given (something kept from the value's call, or a cache "
+             "keyed by the shape, answers for other data; a training loop may ask for the "
+             "derivative alone).")
+    expected = _followed(check, grad, _REFERENCE[kind](y, p, derivative=True),
+                         _eps_forms(kind, y, p, eps)[1])
+    variants = [(stale, _REFERENCE[kind](y_before, p_before, True)),
+                (stale, _REFERENCE[kind](y, p_before, True))]
+    if compare(check, grad, expected, "the derivative", variants, on=shown):
+        check.ok("derivative alone on other data of the same shape")
+        return True
+    return False
 
 
 def _scalar(value):
@@ -502,8 +528,10 @@ def check_loss_function(fn, kind, *, verbose=True):
     or derivative is also right when it is exactly what that eps, kept inside the log, gives.
     Every call gets copies of y_real and y_pred, which must come back unchanged. MAE is tried
     where y_pred == y_real, where any derivative between -1/n and 1/n is right (and NaN is
-    not). A loss whose signature takes the prediction first and which is wrong as called is
-    told so. Returns a CheckResult (truthy when passed) and prints the verdict."""
+    not). The derivative is also asked for alone, on other data of the same shape (a softmax
+    kept from the value's call, or a cache keyed by the shape, fails). A loss whose signature
+    takes the prediction first and which is wrong as called is told so. Returns a CheckResult
+    (truthy when passed) and prints the verdict."""
     check_kind(kind, KINDS)
     check_callable(fn)
     kind = KINDS[kind]
