@@ -172,6 +172,8 @@ CHAPTER_3 = [
       \frac{\partial\,\text{MAE}}{\partial \hat y_i} =
       \frac{\operatorname{sign}(\hat y_i - y_i)}{n}$$
 
+    (where $\hat y_i = y_i$, `np.sign` gives 0; $d / |d|$ would be $0/0$).
+
     $$\text{MSE} = \frac1n \sum_i (\hat y_i - y_i)^2, \qquad
       \frac{\partial\,\text{MSE}}{\partial \hat y_i} = \frac{2(\hat y_i - y_i)}{n}$$
 
@@ -258,8 +260,8 @@ CHAPTER_4 = [
       \frac{f(x + \varepsilon e_i) - f(x - \varepsilon e_i)}{2\varepsilon}$$
 
     has an error of order $\varepsilon^2$ (the one-sided $(f(x + \varepsilon e_i) - f(x)) /
-    \varepsilon$ only $\varepsilon$). Write `numerical_gradient(f, x, eps=1e-5)`: `f` takes an
-    array shaped like `x` and returns a number; return an array of the same shape as `x`, and
+    \varepsilon$ only $\varepsilon$). Write `numerical_gradient(f, x, eps=1e-5)` with the
+    central difference: `f` takes an array shaped like `x` and returns a number; return an array of the same shape as `x`, and
     leave `x` as you found it. `np.ndindex(x.shape)` walks over every index.
     """),
     exercise("numerical_gradient", """
