@@ -16,9 +16,8 @@ import math
 
 import exercise_solutions as sol
 import numpy as np
-import pytest
 from scipy.special import expit, logsumexp
-from verdicts import assert_fails_with, assert_passes
+from verdicts import Attempts
 
 import scratchnn as sn
 from scratchnn.exercises import (
@@ -37,32 +36,8 @@ from scratchnn.exercises import (
     check_training_step,
 )
 
-CORRECT, WRONG = [], []
-
-
-def _id(checker, args, attempt):
-    kind = f"[{args[0]}]" if args else ""
-    return f"{checker.__name__.removeprefix('check_')}{kind}-{attempt.__name__}"
-
-
-def correct(checker, *args):
-    """Register a correct attempt: ``checker(attempt, *args)`` must pass."""
-    def register(attempt):
-        CORRECT.append(pytest.param(checker, attempt, args, id=_id(checker, args, attempt)))
-        return attempt
-    return register
-
-
-def wrong(checker, *args, hint, absent=()):
-    """Register a wrong attempt: ``checker(attempt, *args)`` must fail, its messages containing
-    ``hint`` (one fragment or a tuple) and none of ``absent``."""
-    fragments = hint if isinstance(hint, tuple) else (hint,)
-
-    def register(attempt):
-        WRONG.append(pytest.param(checker, attempt, args, fragments, absent,
-                                  id=_id(checker, args, attempt)))
-        return attempt
-    return register
+attempts = Attempts()
+correct, wrong = attempts.correct, attempts.wrong
 
 
 def activation(name, doc, values, derivative):
@@ -2110,14 +2085,4 @@ def he_normal_transposed_draw(n_in, n_out, rng):
 
 
 # -- the tests -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("checker, attempt, args", CORRECT)
-def test_a_correct_attempt_passes(checker, attempt, args):
-    assert_passes(checker(attempt, *args, verbose=False))
-
-
-@pytest.mark.parametrize("checker, attempt, args, fragments, absent", WRONG)
-def test_a_wrong_attempt_fails_and_names_its_mistake(checker, attempt, args, fragments, absent):
-    result = checker(attempt, *args, verbose=False)
-    assert_fails_with(result, *fragments)
-    for fragment in absent:
-        assert fragment not in "\n".join(result.messages), result.messages
+test_a_correct_attempt_passes, test_a_wrong_attempt_fails_and_names_its_mistake = attempts.tests()

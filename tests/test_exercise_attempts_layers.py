@@ -16,9 +16,8 @@ import functools
 
 import exercise_solutions as sol
 import numpy as np
-import pytest
 from scipy.special import expit
-from verdicts import assert_fails_with, assert_passes
+from verdicts import Attempts
 
 import scratchnn as sn
 from scratchnn.exercises import (
@@ -29,28 +28,8 @@ from scratchnn.exercises import (
     check_training_step,
 )
 
-CORRECT, WRONG = [], []
-
-
-def correct(checker, *args):
-    """Register a correct attempt: ``checker(attempt, *args)`` must pass."""
-    def register(attempt):
-        name = f"{checker.__name__.removeprefix('check_')}-{attempt.__name__}"
-        CORRECT.append(pytest.param(checker, attempt, args, id=name))
-        return attempt
-    return register
-
-
-def wrong(checker, *args, hint, absent=()):
-    """Register a wrong attempt: it must fail, its messages containing ``hint`` (one fragment or
-    a tuple) and none of ``absent``."""
-    fragments = hint if isinstance(hint, tuple) else (hint,)
-
-    def register(attempt):
-        name = f"{checker.__name__.removeprefix('check_')}-{attempt.__name__}"
-        WRONG.append(pytest.param(checker, attempt, args, fragments, absent, id=name))
-        return attempt
-    return register
+attempts = Attempts()
+correct, wrong = attempts.correct, attempts.wrong
 
 
 # -- LinearLayer -----------------------------------------------------------------------------------
@@ -1432,14 +1411,4 @@ class LinearLayerFlatBuffers(sn.Layer):
 
 
 # -- the tests -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("checker, attempt, args", CORRECT)
-def test_a_correct_attempt_passes(checker, attempt, args):
-    assert_passes(checker(attempt, *args, verbose=False))
-
-
-@pytest.mark.parametrize("checker, attempt, args, fragments, absent", WRONG)
-def test_a_wrong_attempt_fails_and_names_its_mistake(checker, attempt, args, fragments, absent):
-    result = checker(attempt, *args, verbose=False)
-    assert_fails_with(result, *fragments)
-    for fragment in absent:
-        assert fragment not in "\n".join(result.messages), result.messages
+test_a_correct_attempt_passes, test_a_wrong_attempt_fails_and_names_its_mistake = attempts.tests()
