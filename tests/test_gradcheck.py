@@ -247,10 +247,21 @@ def test_numerical_gradient_of_a_known_function_restores_its_input():
     np.testing.assert_array_equal(x, before)
 
 
-def test_numerical_gradient_refuses_an_array_it_cannot_change_in_place():
-    x = np.arange(12.0).reshape(3, 4).T  # a transposed view: reshape(-1) would copy it
-    with pytest.raises(ValueError, match="needs a contiguous array"):
-        numerical_gradient(lambda: float(x.sum()), x)
+def test_numerical_gradient_of_a_view_that_is_not_contiguous():
+    # A parameter kept transposed (W as a .T view, as PyTorch stores a linear layer's weights)
+    # or sliced is changed in place through the view, and the gradient comes in its shape.
+    base = np.arange(12.0).reshape(3, 4)
+    for x in (base.T, base[:, ::2]):
+        weights = np.linspace(-1, 1, x.size).reshape(x.shape)
+        before = base.copy()
+        grad = numerical_gradient(lambda x=x, w=weights: float(np.sum(w * x**2)), x)
+        np.testing.assert_allclose(grad, 2 * weights * x, rtol=1e-7, atol=1e-9)
+        np.testing.assert_array_equal(base, before)
+
+
+def test_numerical_gradient_of_a_zero_dimensional_array():
+    x = np.array(2.0)
+    np.testing.assert_allclose(numerical_gradient(lambda: float(x**3), x), 12.0, rtol=1e-8)
 
 
 def test_relative_error():

@@ -62,18 +62,17 @@ def numerical_gradient(f, x, eps=1e-6):
     x is changed in place one entry at a time and restored, so f must read x (a parameter array
     or an input it closes over) each time it is called.
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)
-    if not np.shares_memory(flat_x, x):
-        raise ValueError("numerical_gradient needs a contiguous array it can change in place.")
-    for i in range(flat_x.size):
-        old = flat_x[i]
-        flat_x[i] = old + eps
+    grad = np.zeros(x.shape, dtype=np.float64)
+    # Index by position rather than through a flat view: a transposed or sliced parameter (a
+    # view, not contiguous) is changed in place just the same.
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
         f_plus = f()
-        flat_x[i] = old - eps
+        x[i] = old - eps
         f_minus = f()
-        flat_x[i] = old
-        flat_g[i] = (f_plus - f_minus) / (2 * eps)
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * eps)
     return grad
 
 
