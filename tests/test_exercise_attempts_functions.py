@@ -319,13 +319,33 @@ def forward_propagation_every_layer(x, weights, biases, activation):
     return outputs
 
 
-@attempt(check_forward_propagation, hint="the output[")
+@attempt(check_forward_propagation, hint=("gave the activation's derivative", "a = activation(z)"))
 def forward_propagation_derivative_of_the_activation(x, weights, biases, activation):
     """activation(z, True): the derivative's values between the layers."""
     a = x
     for k, (W, b) in enumerate(zip(weights, biases, strict=True)):
         z = a @ W + b
         a = z if k == len(weights) - 1 else activation(z, True)
+    return a
+
+
+@attempt(check_forward_propagation, hint=("gave the activation's derivative",
+                                          "none after the last layer"))
+def forward_propagation_derivative_at_every_layer(x, weights, biases, activation):
+    """activation(z, derivative=True) after every layer, the last one too."""
+    a = x
+    for W, b in zip(weights, biases, strict=True):
+        a = activation(a @ W + b, derivative=True)
+    return a
+
+
+@attempt(check_forward_propagation)
+def forward_propagation_derivative_false_by_name(x, weights, biases, activation):
+    """activation(z, derivative=False), the default spelled out."""
+    a = x
+    for k, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        z = a @ W + b
+        a = z if k == len(weights) - 1 else activation(z, derivative=False)
     return a
 
 

@@ -51,6 +51,7 @@ def _forward_propagation_body(check, fn):
         return a
 
     identity = lambda z: z  # noqa: E731 -- the output layer of a regression network
+    derivative = lambda z: sigmoid(z, derivative=True)  # noqa: E731
     expected = run(sigmoid, identity)
     variants = [("the activation belongs to the hidden layers only: the last layer's output "
                  "z = a @ W + b is returned as it is.", run(sigmoid, sigmoid)),
@@ -60,7 +61,15 @@ def _forward_propagation_body(check, fn):
                 ("the activation comes after the bias is added: a = activation(a @ W + b), "
                  "not activation(a @ W) + b.", _bias_after(x, weights, biases)),
                 ("the output layer must have no activation, and the hidden ones must: the "
-                 "activation was applied to the last layer only.", run(identity, sigmoid))]
+                 "activation was applied to the last layer only.", run(identity, sigmoid)),
+                ("the hidden layers gave the activation's derivative (activation(z, True) or "
+                 "derivative=True): forward propagation applies the activation itself, "
+                 "a = activation(z); the derivative is for the backward pass.",
+                 run(derivative, identity)),
+                ("the layers gave the activation's derivative (activation(z, True) or "
+                 "derivative=True): forward propagation applies the activation itself, "
+                 "a = activation(z), and none after the last layer.",
+                 run(derivative, derivative))]
     shapes = (f"x is {x.shape} and the weights are {[w.shape for w in weights]}: "
               "each layer computes a @ W (batch, n_in) @ (n_in, n_out), not W @ a.")
     given = (x.copy(), [w.copy() for w in weights], [b.copy() for b in biases])
