@@ -1410,5 +1410,112 @@ class LinearLayerFlatBuffers(sn.Layer):
         self.flat -= learning_rate * self.flat_grad
 
 
+# -- tenth batch: what an optimizer may keep between steps ----------------------------------------
+# The check's network gets new gradient arrays at every step, as a backward that assigns
+# self.grads["W"] = ... gives them; the parameters are updated in place and keep their ids.
+@wrong(check_optimizer, "adam", hint=("used step 1's gradients again",
+                                      "read layer.grads[name] at every step"))
+class AdamKeepingGradientArrays(sol.Adam):
+    """(p, g) pairs collected at the first step and reused: later steps see the first
+    gradients (the capstone's worked LinearLayer stores new ones at every backward)."""
+
+    def step(self, network):
+        if not hasattr(self, "pairs"):
+            self.pairs = [(p, layer.grads[name]) for layer in network.layers
+                          for name, p in layer.params.items()]
+        b1, b2 = self.betas
+        self.t += 1
+        for i, (p, g) in enumerate(self.pairs):
+            m = self.m.setdefault(i, np.zeros_like(p))
+            v = self.v.setdefault(i, np.zeros_like(p))
+            m[...] = b1 * m + (1 - b1) * g
+            v[...] = b2 * v + (1 - b2) * g**2
+            p -= self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + self.eps)
+
+
+@wrong(check_optimizer, "sgd", hint="used step 1's gradients again")
+class SGDKeepingGradientArrays:
+    """The (p, g) pairs of the first step, as a fused optimizer's flat list of buffers."""
+
+    def __init__(self, lr):
+        self.lr, self.pairs = lr, None
+
+    def step(self, network):
+        if self.pairs is None:
+            self.pairs = [(p, layer.grads[n]) for layer in network.layers
+                          for n, p in layer.params.items()]
+        for p, g in self.pairs:
+            p -= self.lr * g
+
+
+@wrong(check_optimizer, "momentum", hint=("not kept between steps", "id(layer.grads[name])"),
+       absent=("step 1's gradients",))
+class MomentumKeyedByGradientId:
+    """Velocities keyed by id(g): every step's new gradient array starts a new velocity."""
+
+    def __init__(self, lr, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, {}
+
+    def step(self, network):
+        for layer in network.layers:
+            for name, p in layer.params.items():
+                g = layer.grads[name]
+                v = self.v[id(g)] = self.momentum * self.v.get(id(g), 0.0) + g
+                p -= self.lr * v
+
+
+@correct(check_optimizer, "adam")
+class AdamById:
+    """m and v keyed by id(p), updated in place: the parameters are updated in place too, so
+    their ids hold (the capstone trains with it as well)."""
+
+    def __init__(self, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.lr, self.betas, self.eps, self.t, self.state = lr, betas, eps, 0, {}
+
+    def step(self, network):
+        b1, b2 = self.betas
+        self.t += 1
+        for layer in network.layers:
+            for name in layer.params:
+                p, g = layer.params[name], layer.grads[name]
+                m, v = self.state.setdefault(id(p), (np.zeros_like(p), np.zeros_like(p)))
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * g * g
+                step = self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t))
+                                                             + self.eps)
+                np.subtract(p, step, out=p)
+
+
+@correct(check_optimizer, "rmsprop")
+class RMSPropKeepsTheGradsDicts(sol.RMSProp):
+    """(p, layer.grads, name) collected once: the dict is kept, its entry read at each step."""
+
+    def step(self, network):
+        if not hasattr(self, "slots"):
+            self.slots = [(p, layer.grads, name) for layer in network.layers
+                          for name, p in layer.params.items()]
+        for i, (p, grads, name) in enumerate(self.slots):
+            g = grads[name]
+            s = self.square_avg.setdefault(i, np.zeros_like(p))
+            s[...] = self.alpha * s + (1 - self.alpha) * g**2
+            p -= self.lr * g / (np.sqrt(s) + self.eps)
+
+
+@correct(check_optimizer, "momentum")
+class MomentumKeepsTheLayers(sol.Momentum):
+    """The trainable layers listed once at the first step, layer.grads read at every step."""
+
+    def step(self, network):
+        if not hasattr(self, "trainable"):
+            self.trainable = [layer for layer in network.layers if layer.params]
+        for i, layer in enumerate(self.trainable):
+            for name, p in layer.params.items():
+                v = self.velocity.setdefault((i, name), np.zeros_like(p))
+                v[...] = self.momentum * v + layer.grads[name]
+                p -= self.lr * v
+
+
 # -- the tests -------------------------------------------------------------------------------------
 test_a_correct_attempt_passes, test_a_wrong_attempt_fails_and_names_its_mistake = attempts.tests()

@@ -3,7 +3,8 @@
 The learner's class has the interface of ``scratchnn.optim``: ``opt = cls(lr=..., ...)`` and
 ``opt.step(network)``, which updates every ``layer.params[name]`` in place from
 ``layer.grads[name]``. It is run for several steps next to scratchnn's optimizer on the same
-network and the same gradients. When they part, the learner's parameters are compared with
+network and the same gradients, put in new arrays at every step as a backward does. When they
+part, the learner's parameters are compared with
 what typical wrong update rules would have produced, to name the mistake.
 """
 
@@ -42,7 +43,14 @@ KINDS = {
 }
 
 _NOT_KEPT = ("the optimizer's memory is not kept between steps: store it per parameter (e.g. in "
-             "a dict keyed by (layer index, name)) and reuse it at the next step.")
+             "a dict keyed by (layer index, name) or id(p)) and reuse it at the next step. Not "
+             "keyed by id(layer.grads[name]): a backward puts new gradient arrays there at "
+             "every step.")
+_FIRST_GRADIENTS = ("from step 2 on, the update used step 1's gradients again: the arrays of "
+                    "layer.grads were kept from the first step ((p, g) pairs collected once), "
+                    "but a backward puts new arrays in layer.grads at every step "
+                    "(self.grads['W'] = ...): read layer.grads[name] at every step. Keeping the "
+                    "parameters (or the layers) is fine, as they are updated in place.")
 
 
 # -- typical wrong update rules, each a function (p, g, state, t) -> new p ------------------------
@@ -146,6 +154,12 @@ class _Owners(list):
         self.shapes = [p.shape for _, _, p in net.parameters()]
 
 
+def _first_gradients(rule):
+    """``rule`` given the first step's gradient at every step, as an optimizer holding the
+    gradient arrays of its first step sees them."""
+    return lambda p, g, s, t: rule(p, s.setdefault("first g", g), s, t)
+
+
 def _uphill(rule):
     """``rule`` with the step's sign flipped."""
     return lambda p, g, s, t: 2 * p - rule(p, g, s, t)
@@ -164,13 +178,15 @@ def _mistakes(kind, hp, layers):
     """[(hint, update rule[, clock[, share]])] of the typical mistakes for optimizer ``kind``
     (see ``_simulate``); ``layers[i]`` is the index of the layer holding parameter i, out of
     ``layers.n``, and ``layers.shapes[i]`` its shape."""
+    mistakes = _usual_mistakes(kind, hp, layers) + [
+        (_FIRST_GRADIENTS, _first_gradients(_rule(kind, hp)))]
     if kind != "sgd":
         # A state keyed by the parameter's shape: two parameters of one shape share it.
-        return _usual_mistakes(kind, hp, layers) + [
+        mistakes.append(
             ("parameters of the same shape share one state: key it by (layer index, name) or "
              "id(p), not by p.shape (two layers of one size, or their biases, have the same).",
-             _rule(kind, hp), None, lambda i: layers.shapes[i])]
-    return _usual_mistakes(kind, hp, layers)
+             _rule(kind, hp), None, lambda i: layers.shapes[i]))
+    return mistakes
 
 
 def _usual_mistakes(kind, hp, layers):
@@ -344,9 +360,15 @@ def _gradients(net):
             for _ in range(N_STEPS)]
 
 
-def _set_grads(net, grads):
+def _set_grads(net, grads, given):
+    """Put new arrays holding ``grads`` in the layers' grads, as a backward that assigns
+    self.grads["W"] = ... does at every step: an optimizer holding the arrays of an earlier step
+    then sees that step's numbers. ``given`` keeps every array given so far alive, so that no
+    new one can take the id of a freed one (a state keyed by id(g) must not find an old entry
+    by chance)."""
     for (layer, name, _), g in zip(net.parameters(), grads, strict=True):
-        layer.grads[name][...] = g
+        layer.grads[name] = np.array(g, dtype=np.float64, copy=True)
+        given.append(layer.grads[name])
 
 
 def _params(net):
@@ -368,10 +390,11 @@ def _optimizer_body(check, cls, kind):
     grads = _gradients(net)
     variant = None  # a right rule that is not scratchnn's, once the learner's matches it
     history, wants = [], []  # the learner's and scratchnn's parameters after each step
+    given = []  # every gradient array handed to the learner's network
     parted = None  # the first step where they part
     for t in range(1, N_STEPS + 1):
-        _set_grads(net, grads[t - 1])
-        _set_grads(ref_net, grads[t - 1])
+        _set_grads(net, grads[t - 1], given)
+        _set_grads(ref_net, grads[t - 1], [])
         if parted is None:
             check.run(f"step(network) (step {t})", opt.step, net, returns=False, hint=_step_hint)
         else:
@@ -429,7 +452,7 @@ def _fresh_instance(check, cls, hp, args, first_grads, first_step):
     shared by every optimizer, so the next training run starts from the last one's."""
     other = check.run(f"a second {cls.__name__}({args})", cls, **hp)
     net = _network()
-    _set_grads(net, first_grads)
+    _set_grads(net, first_grads, [])
     check.run("step(network) with the second optimizer", other.step, net, returns=False,
               hint=_step_hint)
     if all(close(g, w) for g, w in zip(_params(net), first_step, strict=True)):
@@ -606,7 +629,8 @@ def check_optimizer(cls, kind, *, verbose=True):
     eps=1e-8)) or "adam" (cls(lr=0.01, betas=(0.9, 0.999), eps=1e-8)); "sgd" is cls(lr=0.1).
 
     ``opt.step(network)`` is run for several steps on a small network (two of its parameters
-    of one shape, so a state keyed by shape shows) with the same gradients given to both; the
+    of one shape, so a state keyed by shape shows) with the same gradients given to both, in
+    new arrays at every step (so gradient arrays kept from the first step show); the
     first difference is reported with the mistake that explains the learner's parameters for
     the most steps (missing bias correction, momentum sign error, eps inside the square root,
     a hyperparameter ignored for a default, ...; mistakes giving the same numbers are all
