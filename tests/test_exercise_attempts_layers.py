@@ -16,6 +16,7 @@ import functools
 
 import exercise_solutions as sol
 import numpy as np
+import pytest
 from scipy.special import expit
 from verdicts import Attempts
 
@@ -27,6 +28,7 @@ from scratchnn.exercises import (
     check_optimizer,
     check_training_step,
 )
+from scratchnn.exercises._core import rough_gradcheck
 
 attempts = Attempts()
 correct, wrong = attempts.correct, attempts.wrong
@@ -1517,5 +1519,143 @@ class MomentumKeepsTheLayers(sol.Momentum):
                 p -= self.lr * v
 
 
+# -- eleventh batch: float16 ----------------------------------------------------------------------
+# Judged at float16's precision: values within 2%, finite differences with steps of 2^-5 at 5%.
+@correct(check_activation_layer, "sigmoid")
+class SigmoidLayerInFloat16(sn.Layer):
+    """Computes in float16 (e^-x overflows to inf below x = -11: 1 / (1 + inf) = 0 is right)."""
+
+    def forward(self, x):
+        with np.errstate(over="ignore"):
+            self.a = 1 / (1 + np.exp(-x.astype(np.float16)))
+        return self.a
+
+    def backward(self, grad_z):
+        return grad_z * self.a * (1 - self.a)
+
+
+@correct(check_activation_layer, "tanh")
+class TanhLayerInFloat16(sn.Layer):
+    """np.tanh in float16, the gradient returned in float16 too."""
+
+    def forward(self, x):
+        self.a = np.tanh(x.astype(np.float16))
+        return self.a
+
+    def backward(self, grad_z):
+        return (grad_z * (1 - self.a**2)).astype(np.float16)
+
+
+@correct(check_activation_layer, "relu")
+class ReLULayerInFloat16(sn.Layer):
+    """Keeps its input as float16."""
+
+    def forward(self, x):
+        self.x = x.astype(np.float16)
+        return np.maximum(self.x, 0)
+
+    def backward(self, grad_z):
+        return grad_z * (self.x > 0)
+
+
+@correct(check_activation_layer, "softmax")
+class SoftmaxLayerInFloat16(sn.Layer):
+    """The shifted exponentials in float16."""
+
+    def forward(self, x):
+        z = x.astype(np.float16)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        self.s = e / e.sum(axis=1, keepdims=True)
+        return self.s
+
+    def backward(self, grad_z):
+        return self.s * (grad_z - (grad_z * self.s).sum(axis=1, keepdims=True))
+
+
+@correct(check_linear_layer)
+class LinearLayerInFloat16(sol.LinearLayer):
+    """Parameters, input and gradients all float16 (no dtype= to be rebuilt with)."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__(n_in, n_out, rng)
+        self.params = {k: v.astype(np.float16) for k, v in self.params.items()}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x = x.astype(np.float16)
+        return self.x @ self.params["W"] + self.params["b"]
+
+    def backward(self, grad_z):
+        return super().backward(grad_z.astype(np.float16))
+
+
+@correct(check_network)
+class NetworkInFloat16(sol.MultiLayerNetwork):
+    """Casts what it passes on to float16."""
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(np.asarray(x, dtype=np.float16))
+        return x
+
+
+@wrong(check_linear_layer, hint="grads['W']", absent=("float16 rounding",))
+class LinearLayerInFloat16WeightGradientOff(LinearLayerInFloat16):
+    """float16 and dL/dW 10% too large: a wrong formula, not rounding."""
+
+    def backward(self, grad_z):
+        dx = super().backward(grad_z)
+        self.grads["W"] = self.grads["W"] * 1.1
+        return dx
+
+
+@wrong(check_linear_layer, hint="the returned dL/dx[", absent=("float16 rounding",))
+class LinearLayerInFloat16InputGradientOff(LinearLayerInFloat16):
+    """float16 and dL/dx 10% too large (passed when float16 values were compared at 10%)."""
+
+    def backward(self, grad_z):
+        return 1.1 * super().backward(grad_z)
+
+
+@wrong(check_activation_layer, "sigmoid", hint="the returned dL/dx[")
+class SigmoidLayerInFloat16Off(SigmoidLayerInFloat16):
+    """float16 and dL/dx 10% too large."""
+
+    def backward(self, grad_z):
+        return 1.1 * super().backward(grad_z)
+
+
+@wrong(check_activation_layer, "tanh", hint="the square is missing")
+class TanhLayerInFloat16OneMinus(TanhLayerInFloat16):
+    """float16 and tanh' = 1 - a."""
+
+    def backward(self, grad_z):
+        return grad_z * (1 - self.a)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 test_a_correct_attempt_passes, test_a_wrong_attempt_fails_and_names_its_mistake = attempts.tests()
+
+
+# -- the finite differences behind the float32 and float16 verdicts ------------------------------
+class _Scaled(sn.Layer):
+    """sigmoid computed in ``dtype``, its backward multiplied by ``factor`` (1: right)."""
+
+    def __init__(self, dtype, factor):
+        super().__init__()
+        self.dtype, self.factor = dtype, factor
+
+    def forward(self, x):
+        self.a = 1 / (1 + np.exp(-np.asarray(x).astype(self.dtype)))
+        return self.a
+
+    def backward(self, grad_z):
+        return self.factor * grad_z * self.a * (1 - self.a)
+
+
+@pytest.mark.parametrize("dtype, off", [(np.float16, 1.25), (np.float16, 0.8),
+                                        (np.float32, 1.05), (np.float32, 0.95)])
+def test_rough_gradcheck_passes_the_right_gradient_and_fails_one_off_by_a_factor(dtype, off):
+    x = np.random.default_rng(5).normal(0.0, 2.0, (4, 5))
+    assert rough_gradcheck(_Scaled(dtype, 1.0), x, dtype=dtype).passed
+    assert not rough_gradcheck(_Scaled(dtype, off), x, dtype=dtype).passed

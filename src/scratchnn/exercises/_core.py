@@ -181,7 +181,11 @@ class Check:
             return
         self.narrow = dtype
         resolution = float(np.finfo(dtype).resolution)
-        self.rtol, self.atol = max(self.rtol, 100 * resolution), max(self.atol, 10 * resolution)
+        # 100 steps of float32's last digit (1e-4); float16's would be 10%, which lets a
+        # gradient off by a factor of 1.1 through: a right float16 value is off by a few
+        # 1e-3, so 2% is its ceiling.
+        self.rtol = max(self.rtol, min(100 * resolution, 2e-2))
+        self.atol = max(self.atol, 10 * resolution)
         self.note(f"{what} computes in {dtype.name}, which keeps about "
                   f"{np.finfo(dtype).precision} digits: values are compared at that precision. "
                   "Build it in float64 (np.float64 arrays, no .astype(np.float32)) for the exact "
@@ -460,16 +464,17 @@ def finite_difference_check(check, model, x, *, what, blame):
     x and record the verdict; ``blame`` is the hint when they disagree.
 
     In float64 this is scratchnn's ``gradcheck`` (error ~1e-10 for a right formula). When the
-    check found the learner's code computing in float32 (``check.narrow``), differences of a
-    1e-6 step drown in rounding, so steps of 1e-3 are used and judged at 1e-2: a right formula
-    then passes and a wrong one (off by a factor, a sign, a term) still fails.
+    check found the learner's code computing in float32 or float16 (``check.narrow``),
+    differences of a 1e-6 step drown in rounding, so ``rough_gradcheck`` takes steps and a
+    tolerance sized for that dtype: a right formula then passes and a wrong one (off by a
+    factor, a sign, a term) still fails.
     """
     narrow = check.narrow
     if narrow is None:
         result = check.run("the finite-difference gradient check", gradcheck, model, x)
     else:
         result = check.run(f"the finite-difference gradient check (in {narrow.name})",
-                           rough_gradcheck, model, x)
+                           rough_gradcheck, model, x, dtype=narrow)
     if result.passed:
         check.ok(f"finite-difference gradient check of {what} (largest relative error "
                  f"{result.worst:.1e}" + (f", at {narrow.name}'s precision)" if narrow else ")"))
@@ -480,10 +485,15 @@ def finite_difference_check(check, model, x, *, what, blame):
     return False
 
 
-def rough_gradcheck(model, x, eps=1e-3, rtol=1e-2, rng=0):
-    """``gradcheck`` for a model that computes in float32: central differences with steps of
-    about ``eps``, each divided by the step its array really took (float32 rounds x + eps)."""
+def rough_gradcheck(model, x, dtype=np.float32, rng=0):
+    """``gradcheck`` for a model that computes in ``dtype`` (float32, float16): central
+    differences with steps and a tolerance sized for its precision (``rough_steps``), each
+    difference divided by the step its array really took (float32 rounds p + eps). x is first
+    rounded to ``dtype``, so that x +- eps, a power of two for float16, is exact there too."""
+    eps, rtol = rough_steps(dtype)
     x = np.array(x, dtype=np.float64)
+    if np.dtype(dtype).itemsize < x.itemsize:
+        x = x.astype(dtype).astype(np.float64)
     params = dict(getattr(model, "params", None) or {})
     weights = np.random.default_rng(rng).normal(size=np.shape(model.forward(x)))
 
@@ -500,6 +510,20 @@ def rough_gradcheck(model, x, eps=1e-3, rtol=1e-2, rng=0):
         result.errors[name] = relative_error(np.array(analytic[name], dtype=np.float64),
                                              _differences(loss, arr, eps))
     return result
+
+
+def rough_steps(dtype):
+    """(step, rtol) of the finite differences for a model computing in ``dtype``.
+
+    Rounding moves f by about machine eps, so its difference over a step h is off by eps / h,
+    and the truncation error of central differences grows as h^2: h of order sqrt(eps) keeps
+    both small. float32 keeps a step of 1e-3 judged at 1e-2; float16 (eps ~1e-3) gets
+    h = 2^-5, judged at 50 eps ~ 5e-2 (relative errors are ||a - n|| / (||a|| + ||n||): a
+    gradient off by a factor of 1.2 or more still fails).
+    """
+    machine = float(np.finfo(dtype).eps)
+    step = max(1e-3, 2.0 ** float(np.round(np.log2(np.sqrt(machine)))))
+    return step, max(1e-2, 50 * machine)
 
 
 def _differences(f, arr, eps):
