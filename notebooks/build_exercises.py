@@ -590,7 +590,9 @@ CHAPTER_9 = [
       $\;\hat m = m / (1 - \beta_1^t)$, $\;\hat v = v / (1 - \beta_2^t)$,
       $\;p \leftarrow p - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$.
 
-    The checks run several steps next to `scratchnn.optim` with the same gradients.
+    The checks run several steps next to `scratchnn.optim` with the same gradients. Each
+    step brings new gradient arrays, as a backward that assigns `self.grads["W"] = ...` does:
+    read `layer.grads[name]` at every step.
     """),
     exercise("SGD", """
     class SGD:
