@@ -6,6 +6,7 @@ time replaced by scratchnn's (at most nine more runs).
 
 from __future__ import annotations
 
+import re
 import types
 
 import exercise_solutions as S
@@ -793,3 +794,15 @@ def loop_casting_to_float32(network, optimizer, X, Y, epochs, batch_size, rng):
 
 def test_a_loop_casting_its_inputs_is_not_blamed(data):
     assert run(data, loop_casting_to_float32), text(run(data, loop_casting_to_float32))
+
+
+
+@pytest.mark.parametrize("data, replace, message", [
+    ("digits", {}, "data must be (X_train, y_train, X_test, y_test)"),
+    (None, {"LinearLayer": 1}, "LinearLayer must be the class you wrote, got int"),
+    (None, {"one_hot": "one_hot"}, "one_hot must be the function you wrote, got str"),
+])
+def test_bad_arguments_are_named(data, replace, message):
+    small = (np.zeros((5, 64)), np.zeros(5), np.zeros((5, 64)), np.zeros(5))
+    with pytest.raises(TypeError, match=re.escape(message)):
+        run(small if data is None else data, **replace)

@@ -267,10 +267,11 @@ class Check:
         return CheckResult(self.name, status, self.messages, self.checked, self.notes)
 
 
-def check_callable(fn):
-    """A TypeError unless ``fn`` (the checker's argument, not learner output) can be called."""
+def check_callable(fn, name="fn", what="function"):
+    """A TypeError unless ``fn`` (the checker's argument ``name``, the ``what`` the learner wrote;
+    not learner output) can be called."""
     if not callable(fn):
-        raise TypeError(f"fn must be the function you wrote, got {type(fn).__name__}.")
+        raise TypeError(f"{name} must be the {what} you wrote, got {type(fn).__name__}.")
 
 
 def check_class(cls):

@@ -801,11 +801,10 @@ def _kinds(activation, init, optimizer):
 
 
 def _check_data(data):
-    try:
-        X_train, y_train, X_test, y_test = data
-    except (TypeError, ValueError):
+    if not isinstance(data, (tuple, list)) or len(data) != 4:
         raise TypeError("data must be (X_train, y_train, X_test, y_test), the digits of "
-                        "chapter 7.") from None
+                        "chapter 7.")
+    X_train, y_train, X_test, y_test = data
     for X, y in ((X_train, y_train), (X_test, y_test)):
         if np.ndim(X) != 2 or np.shape(X)[1] != 64 or len(X) != len(y):
             raise ValueError("data must be the digits of chapter 7: X of shape (n, 64) and "
@@ -841,14 +840,14 @@ def check_capstone(train_network, data, *, LinearLayer, activation, MultiLayerNe
     drawn by ``init``, trained for 15 epochs in batches of 32. Returns a CapstoneResult (truthy
     when the test accuracy reaches 0.95) and prints the verdict.
     """
-    check_callable(train_network)
-    for value in (LinearLayer, activation, MultiLayerNetwork, cross_entropy_loss, init,
-                  optimizer, one_hot, get_batches):
-        check_callable(value)
-    data = _check_data(data)
-    kinds = _kinds(activation, init, optimizer)
     parts = Parts(train_network, LinearLayer, activation, MultiLayerNetwork, cross_entropy_loss,
                   init, optimizer, one_hot, get_batches)
+    for name, value in parts._asdict().items():
+        kind = "class" if name in ("LinearLayer", "activation", "MultiLayerNetwork",
+                                   "optimizer") else "function"
+        check_callable(value, name, kind)
+    data = _check_data(data)
+    kinds = _kinds(activation, init, optimizer)
     out = {}
     result = run_check("capstone", _capstone_body, parts, kinds, data, seed, out, verbose=False)
     result = CapstoneResult(**vars(result), **out)
