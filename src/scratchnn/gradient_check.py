@@ -60,7 +60,8 @@ def numerical_gradient(f, x, eps=1e-6):
     """Central-difference gradient of the scalar function f() with respect to the array x.
 
     x is changed in place one entry at a time and restored, so f must read x (a parameter array
-    or an input it closes over) each time it is called.
+    or an input it closes over) each time it is called. Each difference is divided by the step
+    the entry really took: in float32 (or float16) x + eps rounds, and 2 * eps would be wrong.
     """
     grad = np.zeros(x.shape, dtype=np.float64)
     # Index by position rather than through a flat view: a transposed or sliced parameter (a
@@ -68,11 +69,11 @@ def numerical_gradient(f, x, eps=1e-6):
     for i in np.ndindex(x.shape):
         old = x[i]
         x[i] = old + eps
-        f_plus = f()
+        up, f_plus = float(x[i]), f()
         x[i] = old - eps
-        f_minus = f()
+        down, f_minus = float(x[i]), f()
         x[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * eps)
+        grad[i] = (f_plus - f_minus) / (up - down)
     return grad
 
 

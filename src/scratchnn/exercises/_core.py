@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..gradient_check import GradcheckResult, gradcheck, relative_error
+from ..gradient_check import GradcheckResult, gradcheck, numerical_gradient, relative_error
 
 PASSED, FAILED, NOT_IMPLEMENTED = "passed", "failed", "not implemented yet"
 
@@ -488,9 +488,10 @@ def finite_difference_check(check, model, x, *, what, blame):
 
 def rough_gradcheck(model, x, dtype=np.float32, rng=0):
     """``gradcheck`` for a model that computes in ``dtype`` (float32, float16): central
-    differences with steps and a tolerance sized for its precision (``rough_steps``), each
-    difference divided by the step its array really took (float32 rounds p + eps). x is first
-    rounded to ``dtype``, so that x +- eps, a power of two for float16, is exact there too."""
+    differences with steps and a tolerance sized for its precision (``rough_steps``), through
+    ``numerical_gradient``, which divides each difference by the step its array really took.
+    x is first rounded to ``dtype``, so that x +- eps, a power of two for float16, is exact
+    there too."""
     eps, rtol = rough_steps(dtype)
     x = np.array(x, dtype=np.float64)
     if np.dtype(dtype).itemsize < x.itemsize:
@@ -509,7 +510,7 @@ def rough_gradcheck(model, x, dtype=np.float32, rng=0):
         if name not in analytic:
             raise ValueError(f"the layer has a parameter {name!r} but no gradient of that name.")
         result.errors[name] = relative_error(np.array(analytic[name], dtype=np.float64),
-                                             _differences(loss, arr, eps))
+                                             numerical_gradient(loss, arr, eps))
     return result
 
 
@@ -526,15 +527,3 @@ def rough_steps(dtype):
     step = max(1e-3, 2.0 ** float(np.round(np.log2(np.sqrt(machine)))))
     return step, max(1e-2, 50 * machine)
 
-
-def _differences(f, arr, eps):
-    grad = np.zeros(arr.shape)
-    for i in np.ndindex(arr.shape):
-        old = arr[i]
-        arr[i] = old + eps
-        up, f_plus = float(arr[i]), f()
-        arr[i] = old - eps
-        down, f_minus = float(arr[i]), f()
-        arr[i] = old
-        grad[i] = (f_plus - f_minus) / (up - down)
-    return grad
